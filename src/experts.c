@@ -1,0 +1,89 @@
+/* Experts h(t) with t = a' x + b, and their derivatives d h / d t. */
+#include "sigmoe.h"
+#include <math.h>
+
+#define MOE_SQRT1_2 0.70710678118654752440
+#define MOE_1_SQRT_2PI 0.39894228040143267794
+
+static double ipow(double t, int p)
+{
+    double out = 1.0;
+    for (; p > 0; p >>= 1) {
+        if (p & 1) out *= t;
+        t *= t;
+    }
+    return out;
+}
+
+void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
+                     double *h, double *dh)
+{
+    R_xlen_t i;
+    double s, om;
+    switch (expert) {
+    case MOE_EXPERT_LINEAR:
+        for (i = 0; i < len; i++) h[i] = t[i];
+        if (dh) for (i = 0; i < len; i++) dh[i] = 1.0;
+        break;
+    case MOE_EXPERT_RELU:
+        /* derivative 0 at t = 0 (SPEC section 1) */
+        /* branch-free: the signs of t are data, and mispredicted branches
+         * would cost more than the arithmetic */
+        for (i = 0; i < len; i++) h[i] = fmax(t[i], 0.0);
+        if (dh) for (i = 0; i < len; i++) dh[i] = (double) (t[i] > 0);
+        break;
+    case MOE_EXPERT_GELU:
+        /* exact GELU t Phi(t), Phi from erfc so that the lower tail keeps precision */
+        for (i = 0; i < len; i++) {
+            double Phi = 0.5 * erfc(-t[i] * MOE_SQRT1_2);
+            h[i] = t[i] * Phi;
+            if (dh) dh[i] = Phi + t[i] * MOE_1_SQRT_2PI * exp(-0.5 * t[i] * t[i]);
+        }
+        break;
+    case MOE_EXPERT_SIGMOID:
+        for (i = 0; i < len; i++) {
+            moe_sigmoid2(t[i], &s, &om);
+            h[i] = s;
+            if (dh) dh[i] = s * om;
+        }
+        break;
+    case MOE_EXPERT_TANH:
+        for (i = 0; i < len; i++) {
+            double th = tanh(t[i]);
+            h[i] = th;
+            if (dh) dh[i] = 1.0 - th * th;
+        }
+        break;
+    case MOE_EXPERT_POLY:
+        for (i = 0; i < len; i++) {
+            double tp1 = ipow(t[i], degree - 1);
+            h[i] = tp1 * t[i];
+            if (dh) dh[i] = degree * tp1;
+        }
+        break;
+    case MOE_EXPERT_CONSTANT:
+        /* h = b: the caller passes t = b, so h = t and d h / d b = 1 */
+        for (i = 0; i < len; i++) h[i] = t[i];
+        if (dh) for (i = 0; i < len; i++) dh[i] = 1.0;
+        break;
+    }
+}
+
+/* .Call adapter: expert values (deriv = FALSE) or derivatives (deriv = TRUE)
+ * at a numeric vector or matrix t; the result has the shape of t. */
+SEXP C_expert_eval(SEXP expert, SEXP degree, SEXP t, SEXP deriv)
+{
+    if (!Rf_isReal(t)) Rf_error("internal: t must be double");
+    int ex = Rf_asInteger(expert), p = Rf_asInteger(degree), dv = Rf_asLogical(deriv);
+    if (ex < MOE_EXPERT_LINEAR || ex > MOE_EXPERT_CONSTANT) Rf_error("internal: bad expert code");
+    if (ex == MOE_EXPERT_POLY && p < 1) Rf_error("internal: bad degree");
+    R_xlen_t len = XLENGTH(t);
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, len));
+    double *tmp = (double *) R_alloc(len > 0 ? len : 1, sizeof(double));
+    if (dv) moe_expert_eval(ex, p, REAL(t), len, tmp, REAL(out));
+    else moe_expert_eval(ex, p, REAL(t), len, REAL(out), NULL);
+    SEXP dim = Rf_getAttrib(t, R_DimSymbol);
+    if (!Rf_isNull(dim)) Rf_setAttrib(out, R_DimSymbol, dim);
+    UNPROTECT(1);
+    return out;
+}

@@ -1,0 +1,368 @@
+/* The regression function f_G(x) = sum_i g_i(x) h(x, eta_i) and its Jacobian
+ * with respect to the free parameters, evaluated over blocks of rows so that no
+ * n x npar matrix is ever formed by the fit. */
+#include "sigmoe.h"
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Rows per OpenMP work item: large enough to amortise scheduling, small
+ * enough to balance. Work items are elementwise, so results do not depend on
+ * how they are shared between threads. */
+#define MOE_ROWS_PER_TASK 256
+/* Up to this many inputs the linear predictors are formed without dgemm. */
+#define MOE_DIRECT_MAX_D 4
+
+int moe_spec_npar(int k, int d, int gating, int expert)
+{
+    int gated = gating == MOE_GATE_SOFTMAX ? k - 1 : k;
+    int per_expert = expert == MOE_EXPERT_CONSTANT ? 1 : d + 1;
+    return gated * (1 + d) + k * per_expert;
+}
+
+int moe_spec_gated(const moe_spec *s, int i)
+{
+    return !(s->gating == MOE_GATE_SOFTMAX && i == s->k - 1);
+}
+
+void moe_spec_unpack(const moe_spec *s, const double *theta,
+                     double *beta0, double *B1, double *A, double *b)
+{
+    int k = s->k, d = s->d, pos = 0;
+    for (int i = 0; i < k; i++) {
+        if (moe_spec_gated(s, i)) {
+            beta0[i] = theta[pos++];
+            for (int j = 0; j < d; j++) B1[i + (size_t) j * k] = theta[pos++];
+        } else {
+            beta0[i] = 0.0;
+            for (int j = 0; j < d; j++) B1[i + (size_t) j * k] = 0.0;
+        }
+        if (s->expert != MOE_EXPERT_CONSTANT) {
+            for (int j = 0; j < d; j++) A[i + (size_t) j * k] = theta[pos++];
+        } else {
+            for (int j = 0; j < d; j++) A[i + (size_t) j * k] = 0.0;
+        }
+        b[i] = theta[pos++];
+    }
+}
+
+int moe_block_rows(int n, int npar)
+{
+    /* About 1 MiB of Jacobian per block; at least 256 rows so that dsyrk has
+     * a useful inner dimension. */
+    int m = (1 << 17) / (npar > 0 ? npar : 1);
+    if (m < 256) m = 256;
+    if (m > n) m = n;
+    return m > 0 ? m : 1;
+}
+
+void moe_work_alloc(const moe_spec *s, int mmax, moe_work *w)
+{
+    size_t k = s->k, d = s->d, mk = (size_t) mmax * k;
+    w->mmax = mmax;
+    w->beta0 = (double *) R_alloc(k, sizeof(double));
+    w->B1 = (double *) R_alloc(k * d, sizeof(double));
+    w->A = (double *) R_alloc(k * d, sizeof(double));
+    w->b = (double *) R_alloc(k, sizeof(double));
+    w->Z = (double *) R_alloc(mk, sizeof(double));
+    w->T = (double *) R_alloc(mk, sizeof(double));
+    w->G = (double *) R_alloc(mk, sizeof(double));
+    w->H = (double *) R_alloc(mk, sizeof(double));
+    w->DH = (double *) R_alloc(mk, sizeof(double));
+    w->U = (double *) R_alloc(mk, sizeof(double));
+    w->V = (double *) R_alloc(mk, sizeof(double));
+    w->f = (double *) R_alloc(mmax, sizeof(double));
+}
+
+void moe_work_set(const moe_spec *s, const double *theta, moe_work *w)
+{
+    moe_spec_unpack(s, theta, w->beta0, w->B1, w->A, w->b);
+}
+
+/* Linear predictors X P' for a block of rows: out (m x k) = x[rows, ] %*% t(P). */
+static void block_linear(const double *x, int ldx, int m, int d, const double *P,
+                         int k, double *out)
+{
+    const double one = 1.0, zero = 0.0;
+    F77_CALL(dgemm)("N", "T", &m, &k, &d, &one, x, &ldx, P, &k, &zero, out, &m
+                    FCONE FCONE);
+}
+
+void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int m,
+                     int want_deriv, moe_work *w, int nthreads)
+{
+    int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
+    /* With few inputs dgemm's packing costs more than the products; the
+     * linear predictors are then formed row-wise in the parallel loop. */
+    int direct = d <= MOE_DIRECT_MAX_D;
+    if (!direct) {
+        block_linear(x + row0, ldx, m, d, w->B1, k, w->Z);
+        if (!constant) block_linear(x + row0, ldx, m, d, w->A, k, w->T);
+    }
+    double *const Z = w->Z, *const T = w->T, *const G = w->G, *const H = w->H;
+    double *const DH = w->DH, *const U = w->U, *const V = w->V, *const F = w->f;
+    const double *const beta0 = w->beta0, *const bb = w->b;
+    int ntask = (m + MOE_ROWS_PER_TASK - 1) / MOE_ROWS_PER_TASK;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && ntask > 1)
+#endif
+    for (int task = 0; task < ntask; task++) {
+        int r0 = task * MOE_ROWS_PER_TASK;
+        int mr = m - r0 < MOE_ROWS_PER_TASK ? m - r0 : MOE_ROWS_PER_TASK;
+        double *restrict f = F + r0;
+        for (int l = 0; l < k; l++) {
+            size_t off = r0 + (size_t) l * m;
+            double *restrict z = Z + off, *restrict t = T + off;
+            const double b0 = beta0[l], b = bb[l];
+            if (direct) {
+                const double *restrict xr = x + row0 + r0;
+                for (int r = 0; r < mr; r++) z[r] = b0;
+                for (int j = 0; j < d; j++) {
+                    const double cj = w->B1[l + (size_t) j * k];
+                    const double *restrict xj = xr + (size_t) j * ldx;
+                    for (int r = 0; r < mr; r++) z[r] += cj * xj[r];
+                }
+                for (int r = 0; r < mr; r++) t[r] = b;
+                if (!constant)
+                    for (int j = 0; j < d; j++) {
+                        const double cj = w->A[l + (size_t) j * k];
+                        const double *restrict xj = xr + (size_t) j * ldx;
+                        for (int r = 0; r < mr; r++) t[r] += cj * xj[r];
+                    }
+            } else {
+                for (int r = 0; r < mr; r++) z[r] += b0;
+                if (constant) {
+                    for (int r = 0; r < mr; r++) t[r] = b;
+                } else {
+                    for (int r = 0; r < mr; r++) t[r] += b;
+                }
+            }
+            moe_expert_eval(s->expert, s->degree, t, mr, H + off, want_deriv ? DH + off : NULL);
+        }
+        moe_gate_eval(s->gating, Z + r0, m, mr, k, G + r0);
+        {
+            const double *restrict g = G + r0, *restrict h = H + r0;
+            for (int r = 0; r < mr; r++) f[r] = g[r] * h[r];
+        }
+        for (int l = 1; l < k; l++) {
+            const double *restrict g = G + r0 + (size_t) l * m, *restrict h = H + r0 + (size_t) l * m;
+            for (int r = 0; r < mr; r++) f[r] += g[r] * h[r];
+        }
+        if (want_deriv) {
+            moe_gate_score(s->gating, Z + r0, G + r0, H + r0, f, m, mr, k, U + r0);
+            for (int l = 0; l < k; l++) {
+                size_t off = r0 + (size_t) l * m;
+                const double *restrict g = G + off, *restrict dh = DH + off;
+                double *restrict v = V + off;
+                for (int r = 0; r < mr; r++) v[r] = g[r] * dh[r];
+            }
+        }
+    }
+    (void) nthreads;
+}
+
+void moe_model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
+                         int m, const moe_work *w, double *J, int nthreads)
+{
+    int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
+    const double *const U = w->U, *const V = w->V;
+    int ntask = (m + MOE_ROWS_PER_TASK - 1) / MOE_ROWS_PER_TASK;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && ntask > 1)
+#endif
+    for (int task = 0; task < ntask; task++) {
+        int r0 = task * MOE_ROWS_PER_TASK;
+        int mr = m - r0 < MOE_ROWS_PER_TASK ? m - r0 : MOE_ROWS_PER_TASK;
+        const double *xb = x + row0 + r0;
+        size_t col = 0;
+        for (int i = 0; i < k; i++) {
+            const double *restrict u = U + r0 + (size_t) i * m, *restrict v = V + r0 + (size_t) i * m;
+            double *restrict Jc;
+            if (moe_spec_gated(s, i)) {
+                Jc = J + r0 + col++ * m;
+                for (int r = 0; r < mr; r++) Jc[r] = u[r];
+                for (int j = 0; j < d; j++) {
+                    const double *restrict xj = xb + (size_t) j * ldx;
+                    Jc = J + r0 + col++ * m;
+                    for (int r = 0; r < mr; r++) Jc[r] = u[r] * xj[r];
+                }
+            }
+            if (!constant) {
+                for (int j = 0; j < d; j++) {
+                    const double *restrict xj = xb + (size_t) j * ldx;
+                    Jc = J + r0 + col++ * m;
+                    for (int r = 0; r < mr; r++) Jc[r] = v[r] * xj[r];
+                }
+            }
+            Jc = J + r0 + col++ * m;
+            for (int r = 0; r < mr; r++) Jc[r] = v[r];
+        }
+    }
+    (void) nthreads;
+}
+
+double moe_model_pass(const moe_spec *s, const double *x, int ldx, const double *y,
+                      int n, const double *theta, moe_work *w, double *J,
+                      double *A, double *g, int nthreads)
+{
+    int P = s->npar, inc = 1;
+    const double one = 1.0;
+    moe_work_set(s, theta, w);
+    if (A) {
+        memset(A, 0, sizeof(double) * (size_t) P * P);
+        memset(g, 0, sizeof(double) * (size_t) P);
+    }
+    double sse = 0.0;
+    for (int row0 = 0; row0 < n; row0 += w->mmax) {
+        int m = n - row0 < w->mmax ? n - row0 : w->mmax;
+        moe_model_block(s, x, ldx, row0, m, A != NULL, w, nthreads);
+        /* residuals overwrite f; summed in row order on this thread */
+        for (int r = 0; r < m; r++) {
+            double res = y[row0 + r] - w->f[r];
+            w->f[r] = res;
+            sse += res * res;
+        }
+        if (A) {
+            moe_model_jac_block(s, x, ldx, row0, m, w, J, nthreads);
+            F77_CALL(dsyrk)("U", "T", &P, &m, &one, J, &m, &one, A, &P FCONE FCONE);
+            F77_CALL(dgemv)("T", &m, &P, &one, J, &m, w->f, &inc, &one, g, &inc FCONE);
+        }
+    }
+    return sse;
+}
+
+/* ---- .Call adapters ---- */
+
+moe_spec moe_spec_from_sexp(SEXP spec, SEXP theta, SEXP x)
+{
+    if (!Rf_isInteger(spec) || XLENGTH(spec) != 5) Rf_error("internal: spec must be an integer vector of length 5");
+    if (!Rf_isReal(theta)) Rf_error("internal: theta must be double");
+    if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("internal: x must be a double matrix");
+    const int *sp = INTEGER(spec);
+    moe_spec s = {sp[0], sp[1], sp[2], sp[3], sp[4], 0};
+    if (s.k < 1 || s.d < 1) Rf_error("internal: bad k or d");
+    if (s.gating < MOE_GATE_SIGMOID || s.gating > MOE_GATE_NSIGMOID) Rf_error("internal: bad gating code");
+    if (s.expert < MOE_EXPERT_LINEAR || s.expert > MOE_EXPERT_CONSTANT) Rf_error("internal: bad expert code");
+    if (s.expert == MOE_EXPERT_POLY && s.degree < 1) Rf_error("internal: bad degree");
+    s.npar = moe_spec_npar(s.k, s.d, s.gating, s.expert);
+    if (XLENGTH(theta) != s.npar) Rf_error("internal: theta has length %d, expected %d", (int) XLENGTH(theta), s.npar);
+    if (Rf_ncols(x) != s.d) Rf_error("internal: x has %d columns, expected %d", Rf_ncols(x), s.d);
+    return s;
+}
+
+int moe_nthreads(SEXP nthreads)
+{
+    int nt = Rf_asInteger(nthreads);
+    return nt == NA_INTEGER || nt < 1 ? 1 : nt;
+}
+
+/* f at the rows of x; with components = TRUE a list(f, gates, experts). */
+SEXP C_model_eval(SEXP spec, SEXP theta, SEXP x, SEXP components, SEXP nthreads)
+{
+    moe_spec s = moe_spec_from_sexp(spec, theta, x);
+    int n = Rf_nrows(x), k = s.k, comp = Rf_asLogical(components), nt = moe_nthreads(nthreads);
+    SEXP f = PROTECT(Rf_allocVector(REALSXP, n));
+    SEXP G = PROTECT(comp ? Rf_allocMatrix(REALSXP, n, k) : R_NilValue);
+    SEXP H = PROTECT(comp ? Rf_allocMatrix(REALSXP, n, k) : R_NilValue);
+    if (n > 0) {
+        moe_work w;
+        moe_work_alloc(&s, moe_block_rows(n, s.npar), &w);
+        moe_work_set(&s, REAL(theta), &w);
+        for (int row0 = 0; row0 < n; row0 += w.mmax) {
+            int m = n - row0 < w.mmax ? n - row0 : w.mmax;
+            moe_model_block(&s, REAL(x), n, row0, m, 0, &w, nt);
+            memcpy(REAL(f) + row0, w.f, sizeof(double) * m);
+            if (comp)
+                for (int l = 0; l < k; l++) {
+                    memcpy(REAL(G) + row0 + (size_t) l * n, w.G + (size_t) l * m, sizeof(double) * m);
+                    memcpy(REAL(H) + row0 + (size_t) l * n, w.H + (size_t) l * m, sizeof(double) * m);
+                }
+        }
+    }
+    SEXP out = f;
+    if (comp) {
+        out = PROTECT(Rf_allocVector(VECSXP, 3));
+        SET_VECTOR_ELT(out, 0, f);
+        SET_VECTOR_ELT(out, 1, G);
+        SET_VECTOR_ELT(out, 2, H);
+        SEXP nms = PROTECT(Rf_allocVector(STRSXP, 3));
+        SET_STRING_ELT(nms, 0, Rf_mkChar("f"));
+        SET_STRING_ELT(nms, 1, Rf_mkChar("gates"));
+        SET_STRING_ELT(nms, 2, Rf_mkChar("experts"));
+        Rf_setAttrib(out, R_NamesSymbol, nms);
+        UNPROTECT(5);
+        return out;
+    }
+    UNPROTECT(3);
+    return out;
+}
+
+/* The full n x npar Jacobian, for users and tests; the fit never forms it. */
+SEXP C_model_jacobian(SEXP spec, SEXP theta, SEXP x, SEXP nthreads)
+{
+    moe_spec s = moe_spec_from_sexp(spec, theta, x);
+    int n = Rf_nrows(x), P = s.npar, nt = moe_nthreads(nthreads);
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, n, P));
+    if (n > 0) {
+        moe_work w;
+        moe_work_alloc(&s, moe_block_rows(n, P), &w);
+        double *J = (double *) R_alloc((size_t) w.mmax * P, sizeof(double));
+        moe_work_set(&s, REAL(theta), &w);
+        for (int row0 = 0; row0 < n; row0 += w.mmax) {
+            int m = n - row0 < w.mmax ? n - row0 : w.mmax;
+            moe_model_block(&s, REAL(x), n, row0, m, 1, &w, nt);
+            moe_model_jac_block(&s, REAL(x), n, row0, m, &w, J, nt);
+            for (int c = 0; c < P; c++)
+                memcpy(REAL(out) + row0 + (size_t) c * n, J + (size_t) c * m, sizeof(double) * m);
+        }
+    }
+    UNPROTECT(1);
+    return out;
+}
+
+/* SSE, J'J (full, symmetric) and J'r at theta, accumulated block by block. */
+SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
+{
+    moe_spec s = moe_spec_from_sexp(spec, theta, x);
+    int n = Rf_nrows(x), P = s.npar, nt = moe_nthreads(nthreads);
+    if (!Rf_isReal(y) || XLENGTH(y) != n) Rf_error("internal: y must be double of length nrow(x)");
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
+    SEXP jtj = PROTECT(Rf_allocMatrix(REALSXP, P, P));
+    SEXP jtr = PROTECT(Rf_allocVector(REALSXP, P));
+    double sse = 0.0;
+    memset(REAL(jtj), 0, sizeof(double) * (size_t) P * P);
+    memset(REAL(jtr), 0, sizeof(double) * (size_t) P);
+    if (n > 0) {
+        moe_work w;
+        moe_work_alloc(&s, moe_block_rows(n, P), &w);
+        double *J = (double *) R_alloc((size_t) w.mmax * P, sizeof(double));
+        sse = moe_model_pass(&s, REAL(x), n, REAL(y), n, REAL(theta), &w, J,
+                             REAL(jtj), REAL(jtr), nt);
+    }
+    double *A = REAL(jtj);
+    for (int j = 0; j < P; j++)
+        for (int i = j + 1; i < P; i++) A[i + (size_t) j * P] = A[j + (size_t) i * P];
+    SET_VECTOR_ELT(out, 0, Rf_ScalarReal(sse));
+    SET_VECTOR_ELT(out, 1, jtj);
+    SET_VECTOR_ELT(out, 2, jtr);
+    SEXP nms = PROTECT(Rf_allocVector(STRSXP, 3));
+    SET_STRING_ELT(nms, 0, Rf_mkChar("sse"));
+    SET_STRING_ELT(nms, 1, Rf_mkChar("jtj"));
+    SET_STRING_ELT(nms, 2, Rf_mkChar("jtr"));
+    Rf_setAttrib(out, R_NamesSymbol, nms);
+    UNPROTECT(4);
+    return out;
+}
+
+/* Index (1-based) of the first non-finite value of a double vector, 0 if none;
+ * lets R validate large inputs without allocating a logical copy. */
+SEXP C_first_nonfinite(SEXP v)
+{
+    if (!Rf_isReal(v)) Rf_error("internal: v must be double");
+    R_xlen_t len = XLENGTH(v);
+    const double *p = REAL(v);
+    for (R_xlen_t i = 0; i < len; i++)
+        if (!R_FINITE(p[i])) return Rf_ScalarReal((double) (i + 1));
+    return Rf_ScalarReal(0.0);
+}

@@ -1,0 +1,412 @@
+# The least-squares fit (R/fit.R, src/lsq.c): recovery of well-specified
+# models, comparison with minpack.lm, reproducibility and argument checks.
+
+# f_G in plain R (SPEC section 1) from raw parameter values.
+ref_mean <- function(raw, x, gating, expert, degree = NULL) {
+  x <- as.matrix(x)
+  k <- length(raw$beta0)
+  z <- matrix(sapply(seq_len(k), function(i) raw$beta0[i] + drop(x %*% raw$beta1[i, ])), nrow(x), k)
+  g <- switch(gating,
+    sigmoid = 1 / (1 + exp(-z)),
+    softmax = exp(z) / rowSums(exp(z)),
+    normalized_sigmoid = (1 / (1 + exp(-z))) / rowSums(1 / (1 + exp(-z))))
+  h <- matrix(sapply(seq_len(k), function(i) {
+    t <- if (expert == "constant") rep(raw$b[i], nrow(x)) else raw$b[i] + drop(x %*% raw$a[i, ])
+    switch(expert,
+      linear = t, relu = pmax(t, 0), gelu = t * stats::pnorm(t), sigmoid = 1 / (1 + exp(-t)),
+      tanh = tanh(t), polynomial = t^degree, constant = t)
+  }), nrow(x), k)
+  rowSums(g * h)
+}
+
+# theta -> raw parameters in the order of the contract: expert by expert,
+# beta0[i], beta1[i, ] (not for the softmax reference), a[i, ] (not for the
+# constant expert), b[i].
+ref_unpack <- function(theta, k, d, gating, expert) {
+  theta <- unname(theta)
+  raw <- list(beta0 = numeric(k), beta1 = matrix(0, k, d), a = matrix(0, k, d), b = numeric(k))
+  pos <- 0
+  for (i in seq_len(k)) {
+    if (!(gating == "softmax" && i == k)) {
+      raw$beta0[i] <- theta[pos + 1]
+      raw$beta1[i, ] <- theta[pos + 1 + seq_len(d)]
+      pos <- pos + 1 + d
+    }
+    if (expert != "constant") {
+      raw$a[i, ] <- theta[pos + seq_len(d)]
+      pos <- pos + d
+    }
+    raw$b[i] <- theta[pos + 1]
+    pos <- pos + 1
+  }
+  stopifnot(pos == length(theta))
+  raw
+}
+
+# L2 distance between two regression functions on a grid of [-1, 1] (d = 1).
+l2_on_grid <- function(p, q) {
+  grid <- seq(-1, 1, length.out = 401)
+  sqrt(mean((moe_mean(p, grid) - moe_mean(q, grid))^2))
+}
+
+without_call <- function(fit) fit[setdiff(names(fit), "call")]
+
+relu_truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2),
+                         gating = "sigmoid", expert = "relu")
+
+test_that("a well-specified sigmoid-gate relu model is recovered from data-driven starts", {
+  set.seed(1)
+  n <- 2000; sd <- 0.05
+  d <- moe_simulate(relu_truth, n = n, sd = sd)
+  sse_truth <- sum((d$y - ref_mean(relu_truth, d$x1, "sigmoid", "relu"))^2)
+  set.seed(5)
+  fit <- moe_fit(d$x1, d$y, k = 2, gating = "sigmoid", expert = "relu", nstart = 10)
+  expect_s3_class(fit, "moe_fit")
+  expect_lt(l2_on_grid(fit$coefficients, relu_truth), 0.02)
+  expect_gt(fit$sse / (n * sd^2), 0.9)
+  expect_lt(fit$sse / (n * sd^2), 1.1)
+  # the least-squares estimate is at least as good as the truth, up to a local minimum nearby
+  expect_lt(fit$sse, 1.01 * sse_truth)
+  expect_true(fit$convergence$converged)
+})
+
+test_that("a well-specified sigmoid-gate linear model is recovered", {
+  truth <- moe_params(beta0 = c(-1, 1), beta1 = c(5, -5), a = c(1, -1), b = c(0.5, 0),
+                      expert = "linear")
+  set.seed(2)
+  n <- 2000; sd <- 0.05
+  d <- moe_simulate(truth, n = n, sd = sd)
+  set.seed(3)
+  fit <- moe_fit(d$x1, d$y, k = 2, expert = "linear", nstart = 5)
+  expect_lt(l2_on_grid(fit$coefficients, truth), 0.02)
+  expect_lt(abs(fit$sse / (n * sd^2) - 1), 0.1)
+})
+
+test_that("a well-specified softmax-gate model is recovered", {
+  truth <- moe_params(beta0 = c(1, 0), beta1 = c(8, 0), a = c(1, -1), b = c(0.2, 0.2),
+                      gating = "softmax", expert = "linear")
+  set.seed(2)
+  n <- 2000; sd <- 0.05
+  d <- moe_simulate(truth, n = n, sd = sd)
+  sse_truth <- sum((d$y - ref_mean(truth, d$x1, "softmax", "linear"))^2)
+  set.seed(4)
+  fit <- moe_fit(d$x1, d$y, k = 2, gating = "softmax", expert = "linear", nstart = 5)
+  expect_lt(l2_on_grid(fit$coefficients, truth), 0.02)
+  expect_lt(abs(fit$sse / (n * sd^2) - 1), 0.1)
+  expect_lte(fit$sse, sse_truth)
+  # the reference expert stays at zero
+  expect_identical(unname(c(fit$coefficients$beta0[2], fit$coefficients$beta1[2, ])), c(0, 0))
+  # and the gate parameters are identified: close to the truth
+  # and the gate parameters are identified up to relabelling the two experts
+  # (with k = 2, swapping them turns z into -z)
+  expect_equal(abs(unname(fit$theta[c("beta0[1]", "beta1[1,1]")])), c(1, 8), tolerance = 0.2)
+})
+
+test_that("normalized-sigmoid and constant-expert fits recover their truths", {
+  set.seed(6)
+  tn <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(5, -5), a = c(1, -1), b = c(0, 0.3),
+                   gating = "normalized_sigmoid", expert = "tanh")
+  dn <- moe_simulate(tn, n = 1000, sd = 0.05)
+  fn <- moe_fit(dn$x1, dn$y, k = 2, gating = "normalized_sigmoid", expert = "tanh", nstart = 5)
+  expect_lt(l2_on_grid(fn$coefficients, tn), 0.02)
+  tc <- moe_params(beta0 = c(0, 0), beta1 = c(8, -8), b = c(1, -1), expert = "constant")
+  dc <- moe_simulate(tc, n = 1000, sd = 0.05)
+  fc <- moe_fit(dc$x1, dc$y, k = 2, expert = "constant", nstart = 5)
+  expect_lt(l2_on_grid(fc$coefficients, tc), 0.02)
+  expect_true(all(fc$coefficients$a == 0))
+})
+
+test_that("from the same start the fit's SSE is no larger than minpack.lm::nls.lm's", {
+  skip_if_not_installed("minpack.lm")
+  # Problems where a start near the truth lies in the truth's basin for both
+  # solvers (sigmoid-gate models often have several nearby local minima, and
+  # two solvers may then legitimately end in different ones).
+  cases <- list(
+    list(gating = "softmax", expert = "gelu", d = 2L, seed = 7,
+         truth = list(beta0 = c(1, 0), beta1 = rbind(c(4, -2), 0), a = rbind(c(1, 1), c(-1, 0.5)),
+                      b = c(0.2, -0.1))),
+    list(gating = "sigmoid", expert = "tanh", d = 1L, seed = 9,
+         truth = list(beta0 = c(0.5, -0.5), beta1 = matrix(c(6, -6)), a = matrix(c(2, -1)),
+                      b = c(0.5, 0)))
+  )
+  for (cs in cases) {
+    set.seed(cs$seed)
+    k <- 2; d <- cs$d; n <- 500
+    truth <- moe_params(cs$truth$beta0, cs$truth$beta1, cs$truth$a, cs$truth$b,
+                        gating = cs$gating, expert = cs$expert)
+    x <- matrix(runif(n * d, -1, 1), n, d)
+    y <- ref_mean(cs$truth, x, cs$gating, cs$expert) + rnorm(n, sd = 0.05)
+    theta0 <- sigmoe:::params_theta(truth)
+    theta0 <- theta0 + rnorm(length(theta0), sd = 0.1)
+    start <- sigmoe:::theta_params(theta0, truth)
+    resid <- function(theta) y - ref_mean(ref_unpack(theta, k, d, cs$gating, cs$expert), x,
+                                          cs$gating, cs$expert)
+    ref <- minpack.lm::nls.lm(par = unname(theta0), fn = resid,
+                              control = minpack.lm::nls.lm.control(maxiter = 1000, ftol = 1e-12,
+                                                                   ptol = 1e-12))
+    sse_ref <- sum(resid(ref$par)^2)
+    fit <- moe_fit(x, y, k = 2, gating = cs$gating, expert = cs$expert, start = start, nstart = 0,
+                   control = moe_control(maxit = 1000, ftol = 1e-12, xtol = 1e-12))
+    label <- sprintf("%s/%s", cs$gating, cs$expert)
+    expect_lte(fit$sse, sse_ref * (1 + 1e-8), label = paste(label, "SSE"))
+    # and the package's SSE is the plain-R SSE at its parameters
+    expect_equal(fit$sse, sum(resid(fit$theta)^2), tolerance = 1e-10, label = label)
+  }
+})
+
+test_that("the fit object holds consistent pieces", {
+  set.seed(8)
+  d <- moe_simulate(relu_truth, n = 300, sd = 0.05)
+  fit <- moe_fit(d$x1, d$y, k = 2, nstart = 3)
+  x <- matrix(d$x1, dimnames = list(NULL, "x1"))
+  P <- sigmoe:::n_free_params(2, 1, "sigmoid", "relu")
+  expect_identical(names(fit$theta), sigmoe:::param_names(2, 1, "sigmoid", "relu"))
+  expect_identical(fit$theta, sigmoe:::params_theta(fit$coefficients))
+  expect_s3_class(fit$coefficients, "moe_params")
+  expect_equal(fit$fitted.values,
+               ref_mean(ref_unpack(fit$theta, 2, 1, "sigmoid", "relu"), x, "sigmoid", "relu"),
+               tolerance = 1e-12)
+  expect_identical(fit$residuals, d$y - fit$fitted.values)
+  expect_equal(fit$sse, sum(fit$residuals^2), tolerance = 1e-12)
+  expect_identical(fit$nobs, 300L)
+  expect_equal(fit$npar, P)
+  expect_equal(fit$df.residual, 300 - P)
+  expect_equal(fit$sigma, sqrt(fit$sse / (300 - P)))
+  expect_identical(unname(fit$x), unname(x))
+  expect_identical(fit$y, d$y)
+  expect_identical(c(fit$gating, fit$expert), c("sigmoid", "relu"))
+  expect_identical(c(fit$k, fit$d), c(2L, 1L))
+  expect_null(fit$degree)
+  J <- moe_jacobian(fit$coefficients, x)
+  expect_equal(unname(fit$jtj), unname(crossprod(J)), tolerance = 1e-10)
+  expect_identical(dimnames(fit$jtj), list(names(fit$theta), names(fit$theta)))
+  cv <- fit$convergence
+  expect_true(all(c("code", "message", "converged", "iterations", "evaluations", "trace") %in% names(cv)))
+  expect_identical(cv$converged, cv$code > 0)
+  expect_true(cv$code %in% c(1:5, -1L, -2L))
+  expect_length(cv$trace, cv$iterations + 1)
+  expect_true(all(diff(cv$trace) <= 0))
+  expect_equal(cv$trace[length(cv$trace)], fit$sse)
+  st <- fit$starts
+  expect_identical(names(st), c("start", "source", "sse", "code", "converged", "iterations"))
+  expect_identical(nrow(st), 3L)
+  expect_identical(st$source, rep("data", 3))
+  expect_identical(fit$sse, min(st$sse))
+  expect_s3_class(fit$control, "moe_control")
+})
+
+test_that("set.seed reproduces a fit exactly", {
+  set.seed(9)
+  d <- moe_simulate(relu_truth, n = 500, sd = 0.1)
+  set.seed(10); f1 <- moe_fit(d$x1, d$y, k = 2, nstart = 4)
+  set.seed(10); f2 <- moe_fit(d$x1, d$y, k = 2, nstart = 4)
+  set.seed(11); f3 <- moe_fit(d$x1, d$y, k = 2, nstart = 4)
+  expect_identical(f1$theta, f2$theta)
+  expect_identical(f1$starts, f2$starts)
+  expect_identical(without_call(f1), without_call(f2))
+  # the data-driven starts after the first are random
+  expect_false(identical(f1$starts$sse, f3$starts$sse))
+})
+
+test_that("1 and 2 threads give identical coefficients", {
+  set.seed(12)
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = rbind(c(3, -1), 0), a = rbind(c(1, 0.5), c(-1, 1)),
+                      b = c(0.1, 0.2), gating = "softmax", expert = "gelu")
+  d <- moe_simulate(truth, n = 3000, sd = 0.05)
+  x <- as.matrix(d[c("x1", "x2")])
+  set.seed(13); f1 <- moe_fit(x, d$y, k = 2, gating = "softmax", expert = "gelu", nstart = 2,
+                              control = moe_control(threads = 1))
+  set.seed(13); f2 <- moe_fit(x, d$y, k = 2, gating = "softmax", expert = "gelu", nstart = 2,
+                              control = moe_control(threads = 2))
+  expect_identical(f1$theta, f2$theta)
+  expect_identical(f1$coefficients, f2$coefficients)
+  expect_identical(f1$sse, f2$sse)
+  expect_identical(f1$starts, f2$starts)
+  expect_identical(f1$fitted.values, f2$fitted.values)
+  expect_identical(f1$jtj, f2$jtj)
+})
+
+test_that("nstart = 0 with a start runs exactly one local search from it", {
+  set.seed(14)
+  d <- moe_simulate(relu_truth, n = 400, sd = 0.05)
+  start <- moe_params(beta0 = c(0.3, -0.2), beta1 = c(4, -4), a = c(0.8, -1.2), b = c(0.1, 0.3))
+  fit <- moe_fit(d$x1, d$y, k = 2, start = start, nstart = 0)
+  expect_identical(nrow(fit$starts), 1L)
+  expect_identical(fit$starts$source, "user")
+  sse0 <- sum((d$y - ref_mean(start, d$x1, "sigmoid", "relu"))^2)
+  expect_equal(fit$convergence$trace[1], sse0, tolerance = 1e-12)
+  expect_lt(fit$sse, sse0)
+  # a local search from a start this close ends at the truth's basin
+  expect_lt(l2_on_grid(fit$coefficients, relu_truth), 0.02)
+  # the start is not consumed from the RNG: the same fit without set.seed
+  expect_identical(fit$theta, moe_fit(d$x1, d$y, k = 2, start = start, nstart = 0)$theta)
+})
+
+test_that("a list of starts runs each of them before the data-driven starts", {
+  set.seed(15)
+  d <- moe_simulate(relu_truth, n = 400, sd = 0.05)
+  s1 <- moe_params(beta0 = c(0.3, -0.2), beta1 = c(4, -4), a = c(0.8, -1.2), b = c(0.1, 0.3))
+  s2 <- moe_params(beta0 = c(0, 0), beta1 = c(-1, 1), a = c(0.5, 0.5), b = c(0, 0))
+  fit <- moe_fit(d$x1, d$y, k = 2, start = list(s1, s2), nstart = 2)
+  expect_identical(nrow(fit$starts), 4L)
+  expect_identical(fit$starts$source, c("user", "user", "data", "data"))
+  expect_identical(fit$starts$start, 1:4)
+  expect_identical(fit$sse, min(fit$starts$sse))
+  one <- moe_fit(d$x1, d$y, k = 2, start = s2, nstart = 0)
+  expect_identical(fit$starts$sse[2], one$sse)
+})
+
+test_that("an over-specified fit (k = 3 for k* = 2) returns finite results", {
+  set.seed(16)
+  d <- moe_simulate(relu_truth, n = 800, sd = 0.05)
+  for (gating in c("sigmoid", "softmax")) {
+    fit <- moe_fit(d$x1, d$y, k = 3, gating = gating, nstart = 4)
+    expect_true(all(is.finite(fit$theta)), label = paste(gating, "theta"))
+    expect_true(all(is.finite(fit$fitted.values)))
+    expect_true(all(is.finite(fit$jtj)))
+    expect_true(all(is.finite(fit$starts$sse)))
+    expect_true(is.finite(fit$sse) && is.finite(fit$sigma))
+    expect_false(anyNA(unlist(fit$coefficients[c("beta0", "beta1", "a", "b")])))
+    expect_lt(l2_on_grid(fit$coefficients, relu_truth), 0.03)
+  }
+})
+
+test_that("constant y and a constant column of x fit without error or NaN", {
+  set.seed(17)
+  x <- runif(200, -1, 1)
+  fit <- moe_fit(x, rep(0.3, 200), k = 2, nstart = 3)
+  expect_true(all(is.finite(fit$theta)))
+  expect_false(anyNA(fit$fitted.values))
+  expect_lt(max(abs(fit$fitted.values - 0.3)), 1e-3)
+  fit0 <- moe_fit(x, numeric(200), k = 2, expert = "linear", nstart = 2)
+  expect_true(all(is.finite(fit0$theta)))
+  expect_lt(fit0$sse, 1e-10)
+
+  xc <- cbind(x, 1)
+  y <- ref_mean(list(beta0 = c(0, 0), beta1 = cbind(c(6, -6), 0), a = cbind(c(1, -1), 0),
+                     b = c(0.2, 0.2)), xc, "sigmoid", "relu") + rnorm(200, sd = 0.05)
+  for (gating in c("sigmoid", "softmax", "normalized_sigmoid")) {
+    fc <- moe_fit(xc, y, k = 2, gating = gating, nstart = 3)
+    expect_true(all(is.finite(fc$theta)), label = paste(gating, "theta with a constant column"))
+    expect_false(anyNA(fc$fitted.values))
+    expect_true(is.finite(fc$sse))
+  }
+})
+
+test_that("every bad input of moe_fit is an error naming the argument", {
+  set.seed(18)
+  x <- runif(50, -1, 1); y <- x + rnorm(50, sd = 0.1)
+  expect_error(moe_fit(replace(x, 3, NA), y, k = 2), "`x`.*element 3 is NA")
+  expect_error(moe_fit(replace(x, 3, NaN), y, k = 2), "`x`.*element 3 is NaN")
+  expect_error(moe_fit(replace(x, 4, Inf), y, k = 2), "`x`.*element 4 is Inf")
+  expect_error(moe_fit(x, replace(y, 5, NA), k = 2), "`y`.*element 5 is NA")
+  expect_error(moe_fit(x, replace(y, 5, NaN), k = 2), "`y`")
+  expect_error(moe_fit(x, replace(y, 1, -Inf), k = 2), "`y`.*-Inf")
+  expect_error(moe_fit(as.character(x), y, k = 2), "`x`")
+  expect_error(moe_fit(data.frame(u = x, v = letters[1:2]), y, k = 2), "`x`")
+  expect_error(moe_fit(list(x), y, k = 2), "`x`")
+  expect_error(moe_fit(x, as.character(y), k = 2), "`y`")
+  expect_error(moe_fit(x, y > 0, k = 2), "`y`")
+  expect_error(moe_fit(x, matrix(y, 25), k = 2), "`y`")
+  expect_error(moe_fit(x, y[-1], k = 2), "`y` must have one value per row of `x`")
+  expect_error(moe_fit(x, c(y, 1), k = 2), "`y`")
+  expect_error(moe_fit(x, y, k = 0), "`k` must be a whole number >= 1, not 0.", fixed = TRUE)
+  expect_error(moe_fit(x, y, k = 2.5), "`k` must be a whole number >= 1, not 2.5.", fixed = TRUE)
+  expect_error(moe_fit(x, y, k = -1), "`k`")
+  expect_error(moe_fit(x, y, k = NA), "`k`")
+  expect_error(moe_fit(x, y, k = "2"), "`k`")
+  expect_error(moe_fit(x[1:10], y[1:10], k = 3), "`k`.*free parameters")
+  expect_error(moe_fit(x, y, k = 2, gating = "foo"), "`gating`")
+  expect_error(moe_fit(x, y, k = 2, expert = "foo"), "`expert`")
+  expect_error(moe_fit(x, y, k = 2, expert = "polynomial"), "`degree`")
+  expect_error(moe_fit(x, y, k = 2, expert = "polynomial", degree = 1.5), "`degree`")
+  expect_error(moe_fit(x, y, k = 2, nstart = -1), "`nstart`")
+  expect_error(moe_fit(x, y, k = 2, nstart = 1.5), "`nstart`")
+  expect_error(moe_fit(x, y, k = 2, nstart = 0), "`nstart`")
+  expect_error(moe_fit(x, y, k = 2, control = list(foo = 1)), "`control`")
+  expect_error(moe_fit(x, y, k = 2, control = "fast"), "`control`")
+  expect_error(moe_fit(x, y, k = 2, control = list(maxit = 0)), "`maxit`")
+
+  good <- moe_params(beta0 = c(0, 0), beta1 = c(1, -1), a = c(1, 1), b = c(0, 0))
+  expect_error(moe_fit(x, y, k = 3, start = good), "`start`")
+  expect_error(moe_fit(cbind(x, x^2), y, k = 2, start = good), "`start`")
+  expect_error(moe_fit(x, y, k = 2, gating = "softmax", start = good), "`start`")
+  expect_error(moe_fit(x, y, k = 2, expert = "linear", start = good), "`start`")
+  bad <- good; bad$b[1] <- NA
+  expect_error(moe_fit(x, y, k = 2, start = bad), "`start`")
+  bad <- good; bad$beta1[2, 1] <- Inf
+  expect_error(moe_fit(x, y, k = 2, start = bad), "`start`")
+  bad <- good; bad$a <- matrix(1, 2, 2)
+  expect_error(moe_fit(x, y, k = 2, start = bad), "`start`")
+  expect_error(moe_fit(x, y, k = 2, start = list(good, 1)), "`start\\[\\[2\\]\\]`")
+  expect_error(moe_fit(x, y, k = 2, start = list()), "`start`")
+  expect_error(moe_fit(x, y, k = 2, start = c(0, 0)), "`start`")
+  sm <- moe_params(beta0 = c(0, 0), beta1 = c(1, 0), a = c(1, 1), b = c(0, 0), gating = "softmax")
+  sm$beta0[2] <- 1
+  expect_error(moe_fit(x, y, k = 2, gating = "softmax", start = sm), "`start`")
+})
+
+test_that("the formula interface gives the coefficients of moe_fit on the same matrix", {
+  set.seed(19)
+  d <- moe_simulate(relu_truth, n = 300, sd = 0.05)
+  set.seed(20); f1 <- moe(y ~ x1, data = d, k = 2, nstart = 3)
+  set.seed(20); f2 <- moe_fit(d$x1, d$y, k = 2, nstart = 3)
+  expect_identical(coef(f1), coef(f2))
+  expect_identical(f1$theta, f2$theta)
+  expect_identical(f1$starts, f2$starts)
+
+  truth2 <- moe_params(beta0 = c(0, 0), beta1 = rbind(c(3, 1), c(-3, 0)), a = rbind(c(1, 0), c(-1, 1)),
+                       b = c(0.2, 0), expert = "relu")
+  d2 <- moe_simulate(truth2, n = 300, sd = 0.05)
+  d2$noise <- rnorm(300)
+  set.seed(21); g1 <- moe(y ~ x1 + x2, data = d2, k = 2, expert = "linear", nstart = 2)
+  set.seed(21); g2 <- moe_fit(as.matrix(d2[c("x1", "x2")]), d2$y, k = 2, expert = "linear", nstart = 2)
+  expect_identical(coef(g1), coef(g2))
+  expect_identical(colnames(coef(g1)$beta1), c("x1", "x2"))
+  expect_identical(g1$formula, y ~ x1 + x2)
+})
+
+test_that("the formula interface checks its formula and missing values", {
+  d <- data.frame(x1 = c(0.1, 0.5, NA, -0.3, 0.7, -0.9, 0.2, 0.4, -0.5, 0.8, -0.1, 0.6),
+                  y = c(1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3))
+  expect_error(moe(~ x1, data = d, k = 1), "`formula`")
+  expect_error(moe("y ~ x1", data = d, k = 1), "`formula`")
+  expect_error(moe(y ~ x1, data = d, k = 1), "missing values.*row 3")
+  fit <- moe(y ~ x1, data = d, k = 1, na.action = stats::na.omit, nstart = 1)
+  expect_identical(fit$nobs, 11L)
+})
+
+test_that("moe_control has the documented defaults and checks its settings", {
+  ctl <- moe_control()
+  expect_s3_class(ctl, "moe_control")
+  expect_identical(ctl$maxit, 200L)
+  expect_identical(c(ctl$gtol, ctl$lambda), c(1e-8, 1e-3))
+  expect_identical(ctl$threads, 1L)
+  expect_false(ctl$trace)
+  expect_identical(ctl$start_rows, 5000L)
+  expect_identical(ctl$jitter, 0.1)
+  expect_error(moe_control(maxit = 0), "`maxit`")
+  expect_error(moe_control(maxit = 2.5), "`maxit`")
+  expect_error(moe_control(ftol = -1), "`ftol`")
+  expect_error(moe_control(xtol = NA), "`xtol`")
+  expect_error(moe_control(gtol = "a"), "`gtol`")
+  expect_error(moe_control(lambda = 0), "`lambda`")
+  expect_error(moe_control(threads = 0), "`threads`")
+  expect_error(moe_control(trace = NA), "`trace`")
+  expect_error(moe_control(start_rows = 1), "`start_rows`")
+  expect_error(moe_control(jitter = -0.1), "`jitter`")
+})
+
+test_that("the iteration limit is a result, not an error", {
+  set.seed(22)
+  d <- moe_simulate(relu_truth, n = 300, sd = 0.05)
+  start <- moe_params(beta0 = c(1, -1), beta1 = c(1, -1), a = c(0.5, -0.5), b = c(0.5, 0.5))
+  fit <- moe_fit(d$x1, d$y, k = 2, start = start, nstart = 2, control = list(maxit = 2))
+  expect_true(all(fit$starts$iterations <= 2))
+  expect_identical(fit$starts$converged, fit$starts$code > 0)
+  one <- moe_fit(d$x1, d$y, k = 2, start = start, nstart = 0, control = list(maxit = 1))
+  expect_identical(one$convergence$code, -1L)
+  expect_false(one$convergence$converged)
+  expect_identical(one$convergence$iterations, 1L)
+  expect_true(is.character(one$convergence$message) && nzchar(one$convergence$message))
+})

@@ -1,0 +1,119 @@
+# The check_* helpers of R/validate.R: every message names the argument, says
+# what was expected and shows what was given.
+
+test_that("check_whole accepts whole numbers and returns an integer", {
+  expect_identical(sigmoe:::check_whole(3, "k", min = 1), 3L)
+  expect_identical(sigmoe:::check_whole(2L, "k", min = 1), 2L)
+  # within rounding of a whole number
+  expect_identical(sigmoe:::check_whole(3 + 1e-12, "k"), 3L)
+})
+
+test_that("check_whole names the argument, the bound and the value", {
+  expect_error(sigmoe:::check_whole(2.5, "k", min = 1),
+               "`k` must be a whole number >= 1, not 2.5.", fixed = TRUE)
+  expect_error(sigmoe:::check_whole(0, "k", min = 1), "`k` must be a whole number >= 1, not 0.",
+               fixed = TRUE)
+  expect_error(sigmoe:::check_whole(5, "k", min = 1, max = 3),
+               "`k` must be a whole number between 1 and 3, not 5.", fixed = TRUE)
+  expect_error(sigmoe:::check_whole("a", "nstart", min = 0), "`nstart`.*not \"a\"")
+  expect_error(sigmoe:::check_whole(NA, "k"), "`k` must be a whole number")
+  expect_error(sigmoe:::check_whole(Inf, "k"), "`k` must be a whole number")
+  expect_error(sigmoe:::check_whole(c(1, 2), "k"), "`k`.*length 2")
+  expect_error(sigmoe:::check_whole(NULL, "k"), "`k`.*not NULL")
+})
+
+test_that("check_number checks range, openness and finiteness", {
+  expect_identical(sigmoe:::check_number(0, "sd", min = 0), 0)
+  expect_identical(sigmoe:::check_number(1L, "sd", min = 0), 1)
+  expect_error(sigmoe:::check_number(-1, "sd", min = 0),
+               "`sd` must be a single finite number >= 0, not -1.", fixed = TRUE)
+  expect_error(sigmoe:::check_number(0, "lambda", min = 0, open_min = TRUE),
+               "`lambda` must be a single finite number > 0, not 0.", fixed = TRUE)
+  expect_error(sigmoe:::check_number(2, "p", min = 0, max = 1),
+               "`p` must be a single finite number in [0, 1], not 2.", fixed = TRUE)
+  expect_error(sigmoe:::check_number(Inf, "p"), "`p` must be a single finite number, not Inf.",
+               fixed = TRUE)
+  expect_error(sigmoe:::check_number(NA_real_, "sd", min = 0), "`sd`.*not NA")
+  expect_error(sigmoe:::check_number(c(1, 2), "sd"), "`sd`.*a double vector of length 2")
+  expect_error(sigmoe:::check_number("1", "sd"), "`sd`.*not \"1\"")
+})
+
+test_that("check_flag wants a single TRUE or FALSE", {
+  expect_true(sigmoe:::check_flag(TRUE, "trace"))
+  expect_false(sigmoe:::check_flag(FALSE, "trace"))
+  expect_error(sigmoe:::check_flag(NA, "trace"), "`trace` must be TRUE or FALSE, not NA.",
+               fixed = TRUE)
+  expect_error(sigmoe:::check_flag(c(TRUE, FALSE), "trace"), "`trace`.*length 2")
+  expect_error(sigmoe:::check_flag("yes", "trace"), "`trace`.*not \"yes\"")
+  expect_error(sigmoe:::check_flag(1, "trace"), "`trace` must be TRUE or FALSE")
+})
+
+test_that("check_choice matches partially and lists the choices", {
+  choices <- c("sigmoid", "softmax", "normalized_sigmoid")
+  expect_identical(sigmoe:::check_choice("softmax", choices, "gating"), "softmax")
+  expect_identical(sigmoe:::check_choice("norm", choices, "gating"), "normalized_sigmoid")
+  expect_error(sigmoe:::check_choice("foo", choices, "gating"),
+               "`gating` must be one of \"sigmoid\", \"softmax\", \"normalized_sigmoid\", not \"foo\".",
+               fixed = TRUE)
+  # "s" is a prefix of two choices: ambiguous, so an error rather than a guess
+  expect_error(sigmoe:::check_choice("s", choices, "gating"), "`gating`.*not \"s\"")
+  expect_error(sigmoe:::check_choice(1, choices, "gating"), "`gating`.*not 1")
+  expect_error(sigmoe:::check_choice(NA_character_, choices, "gating"), "`gating` must be one of")
+  expect_error(sigmoe:::check_choice(c("sigmoid", "softmax"), choices, "gating"),
+               "`gating`.*length 2")
+})
+
+test_that("check_finite_numeric names the first non-finite element", {
+  expect_invisible(sigmoe:::check_finite_numeric(c(1, 2), "y"))
+  expect_error(sigmoe:::check_finite_numeric("a", "y"), "`y` must be numeric, not \"a\".",
+               fixed = TRUE)
+  expect_error(sigmoe:::check_finite_numeric(c(1, 2, -Inf), "y"),
+               "`y` must contain only finite values; element 3 is -Inf.", fixed = TRUE)
+  expect_error(sigmoe:::check_finite_numeric(c(1L, NA), "y"), "`y`.*element 2 is NA")
+  expect_error(sigmoe:::check_finite_numeric(c(NaN, 1), "y"), "`y`.*element 1 is NaN")
+})
+
+test_that("check_x returns a double matrix; x_names gives x1..xd unless x has names", {
+  x <- sigmoe:::check_x(1:3)
+  expect_true(is.double(x))
+  expect_identical(dim(x), c(3L, 1L))
+  expect_identical(sigmoe:::x_names(x), "x1")
+  x2 <- sigmoe:::check_x(matrix(c(1, 2, 3, 4, 5, 6), 3))
+  expect_identical(unname(x2), matrix(c(1, 2, 3, 4, 5, 6), 3))
+  expect_identical(sigmoe:::x_names(x2), c("x1", "x2"))
+  x3 <- sigmoe:::check_x(data.frame(u = c(1, 2), v = c(3L, 4L)))
+  expect_true(is.double(x3))
+  expect_identical(sigmoe:::x_names(x3), c("u", "v"))
+  expect_identical(unname(x3), matrix(c(1, 2, 3, 4), 2))
+})
+
+test_that("check_x names the argument for every bad input", {
+  expect_error(sigmoe:::check_x("a", "x"), "`x` must be a numeric matrix or vector, not \"a\".",
+               fixed = TRUE)
+  expect_error(sigmoe:::check_x(list(1, 2), "x"), "`x`.*a list of length 2")
+  expect_error(sigmoe:::check_x(matrix(numeric(0), 3, 0), "x"),
+               "`x` must have at least one column.", fixed = TRUE)
+  expect_error(sigmoe:::check_x(data.frame(a = 1:2, b = c("u", "v")), "x"),
+               "`x` must have only numeric columns; column \"b\" is character.", fixed = TRUE)
+  expect_error(sigmoe:::check_x(c(1, NaN, 3), "x"), "`x`.*element 2 is NaN")
+  expect_error(sigmoe:::check_x(matrix(c(1, 2, Inf, 4), 2), "newdata"),
+               "`newdata`.*element 3 is Inf")
+  expect_error(sigmoe:::check_x(matrix("a", 2, 2), "x"), "`x` must be a numeric matrix")
+})
+
+test_that("abort_arg describes what was given", {
+  expect_error(sigmoe:::abort_arg("foo", "a thing", NULL), "`foo` must be a thing, not NULL.",
+               fixed = TRUE)
+  expect_error(sigmoe:::abort_arg("foo", "a thing", sum), "not a function.", fixed = TRUE)
+  expect_error(sigmoe:::abort_arg("foo", "a thing", list(1)), "not a list of length 1.",
+               fixed = TRUE)
+  expect_error(sigmoe:::abort_arg("foo", "a thing", matrix(0, 2, 3)),
+               "not a double matrix 2 x 3.", fixed = TRUE)
+  expect_error(sigmoe:::abort_arg("foo", "a thing", c(1.5, 2)),
+               "not a double vector of length 2.", fixed = TRUE)
+  expect_error(sigmoe:::abort_arg("foo", "a thing", data.frame(a = 1, b = 2)),
+               "not a data frame with 2 columns.", fixed = TRUE)
+  # the error call is not shown: the message alone names the argument
+  err <- tryCatch(sigmoe:::abort_arg("foo", "a thing", 1), error = identity)
+  expect_null(conditionCall(err))
+})
