@@ -170,7 +170,6 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
     }
 
     /* A holds the upper triangle of J'J at theta; return it in full. */
-    SEXP out = PROTECT(Rf_allocVector(VECSXP, 10));
     SEXP th = PROTECT(Rf_allocVector(REALSXP, P));
     memcpy(REAL(th), theta, sizeof(double) * P);
     SEXP jtj = PROTECT(Rf_allocMatrix(REALSXP, P, P));
@@ -181,22 +180,13 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
     memcpy(REAL(jtr), g, sizeof(double) * P);
     SEXP trs = PROTECT(Rf_allocVector(REALSXP, iter + 1));
     memcpy(REAL(trs), tr, sizeof(double) * (iter + 1));
-    int converged = code > 0;
-    SET_VECTOR_ELT(out, 0, th);
-    SET_VECTOR_ELT(out, 1, Rf_ScalarReal(sse));
-    SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(iter));
-    SET_VECTOR_ELT(out, 3, Rf_ScalarInteger(evals));
-    SET_VECTOR_ELT(out, 4, Rf_ScalarInteger(code));
-    SET_VECTOR_ELT(out, 5, Rf_mkString(lsq_message(code)));
-    SET_VECTOR_ELT(out, 6, Rf_ScalarLogical(converged));
-    SET_VECTOR_ELT(out, 7, trs);
-    SET_VECTOR_ELT(out, 8, jtj);
-    SET_VECTOR_ELT(out, 9, jtr);
+    SEXP ssev = PROTECT(Rf_ScalarReal(sse)), itv = PROTECT(Rf_ScalarInteger(iter));
+    SEXP evv = PROTECT(Rf_ScalarInteger(evals)), codev = PROTECT(Rf_ScalarInteger(code));
+    SEXP msg = PROTECT(Rf_mkString(lsq_message(code))), conv = PROTECT(Rf_ScalarLogical(code > 0));
     const char *names[] = {"theta", "sse", "iterations", "evaluations", "code",
                            "message", "converged", "trace", "jtj", "jtr"};
-    SEXP nms = PROTECT(Rf_allocVector(STRSXP, 10));
-    for (int i = 0; i < 10; i++) SET_STRING_ELT(nms, i, Rf_mkChar(names[i]));
-    Rf_setAttrib(out, R_NamesSymbol, nms);
-    UNPROTECT(6);
+    const SEXP elts[] = {th, ssev, itv, evv, codev, msg, conv, trs, jtj, jtr};
+    SEXP out = moe_named_list(10, names, elts);
+    UNPROTECT(10);
     return out;
 }

@@ -282,17 +282,9 @@ SEXP C_model_eval(SEXP spec, SEXP theta, SEXP x, SEXP components, SEXP nthreads)
     }
     SEXP out = f;
     if (comp) {
-        out = PROTECT(Rf_allocVector(VECSXP, 3));
-        SET_VECTOR_ELT(out, 0, f);
-        SET_VECTOR_ELT(out, 1, G);
-        SET_VECTOR_ELT(out, 2, H);
-        SEXP nms = PROTECT(Rf_allocVector(STRSXP, 3));
-        SET_STRING_ELT(nms, 0, Rf_mkChar("f"));
-        SET_STRING_ELT(nms, 1, Rf_mkChar("gates"));
-        SET_STRING_ELT(nms, 2, Rf_mkChar("experts"));
-        Rf_setAttrib(out, R_NamesSymbol, nms);
-        UNPROTECT(5);
-        return out;
+        const char *names[] = {"f", "gates", "experts"};
+        const SEXP elts[] = {f, G, H};
+        out = moe_named_list(3, names, elts);
     }
     UNPROTECT(3);
     return out;
@@ -327,7 +319,6 @@ SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
     moe_spec s = moe_spec_from_sexp(spec, theta, x);
     int n = Rf_nrows(x), P = s.npar, nt = moe_nthreads(nthreads);
     if (!Rf_isReal(y) || XLENGTH(y) != n) Rf_error("internal: y must be double of length nrow(x)");
-    SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
     SEXP jtj = PROTECT(Rf_allocMatrix(REALSXP, P, P));
     SEXP jtr = PROTECT(Rf_allocVector(REALSXP, P));
     double sse = 0.0;
@@ -343,15 +334,24 @@ SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
     double *A = REAL(jtj);
     for (int j = 0; j < P; j++)
         for (int i = j + 1; i < P; i++) A[i + (size_t) j * P] = A[j + (size_t) i * P];
-    SET_VECTOR_ELT(out, 0, Rf_ScalarReal(sse));
-    SET_VECTOR_ELT(out, 1, jtj);
-    SET_VECTOR_ELT(out, 2, jtr);
-    SEXP nms = PROTECT(Rf_allocVector(STRSXP, 3));
-    SET_STRING_ELT(nms, 0, Rf_mkChar("sse"));
-    SET_STRING_ELT(nms, 1, Rf_mkChar("jtj"));
-    SET_STRING_ELT(nms, 2, Rf_mkChar("jtr"));
+    SEXP ssev = PROTECT(Rf_ScalarReal(sse));
+    const char *names[] = {"sse", "jtj", "jtr"};
+    const SEXP elts[] = {ssev, jtj, jtr};
+    SEXP out = moe_named_list(3, names, elts);
+    UNPROTECT(3);
+    return out;
+}
+
+SEXP moe_named_list(int n, const char **names, const SEXP *elts)
+{
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, n));
+    SEXP nms = PROTECT(Rf_allocVector(STRSXP, n));
+    for (int i = 0; i < n; i++) {
+        SET_VECTOR_ELT(out, i, elts[i]);
+        SET_STRING_ELT(nms, i, Rf_mkChar(names[i]));
+    }
     Rf_setAttrib(out, R_NamesSymbol, nms);
-    UNPROTECT(4);
+    UNPROTECT(2);
     return out;
 }
 

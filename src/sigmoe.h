@@ -112,6 +112,8 @@ double moe_model_pass(const moe_spec *s, const double *x, int ldx, const double 
  * degree) and check theta and x against it; read a thread count. */
 moe_spec moe_spec_from_sexp(SEXP spec, SEXP theta, SEXP x);
 int moe_nthreads(SEXP nthreads);
+/* A list of n elements (already protected by the caller or fresh) with names. */
+SEXP moe_named_list(int n, const char **names, const SEXP *elts);
 
 /* ---- lsq.c ---- */
 typedef struct {

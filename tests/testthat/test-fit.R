@@ -1,24 +1,6 @@
 # The least-squares fit (R/fit.R, src/lsq.c): recovery of well-specified
 # models, comparison with minpack.lm, reproducibility and argument checks.
 
-# f_G in plain R (SPEC section 1) from raw parameter values.
-ref_mean <- function(raw, x, gating, expert, degree = NULL) {
-  x <- as.matrix(x)
-  k <- length(raw$beta0)
-  z <- matrix(sapply(seq_len(k), function(i) raw$beta0[i] + drop(x %*% raw$beta1[i, ])), nrow(x), k)
-  g <- switch(gating,
-    sigmoid = 1 / (1 + exp(-z)),
-    softmax = exp(z) / rowSums(exp(z)),
-    normalized_sigmoid = (1 / (1 + exp(-z))) / rowSums(1 / (1 + exp(-z))))
-  h <- matrix(sapply(seq_len(k), function(i) {
-    t <- if (expert == "constant") rep(raw$b[i], nrow(x)) else raw$b[i] + drop(x %*% raw$a[i, ])
-    switch(expert,
-      linear = t, relu = pmax(t, 0), gelu = t * stats::pnorm(t), sigmoid = 1 / (1 + exp(-t)),
-      tanh = tanh(t), polynomial = t^degree, constant = t)
-  }), nrow(x), k)
-  rowSums(g * h)
-}
-
 # theta -> raw parameters in the order of the contract: expert by expert,
 # beta0[i], beta1[i, ] (not for the softmax reference), a[i, ] (not for the
 # constant expert), b[i].
