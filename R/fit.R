@@ -205,6 +205,7 @@ new_moe_fit <- function(run, template, x, y, starts, control, call) {
                                                   template$expert))
   params <- theta_params(theta, template)
   fitted <- .Call(C_model_eval, params_spec(template), run$theta, x, FALSE, control$threads)
+  names(fitted) <- names(y)
   n <- nrow(x)
   npar <- length(theta)
   jtj <- run$jtj
@@ -218,7 +219,7 @@ new_moe_fit <- function(run, template, x, y, starts, control, call) {
     nobs = n,
     npar = npar,
     df.residual = n - npar,
-    sigma = sqrt(run$sse / max(n - npar, 1L)),
+    sigma = if (n > npar) sqrt(run$sse / (n - npar)) else NaN,
     x = x,
     xnames = x_names(x),
     y = y,
@@ -413,8 +414,8 @@ moe <- function(formula, data, k, ..., subset, na.action) {
 }
 
 # Model matrix without the intercept column (gates and experts carry their own).
-formula_design <- function(mt, mf, xlev = NULL) {
-  X <- stats::model.matrix(mt, mf, xlev = xlev)
+formula_design <- function(mt, mf, xlev = NULL, contrasts = NULL) {
+  X <- stats::model.matrix(mt, mf, contrasts.arg = contrasts, xlev = xlev)
   keep <- colnames(X) != "(Intercept)"
   if (!any(keep)) stop("`formula` must have at least one input on its right-hand side.", call. = FALSE)
   cn <- colnames(X)[keep]

@@ -74,10 +74,9 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
     if (nt < 1) nt = 1;
     const double lambda_max = 1e16;
 
-    moe_work w;
-    moe_work_alloc(&s, moe_block_rows(n, P), &w);
+    moe_pass ps;
+    moe_pass_alloc(&s, n, &ps);
     size_t PP = (size_t) P * P;
-    double *J = (double *) R_alloc((size_t) w.mmax * P, sizeof(double));
     double *theta = (double *) R_alloc(P, sizeof(double));
     double *trial = (double *) R_alloc(P, sizeof(double));
     double *delta = (double *) R_alloc(P, sizeof(double));
@@ -91,7 +90,7 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
     memcpy(theta, REAL(theta0), sizeof(double) * P);
 
     const double *X = REAL(x), *Y = REAL(y);
-    double sse = moe_model_pass(&s, X, n, Y, n, theta, &w, J, A, g, nt);
+    double sse = moe_model_pass(&s, X, Y, theta, &ps, A, g, nt);
     int evals = 1, iter = 0, code = 0, last_accepted = 1;
     double nu = 2.0;
     tr[0] = sse;
@@ -130,8 +129,8 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
                     trial[j] = theta[j] + delta[j];
                     pred += delta[j] * (g[j] + lambda * D[j] * delta[j]);
                 }
-                sse_new = moe_model_pass(&s, X, n, Y, n, trial, &w, J,
-                                         last_accepted ? A2 : NULL, g2, nt);
+                sse_new = moe_model_pass(&s, X, Y, trial, &ps, last_accepted ? A2 : NULL,
+                                         g2, nt);
                 evals++;
             }
             double actual = sse - sse_new;
@@ -148,7 +147,7 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
                     double *tmp = A; A = A2; A2 = tmp;
                     tmp = g; g = g2; g2 = tmp;
                 } else {
-                    sse = moe_model_pass(&s, X, n, Y, n, theta, &w, J, A, g, nt);
+                    sse = moe_model_pass(&s, X, Y, theta, &ps, A, g, nt);
                     evals++;
                 }
                 last_accepted = 1;

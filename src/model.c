@@ -13,6 +13,9 @@
 #define MOE_ROWS_PER_TASK 256
 /* Up to this many inputs the linear predictors are formed without dgemm. */
 #define MOE_DIRECT_MAX_D 4
+/* Blocks are summed into at most this many partial normal equations, which
+ * threads share out; the partition depends only on n and npar. */
+#define MOE_MAX_PARTS 8
 
 int moe_spec_npar(int k, int d, int gating, int expert)
 {
@@ -49,9 +52,13 @@ void moe_spec_unpack(const moe_spec *s, const double *theta,
 
 int moe_block_rows(int n, int npar)
 {
-    /* About 1 MiB of Jacobian per block; at least 256 rows so that dsyrk has
-     * a useful inner dimension. */
-    int m = (1 << 17) / (npar > 0 ? npar : 1);
+    /* About 128 KiB of Jacobian per block, so that a block's workspace stays
+     * in cache between its evaluation and dsyrk, and enough blocks to share
+     * between threads (at least 8 when n allows), but at least 256 rows so
+     * that dsyrk has a useful inner dimension. */
+    int m = (1 << 14) / (npar > 0 ? npar : 1);
+    int eighth = (n + MOE_MAX_PARTS - 1) / MOE_MAX_PARTS;
+    if (m > eighth) m = eighth;
     if (m < 256) m = 256;
     if (m > n) m = n;
     return m > 0 ? m : 1;
@@ -202,31 +209,88 @@ void moe_model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
     (void) nthreads;
 }
 
-double moe_model_pass(const moe_spec *s, const double *x, int ldx, const double *y,
-                      int n, const double *theta, moe_work *w, double *J,
-                      double *A, double *g, int nthreads)
+void moe_pass_alloc(const moe_spec *s, int n, moe_pass *ps)
 {
-    int P = s->npar, inc = 1;
+    int P = s->npar;
+    ps->n = n;
+    ps->mmax = moe_block_rows(n, P);
+    ps->nblocks = (n + ps->mmax - 1) / ps->mmax;
+    ps->nparts = ps->nblocks < MOE_MAX_PARTS ? ps->nblocks : MOE_MAX_PARTS;
+    ps->work = (moe_work *) R_alloc(ps->nparts, sizeof(moe_work));
+    ps->J = (double **) R_alloc(ps->nparts, sizeof(double *));
+    for (int p = 0; p < ps->nparts; p++) {
+        moe_work_alloc(s, ps->mmax, &ps->work[p]);
+        ps->J[p] = (double *) R_alloc((size_t) ps->mmax * P, sizeof(double));
+    }
+    ps->A = (double *) R_alloc((size_t) ps->nparts * P * P, sizeof(double));
+    ps->g = (double *) R_alloc((size_t) ps->nparts * P, sizeof(double));
+    ps->sse = (double *) R_alloc(ps->nparts, sizeof(double));
+}
+
+/* The blocks of partial p, in order: SSE, and the upper triangle of J'J and
+ * J'r when want_normal. Runs on one thread and calls BLAS single-threaded. */
+static void pass_part(const moe_spec *s, const double *x, const double *y,
+                      moe_pass *ps, int p, int want_normal)
+{
+    int P = s->npar, n = ps->n, inc = 1;
     const double one = 1.0;
-    moe_work_set(s, theta, w);
-    if (A) {
+    moe_work *w = &ps->work[p];
+    double *A = ps->A + (size_t) p * P * P, *g = ps->g + (size_t) p * P, *J = ps->J[p];
+    double sse = 0.0;
+    if (want_normal) {
         memset(A, 0, sizeof(double) * (size_t) P * P);
         memset(g, 0, sizeof(double) * (size_t) P);
     }
-    double sse = 0.0;
-    for (int row0 = 0; row0 < n; row0 += w->mmax) {
-        int m = n - row0 < w->mmax ? n - row0 : w->mmax;
-        moe_model_block(s, x, ldx, row0, m, A != NULL, w, nthreads);
-        /* residuals overwrite f; summed in row order on this thread */
+    for (int b = p; b < ps->nblocks; b += ps->nparts) {
+        int row0 = b * ps->mmax;
+        int m = n - row0 < ps->mmax ? n - row0 : ps->mmax;
+        moe_model_block(s, x, n, row0, m, want_normal, w, 1);
+        /* residuals overwrite f */
         for (int r = 0; r < m; r++) {
             double res = y[row0 + r] - w->f[r];
             w->f[r] = res;
             sse += res * res;
         }
-        if (A) {
-            moe_model_jac_block(s, x, ldx, row0, m, w, J, nthreads);
+        if (want_normal) {
+            moe_model_jac_block(s, x, n, row0, m, w, J, 1);
             F77_CALL(dsyrk)("U", "T", &P, &m, &one, J, &m, &one, A, &P FCONE FCONE);
             F77_CALL(dgemv)("T", &m, &P, &one, J, &m, w->f, &inc, &one, g, &inc FCONE);
+        }
+    }
+    ps->sse[p] = sse;
+}
+
+double moe_model_pass(const moe_spec *s, const double *x, const double *y,
+                      const double *theta, moe_pass *ps, double *A, double *g,
+                      int nthreads)
+{
+    int P = s->npar, np = ps->nparts, want = A != NULL;
+    for (int p = 0; p < np; p++) moe_work_set(s, theta, &ps->work[p]);
+    int nt = nthreads < np ? nthreads : np;
+    if (nt > 1) {
+        /* One BLAS thread per OpenMP thread while the partials run; nothing
+         * in the region can raise an R error, so the count is always restored. */
+        int prev = moe_blas_threads_set(1);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+#endif
+        for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, want);
+        if (prev > 0) moe_blas_threads_set(prev);
+    } else {
+        for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, want);
+    }
+    /* reduce the partials in a fixed order: the sums do not depend on nthreads */
+    double sse = 0.0;
+    for (int p = 0; p < np; p++) sse += ps->sse[p];
+    if (want) {
+        memcpy(A, ps->A, sizeof(double) * (size_t) P * P);
+        memcpy(g, ps->g, sizeof(double) * (size_t) P);
+        for (int p = 1; p < np; p++) {
+            const double *Ap = ps->A + (size_t) p * P * P, *gp = ps->g + (size_t) p * P;
+            for (int j = 0; j < P; j++) {
+                for (int i = 0; i <= j; i++) A[i + (size_t) j * P] += Ap[i + (size_t) j * P];
+                g[j] += gp[j];
+            }
         }
     }
     return sse;
@@ -325,11 +389,9 @@ SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
     memset(REAL(jtj), 0, sizeof(double) * (size_t) P * P);
     memset(REAL(jtr), 0, sizeof(double) * (size_t) P);
     if (n > 0) {
-        moe_work w;
-        moe_work_alloc(&s, moe_block_rows(n, P), &w);
-        double *J = (double *) R_alloc((size_t) w.mmax * P, sizeof(double));
-        sse = moe_model_pass(&s, REAL(x), n, REAL(y), n, REAL(theta), &w, J,
-                             REAL(jtj), REAL(jtr), nt);
+        moe_pass ps;
+        moe_pass_alloc(&s, n, &ps);
+        sse = moe_model_pass(&s, REAL(x), REAL(y), REAL(theta), &ps, REAL(jtj), REAL(jtr), nt);
     }
     double *A = REAL(jtj);
     for (int j = 0; j < P; j++)

@@ -101,12 +101,29 @@ void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int 
 void moe_model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
                          int m, const moe_work *w, double *J, int nthreads);
 
-/* One pass over all n rows at theta: returns the SSE. When A is not NULL it
- * also accumulates the upper triangle of A = J'J and g = J'r (r = y - f), using
- * J (mmax x npar) as the block buffer; dsyrk and dgemv do the sums. */
-double moe_model_pass(const moe_spec *s, const double *x, int ldx, const double *y,
-                      int n, const double *theta, moe_work *w, double *J,
-                      double *A, double *g, int nthreads);
+/* Everything one pass over the data needs: the rows are cut into nblocks
+ * blocks of mmax rows, and block b is summed into partial b % nparts. */
+typedef struct {
+    int n, mmax, nblocks, nparts;
+    moe_work *work;     /* one per partial */
+    double **J;         /* one mmax x npar Jacobian block per partial */
+    double *A, *g, *sse; /* partial normal equations and SSEs */
+} moe_pass;
+
+void moe_pass_alloc(const moe_spec *s, int n, moe_pass *ps);
+/* One pass over the n rows of x (leading dimension n) at theta: returns the
+ * SSE and, when A is not NULL, the upper triangle of A = J'J and g = J'r
+ * (r = y - f), accumulated block by block with dsyrk and dgemv. Partials run
+ * on up to nthreads threads and are reduced in a fixed order, so the result
+ * does not depend on nthreads. */
+double moe_model_pass(const moe_spec *s, const double *x, const double *y,
+                      const double *theta, moe_pass *ps, double *A, double *g,
+                      int nthreads);
+
+/* ---- threads.c ---- */
+/* Set OpenBLAS's thread count when R uses OpenBLAS; returns the previous
+ * count, or 0 (and does nothing) for any other BLAS. No R API. */
+int moe_blas_threads_set(int n);
 
 /* Adapter helpers (these touch the R API): parse c(k, d, gating, expert,
  * degree) and check theta and x against it; read a thread count. */

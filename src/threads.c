@@ -10,18 +10,38 @@
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 
+static int blas_lookup(get_threads_fn *get, set_threads_fn *set)
+{
+#ifdef __unix__
+    *get = (get_threads_fn) dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    *set = (set_threads_fn) dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    return *get != NULL && *set != NULL;
+#else
+    *get = NULL;
+    *set = NULL;
+    return 0;
+#endif
+}
+
+int moe_blas_threads_set(int n)
+{
+    get_threads_fn get;
+    set_threads_fn set;
+    if (!blas_lookup(&get, &set)) return 0;
+    int prev = get();
+    if (n >= 1 && n != prev) set(n);
+    return prev;
+}
+
 /* Returns the previous OpenBLAS thread count (NA when the BLAS is not
  * OpenBLAS); sets it to n when n >= 1. */
 SEXP C_blas_threads(SEXP n)
 {
-    int prev = NA_INTEGER, want = Rf_asInteger(n);
-#ifdef __unix__
-    get_threads_fn get = (get_threads_fn) dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
-    set_threads_fn set = (set_threads_fn) dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-    if (get && set) {
-        prev = get();
-        if (want != NA_INTEGER && want >= 1) set(want);
-    }
-#endif
+    get_threads_fn get;
+    set_threads_fn set;
+    int want = Rf_asInteger(n);
+    if (!blas_lookup(&get, &set)) return Rf_ScalarInteger(NA_INTEGER);
+    int prev = get();
+    if (want != NA_INTEGER && want >= 1) set(want);
     return Rf_ScalarInteger(prev);
 }
