@@ -627,12 +627,14 @@ plot.moe_fit <- function(x, which = NULL, col = NULL, legend = "auto", n_grid = 
       graphics::plot(range(xv), ylim, type = "n", xlab = xlab, ylab = "y",
                      main = "Data, fit and gated experts")
       graphics::points(xv, yv, col = grDevices::gray(0.6, 0.6), ...)
-      graphics::matlines(grid, gh, col = col, lty = 2, lwd = 1.5)
+      # the fit first: where one expert dominates its gated output lies on
+      # the fit, and drawn underneath it would vanish
       graphics::lines(grid, comp$f, lwd = 2)
+      graphics::matlines(grid, gh, col = col, lty = 2, lwd = 2)
       if (!isFALSE(legend)) {
         labs <- as.expression(c(list("fit"), lapply(seq_len(k), function(i) bquote(g[.(i)] * h[.(i)]))))
         draw_legend(legend, labs, col = c("black", col), lty = c(1, rep(2, k)),
-                    lwd = c(2, rep(1.5, k)))
+                    lwd = 2)
       }
     } else if (w == 2L) {
       graphics::matplot(grid, comp$gates, type = "l", col = col, lty = 1, lwd = 2,

@@ -1,6 +1,7 @@
 /* Experts h(t) with t = a' x + b, and their derivatives d h / d t. */
 #include "sigmoe.h"
 #include <math.h>
+#include <string.h>
 
 #define MOE_SQRT1_2 0.70710678118654752440
 #define MOE_1_SQRT_2PI 0.39894228040143267794
@@ -22,15 +23,19 @@ void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
     double s, om;
     switch (expert) {
     case MOE_EXPERT_LINEAR:
-        for (i = 0; i < len; i++) h[i] = t[i];
+        memcpy(h, t, sizeof(double) * len);
         if (dh) for (i = 0; i < len; i++) dh[i] = 1.0;
         break;
     case MOE_EXPERT_RELU:
         /* derivative 0 at t = 0 (SPEC section 1) */
         /* branch-free: the signs of t are data, and mispredicted branches
          * would cost more than the arithmetic */
-        for (i = 0; i < len; i++) h[i] = fmax(t[i], 0.0);
-        if (dh) for (i = 0; i < len; i++) dh[i] = (double) (t[i] > 0);
+        MOE_SIMD
+        for (i = 0; i < len; i++) h[i] = t[i] > 0 ? t[i] : 0.0;
+        if (dh) {
+            MOE_SIMD
+            for (i = 0; i < len; i++) dh[i] = t[i] > 0 ? 1.0 : 0.0;
+        }
         break;
     case MOE_EXPERT_GELU:
         /* exact GELU t Phi(t), Phi from erfc so that the lower tail keeps precision */
@@ -63,7 +68,7 @@ void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
         break;
     case MOE_EXPERT_CONSTANT:
         /* h = b: the caller passes t = b, so h = t and d h / d b = 1 */
-        for (i = 0; i < len; i++) h[i] = t[i];
+        memcpy(h, t, sizeof(double) * len);
         if (dh) for (i = 0; i < len; i++) dh[i] = 1.0;
         break;
     }

@@ -83,6 +83,7 @@ void moe_gate_score(int gating, const double *z, const double *g,
         for (int l = 0; l < k; l++) {
             const double *restrict gl = g + (size_t) l * ld, *restrict hl = h + (size_t) l * ld;
             double *restrict dl = du + (size_t) l * ld;
+            MOE_SIMD
             for (int r = 0; r < m; r++) dl[r] = gl[r] * (1.0 - gl[r]) * hl[r];
         }
         break;

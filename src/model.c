@@ -124,24 +124,31 @@ void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int 
             const double b0 = beta0[l], b = bb[l];
             if (direct) {
                 const double *restrict xr = x + row0 + r0;
+                MOE_SIMD
                 for (int r = 0; r < mr; r++) z[r] = b0;
                 for (int j = 0; j < d; j++) {
                     const double cj = w->B1[l + (size_t) j * k];
                     const double *restrict xj = xr + (size_t) j * ldx;
+                    MOE_SIMD
                     for (int r = 0; r < mr; r++) z[r] += cj * xj[r];
                 }
+                MOE_SIMD
                 for (int r = 0; r < mr; r++) t[r] = b;
                 if (!constant)
                     for (int j = 0; j < d; j++) {
                         const double cj = w->A[l + (size_t) j * k];
                         const double *restrict xj = xr + (size_t) j * ldx;
+                        MOE_SIMD
                         for (int r = 0; r < mr; r++) t[r] += cj * xj[r];
                     }
             } else {
+                MOE_SIMD
                 for (int r = 0; r < mr; r++) z[r] += b0;
                 if (constant) {
+                    MOE_SIMD
                     for (int r = 0; r < mr; r++) t[r] = b;
                 } else {
+                    MOE_SIMD
                     for (int r = 0; r < mr; r++) t[r] += b;
                 }
             }
@@ -150,10 +157,12 @@ void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int 
         moe_gate_eval(s->gating, Z + r0, m, mr, k, G + r0);
         {
             const double *restrict g = G + r0, *restrict h = H + r0;
+            MOE_SIMD
             for (int r = 0; r < mr; r++) f[r] = g[r] * h[r];
         }
         for (int l = 1; l < k; l++) {
             const double *restrict g = G + r0 + (size_t) l * m, *restrict h = H + r0 + (size_t) l * m;
+            MOE_SIMD
             for (int r = 0; r < mr; r++) f[r] += g[r] * h[r];
         }
         if (want_deriv) {
@@ -162,6 +171,7 @@ void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int 
                 size_t off = r0 + (size_t) l * m;
                 const double *restrict g = G + off, *restrict dh = DH + off;
                 double *restrict v = V + off;
+                MOE_SIMD
                 for (int r = 0; r < mr; r++) v[r] = g[r] * dh[r];
             }
         }
@@ -188,10 +198,12 @@ void moe_model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
             double *restrict Jc;
             if (moe_spec_gated(s, i)) {
                 Jc = J + r0 + col++ * m;
+                MOE_SIMD
                 for (int r = 0; r < mr; r++) Jc[r] = u[r];
                 for (int j = 0; j < d; j++) {
                     const double *restrict xj = xb + (size_t) j * ldx;
                     Jc = J + r0 + col++ * m;
+                    MOE_SIMD
                     for (int r = 0; r < mr; r++) Jc[r] = u[r] * xj[r];
                 }
             }
@@ -199,10 +211,12 @@ void moe_model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
                 for (int j = 0; j < d; j++) {
                     const double *restrict xj = xb + (size_t) j * ldx;
                     Jc = J + r0 + col++ * m;
+                    MOE_SIMD
                     for (int r = 0; r < mr; r++) Jc[r] = v[r] * xj[r];
                 }
             }
             Jc = J + r0 + col++ * m;
+            MOE_SIMD
             for (int r = 0; r < mr; r++) Jc[r] = v[r];
         }
     }
