@@ -141,6 +141,20 @@ int moe_nthreads(SEXP nthreads);
 /* A list of n elements (already protected by the caller or fresh) with names. */
 SEXP moe_named_list(int n, const char **names, const SEXP *elts);
 
+/* ---- losses.c ---- */
+/* Voronoi cell of each of k fitted atoms among kt true atoms (locations are
+ * rows of k x q and kt x q matrices; ties go to the lowest index). */
+void moe_losses_cells(int k, int kt, int q, const double *loc, const double *loct, int *cell);
+/* The Voronoi loss of SPEC section 3 with its per-cell terms. */
+double moe_losses_voronoi(int k, int kt, int d, int q, const double *w, const double *beta0,
+                          const double *loc, const double *wt, const double *beta0t,
+                          const double *loct, int use_c, double r_exact, double r_over,
+                          int *cell, int *count, double *mass, double *term);
+/* L2 distances between fitted and true experts on the rows of x. */
+void moe_losses_expert(int expert, int degree, const double *x, int n, int d, int k,
+                       const double *A, const double *b, int kt, const double *At,
+                       const double *bt, double *D, double *work);
+
 /* ---- lsq.c ---- */
 typedef struct {
     int maxit;

@@ -6,6 +6,7 @@
 #ifdef __unix__
 #include <dlfcn.h>
 #endif
+#include <string.h>
 
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
@@ -13,9 +14,14 @@ typedef int (*get_threads_fn)(void);
 static int blas_lookup(get_threads_fn *get, set_threads_fn *set)
 {
 #ifdef __unix__
-    *get = (get_threads_fn) dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
-    *set = (set_threads_fn) dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-    return *get != NULL && *set != NULL;
+    /* ISO C has no cast from object to function pointer; copying the bits is
+     * what POSIX guarantees to work for dlsym() results */
+    void *g = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    void *s = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (g == NULL || s == NULL) return 0;
+    memcpy(get, &g, sizeof(*get));
+    memcpy(set, &s, sizeof(*set));
+    return 1;
 #else
     *get = NULL;
     *set = NULL;

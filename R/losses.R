@@ -1,0 +1,288 @@
+# Losses between a fitted and a true mixing measure (SPEC section 3): the
+# Voronoi loss and the expert-level L2(mu) error. The kernels are in
+# src/losses.c; this file validates, builds the atoms' weights and locations,
+# and labels the results.
+
+#' Voronoi loss between a fitted and a true mixing measure
+#'
+#' The loss of Nguyen, Ho and Rinaldo (2024) that measures how far the atoms
+#' of a fitted mixture of experts are from the atoms of the truth, weighting
+#' exact-specified and over-specified true atoms differently:
+#' \deqn{D(G, G^*) = \sum_j \Big| \sum_{i \in A_j} w_i - w^*_j \Big|
+#'   + \sum_{j: |A_j| = 1} \sum_{i \in A_j} w_i (c_{ij} + \|\Delta\beta_{1ij}\| + \|\Delta\eta_{ij}\|)^{r_e}
+#'   + \sum_{j: |A_j| > 1} \sum_{i \in A_j} w_i (\|\Delta\beta_{1ij}\|^{r_o} + \|\Delta\eta_{ij}\|^{r_o})}{
+#'   D(G, G*) = sum_j |sum_{i in A_j} w_i - w*_j|
+#'   + sum_{j: |A_j| = 1} w_i (c_ij + ||dbeta1_ij|| + ||deta_ij||)^r_exact
+#'   + sum_{j: |A_j| > 1} sum_{i in A_j} w_i (||dbeta1_ij||^r_over + ||deta_ij||^r_over)}
+#'
+#' Every fitted atom i belongs to the Voronoi cell \eqn{A_j} of the true atom
+#' j nearest to it in Euclidean distance over its location
+#' \eqn{(\beta_{1i}, a_i, b_i)}{(beta1_i, a_i, b_i)} (for the constant expert
+#' \eqn{(\beta_{1i}, b_i)}{(beta1_i, b_i)}); \eqn{\beta_0}{beta0} is not part
+#' of the location and ties go to the lowest j. A cell with one atom is
+#' exact-specified, one with several is over-specified, and an empty cell pays
+#' its mass term \eqn{w^*_j}{w*_j} alone. Fits with fewer atoms than the truth
+#' are therefore allowed.
+#'
+#' Weights are \eqn{w_i = \sigma(\beta_{0i})}{w_i = sigma(beta0_i)} for the
+#' sigmoid and normalized sigmoid gates, and \eqn{w_i = \exp(\beta_{0i})}{w_i
+#' = exp(beta0_i)} for the softmax gate. \eqn{c_{ij} = |\beta_{0i} -
+#' \beta^*_{0j}|}{c_ij = |beta0_i - beta0*_j|} for the sigmoid gates (their
+#' intercepts are identified) and 0 for the softmax gate.
+#'
+#' The softmax gate is unchanged when one vector is added to every
+#' \eqn{(\beta_{0i}, \beta_{1i})}{(beta0_i, beta1_i)}, so its atoms are only
+#' defined up to that shift. Both measures are compared in the package's
+#' reference convention (the last expert has \eqn{\beta_0 = 0, \beta_1 =
+#' 0}{beta0 = 0, beta1 = 0}), which fixes the slopes when the fitted reference
+#' atom lies in the cell of the true reference atom (the near-truth starts of
+#' [convergence_study()] make sure of that). The intercepts are not fixed by
+#' it when k differs from k*: splitting the true reference atom into two
+#' copies re-expressed relative to one of them multiplies every fitted weight
+#' by 2 while the regression function is unchanged. With `align = "mass"`
+#' (the default) the fitted softmax intercepts are therefore shifted by the
+#' common constant that makes the fitted weights add up to the true total
+#' weight, a change of representative of the same model; with `align =
+#' "none"` they are compared as given. The sigmoid gates need no alignment.
+#'
+#' @param fit A fitted model ([moe_fit()]) or a [moe_params()] object.
+#' @param truth The true mixing measure, a [moe_params()] object with the
+#'   same gate, expert and input dimension as `fit` (any number of atoms).
+#' @param r_exact,r_over Exponents of the exact-specified and over-specified
+#'   terms, numbers > 0 (defaults 1 and 2 as in SPEC section 3).
+#' @param align For the softmax gate: `"mass"` (default) or `"none"`, see
+#'   Details. Ignored for the sigmoid gates.
+#' @param ... Not used; must be empty.
+#' @returns `voronoi_loss()`: a number of class `moe_voronoi` with attributes
+#'   `cell` (the cell of every fitted atom, an integer vector of length k),
+#'   `cells` (a data frame with one row per true atom: `atom`, `size`
+#'   \eqn{|A_j|}, `type` (`"empty"`, `"exact"`, `"over"`), `weight`
+#'   \eqn{w^*_j}{w*_j}, `fitted_weight` \eqn{\sum_{i \in A_j} w_i}{sum of w_i
+#'   over A_j}, `mass` (the mass term), `location` (the location term) and
+#'   `total`), `weights` (the fitted weights used) and `shift` (the softmax
+#'   intercept shift, 0 otherwise). `as.numeric()` drops them.
+#' @seealso [expert_error()], [convergence_study()].
+#' @references Nguyen, H., Ho, N. and Rinaldo, A. (2024). Sigmoid gating is
+#'   more sample efficient than softmax gating in mixture of experts. NeurIPS
+#'   2024. arXiv:2405.13997.
+#' @examples
+#' truth <- moe_params(beta0 = c(-1, 1), beta1 = c(2, -2), a = c(1, -1),
+#'                     b = c(0.5, 0), expert = "relu")
+#' voronoi_loss(truth, truth)
+#' # three fitted atoms: the first true atom split in two halves
+#' over <- moe_params(beta0 = c(qlogis(plogis(-1) / 2), qlogis(plogis(-1) / 2), 1),
+#'                    beta1 = c(2.1, 1.9, -2), a = c(1, 1.05, -1),
+#'                    b = c(0.5, 0.5, 0), expert = "relu")
+#' loss <- voronoi_loss(over, truth)
+#' loss
+#' attr(loss, "cells")
+#' @export
+voronoi_loss <- function(fit, truth, r_exact = 1, r_over = 2, align = c("mass", "none"), ...) {
+  check_dots_empty(...)
+  fitp <- loss_fit_params(fit, "fit")
+  check_params(truth, "truth")
+  check_same_model(fitp, truth)
+  r_exact <- check_number(r_exact, "r_exact", min = 0, open_min = TRUE)
+  r_over <- check_number(r_over, "r_over", min = 0, open_min = TRUE)
+  if (!is.character(align) || length(align) < 1L) abort_arg("align", "\"mass\" or \"none\"", align)
+  align <- check_choice(align[1L], c("mass", "none"), "align")
+  voronoi_compute(fitp, truth, r_exact, r_over, align)
+}
+
+# The loss itself, on validated arguments (used by studies, once per fit).
+voronoi_compute <- function(fitp, truth, r_exact = 1, r_over = 2, align = "mass") {
+  w <- atom_weights(fitp)
+  wt <- atom_weights(truth)
+  shift <- 0
+  if (fitp$gating == "softmax" && align == "mass") {
+    shift <- log(sum(wt)) - log(sum(w))
+    w <- w * exp(shift)
+  }
+  out <- .Call(C_losses_voronoi, as.double(w), as.double(fitp$beta0), atom_locations(fitp),
+               as.double(wt), as.double(truth$beta0), atom_locations(truth),
+               as.integer(fitp$d), fitp$gating != "softmax", c(r_exact, r_over))
+  size <- out$count
+  cells <- data.frame(
+    atom = seq_len(truth$k), size = size,
+    type = ifelse(size == 0L, "empty", ifelse(size == 1L, "exact", "over")),
+    weight = wt,
+    fitted_weight = vapply(seq_len(truth$k), function(j) sum(w[out$cell == j]), numeric(1)),
+    mass = out$mass, location = out$term, total = out$mass + out$term
+  )
+  structure(out$loss, cell = out$cell, cells = cells, weights = w, shift = shift,
+            class = "moe_voronoi")
+}
+
+#' @export
+print.moe_voronoi <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat(sprintf("Voronoi loss %s\n", format(as.numeric(x), digits = digits)))
+  cat("Cells of the fitted atoms:", paste(attr(x, "cell"), collapse = " "), "\n")
+  print(attr(x, "cells"), digits = digits, row.names = FALSE)
+  invisible(x)
+}
+
+#' Expert-level error of a fitted mixture of experts
+#'
+#' For each true expert j, the smallest \eqn{L^2(\mu)}{L2(mu)} distance
+#' between its function \eqn{h(\cdot, \eta^*_j)}{h(., eta*_j)} and the fitted
+#' experts \eqn{h(\cdot, \eta_i)}{h(., eta_i)} of its Voronoi cell \eqn{A_j}
+#' (the cells of [voronoi_loss()]). It measures how well every true expert is
+#' recovered, whatever the parameterisation of the gate.
+#'
+#' The distance is estimated on the rows of `x` as
+#' \eqn{\sqrt{n^{-1}\sum_r (h(x_r, \eta_i) - h(x_r, \eta^*_j))^2}}{sqrt(mean_r
+#' (h(x_r, eta_i) - h(x_r, eta*_j))^2)}. Without `x`, a fixed sample of 10,000
+#' points drawn uniformly on \eqn{[-1, 1]^d} (the default input law of
+#' [moe_simulate()] and [convergence_study()]) is used; it is drawn from a
+#' fixed seed and leaves the random number generator of the session as it was.
+#'
+#' An empty cell (no fitted atom near the true atom) has no expert of its
+#' own: its error is then the smallest distance to any fitted expert, and the
+#' attribute `empty` marks it. When the gates of `fit` and `truth` differ
+#' (a misspecified gate) the gating slopes are not comparable, and the cells
+#' are formed on the expert parameters \eqn{(a, b)}{(a, b)} alone.
+#'
+#' @inheritParams voronoi_loss
+#' @param truth The true mixing measure, a [moe_params()] object with the same
+#'   expert and input dimension as `fit`.
+#' @param x Inputs at which the experts are compared: an n x d matrix (or a
+#'   vector when d = 1) drawn from the input law mu, or `NULL` for the default
+#'   sample (see Details).
+#' @returns A numeric vector with one error per true expert (`expert1`, ...),
+#'   with attributes `cell` (the cell of every fitted atom), `empty` (logical,
+#'   per true expert) and `distances` (the k x k* matrix of all distances).
+#' @seealso [voronoi_loss()], [convergence_study()].
+#' @examples
+#' truth <- moe_params(beta0 = c(-1, 1), beta1 = c(2, -2), a = c(1, -1),
+#'                     b = c(0.5, 0), expert = "relu")
+#' expert_error(truth, truth)
+#' near <- truth
+#' near$a[1, 1] <- 1.1
+#' expert_error(near, truth)
+#' @export
+expert_error <- function(fit, truth, x = NULL) {
+  fitp <- loss_fit_params(fit, "fit")
+  check_params(truth, "truth")
+  check_same_model(fitp, truth, gating = FALSE)
+  x <- if (is.null(x)) default_eval_x(truth$d) else check_x_dim(x, truth$d, "x")
+  expert_error_compute(fitp, truth, x)
+}
+
+expert_error_compute <- function(fitp, truth, x) {
+  D <- .Call(C_losses_expert, expert_code(truth$expert),
+             if (is.null(truth$degree)) 0L else as.integer(truth$degree),
+             x, fitp$a, as.double(fitp$b), truth$a, as.double(truth$b))
+  cell <- atom_cells(fitp, truth)
+  err <- numeric(truth$k)
+  empty <- logical(truth$k)
+  for (j in seq_len(truth$k)) {
+    mine <- cell == j
+    empty[j] <- !any(mine)
+    err[j] <- if (empty[j]) min(D[, j]) else min(D[mine, j])
+  }
+  names(err) <- paste0("expert", seq_len(truth$k))
+  dimnames(D) <- list(paste0("fitted", seq_len(fitp$k)), names(err))
+  structure(err, cell = cell, empty = empty, distances = D)
+}
+
+# Voronoi cells of the fitted atoms: over the full location when the gates
+# match, over the expert parameters alone when they do not.
+atom_cells <- function(fitp, truth) {
+  same_gate <- identical(fitp$gating, truth$gating)
+  loc <- atom_locations(fitp, gate = same_gate)
+  loct <- atom_locations(truth, gate = same_gate)
+  .Call(C_losses_voronoi, rep(1, fitp$k), numeric(fitp$k), loc, rep(1, truth$k),
+        numeric(truth$k), loct, if (same_gate) as.integer(fitp$d) else 0L, FALSE,
+        c(1, 2))$cell
+}
+
+# L2(mu) distance between the fitted and the true regression functions on x,
+# given the true values f_true = f_{G*}(x).
+regression_error <- function(fitp, x, f_true) {
+  f <- .Call(C_model_eval, params_spec(fitp), params_theta(fitp), x, FALSE, 1L)
+  sqrt(mean((f - f_true)^2))
+}
+
+# Location of every atom: (beta1, a, b), or (beta1, b) for the constant
+# expert; without the gate part when gate = FALSE.
+atom_locations <- function(p, gate = TRUE) {
+  eta <- if (p$expert == "constant") matrix(p$b, ncol = 1L) else cbind(p$a, p$b)
+  out <- if (gate) cbind(p$beta1, eta) else eta
+  storage.mode(out) <- "double"
+  dimnames(out) <- NULL
+  out
+}
+
+loss_fit_params <- function(fit, arg) {
+  if (inherits(fit, "moe_fit")) return(fit$coefficients)
+  if (inherits(fit, "moe_params")) return(fit)
+  abort_arg(arg, "a `moe_fit` or a `moe_params` object", fit)
+}
+
+check_same_model <- function(fitp, truth, gating = TRUE) {
+  if (gating && !identical(fitp$gating, truth$gating))
+    stop(sprintf(paste0("`fit` has a %s gate but `truth` has a %s gate; the Voronoi loss ",
+                        "compares mixing measures of the same gate (a two-expert softmax truth ",
+                        "can be rewritten as a sigmoid one, see ?convergence_study)."),
+                 fitp$gating, truth$gating), call. = FALSE)
+  if (!identical(as.integer(fitp$d), as.integer(truth$d)))
+    stop(sprintf("`fit` has d = %d inputs but `truth` has d = %d; they must match.",
+                 fitp$d, truth$d), call. = FALSE)
+  if (!identical(fitp$expert, truth$expert) || !identical(fitp$degree, truth$degree)) {
+    show <- function(p) if (p$expert == "polynomial") sprintf("polynomial (degree %d)", p$degree)
+                        else p$expert
+    stop(sprintf("`fit` has %s experts but `truth` has %s experts; they must match.",
+                 show(fitp), show(truth)), call. = FALSE)
+  }
+  invisible(TRUE)
+}
+
+check_dots_empty <- function(...) {
+  if (...length()) {
+    nm <- names(list(...))
+    what <- if (is.null(nm) || !nzchar(nm[1L])) "an unnamed argument" else sprintf("`%s`", nm[1L])
+    stop(sprintf("Unknown argument %s: check the spelling of the arguments.", what), call. = FALSE)
+  }
+}
+
+# ---- reproducible randomness without touching the session's generator ----
+
+# Run expr with the RNG state `seed` (a .Random.seed vector, or a number for
+# set.seed with the L'Ecuyer-CMRG generator), then put the session's state back.
+with_rng <- function(seed, expr) {
+  restore <- rng_save()
+  on.exit(rng_restore(restore), add = TRUE)
+  rng_set(seed)
+  expr
+}
+
+rng_set <- function(seed) {
+  if (length(seed) == 1L) {
+    set.seed(seed, kind = "L'Ecuyer-CMRG", normal.kind = "Inversion", sample.kind = "Rejection")
+  } else {
+    assign(".Random.seed", seed, envir = globalenv())
+  }
+  invisible(NULL)
+}
+
+rng_save <- function() {
+  list(seed = get0(".Random.seed", envir = globalenv(), inherits = FALSE), kind = RNGkind())
+}
+
+rng_restore <- function(saved) {
+  if (is.null(saved$seed)) {
+    suppressWarnings(RNGkind(saved$kind[1L], saved$kind[2L], saved$kind[3L]))
+    if (exists(".Random.seed", envir = globalenv(), inherits = FALSE))
+      rm(".Random.seed", envir = globalenv())
+  } else {
+    assign(".Random.seed", saved$seed, envir = globalenv())
+  }
+}
+
+# The fixed evaluation sample of expert_error() without `x`: 10,000 points
+# uniform on [-1, 1]^d from a fixed seed.
+default_eval_x <- function(d, n = 10000L) {
+  x <- with_rng(20240513L, matrix(stats::runif(n * d, -1, 1), n, d))
+  colnames(x) <- paste0("x", seq_len(d))
+  x
+}

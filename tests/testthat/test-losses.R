@@ -1,0 +1,204 @@
+# Voronoi loss and expert error against plain-R computations of SPEC section 3.
+
+# Plain-R Voronoi loss, written from the formula of SPEC section 3.
+voronoi_plain <- function(fit, truth, r_exact = 1, r_over = 2) {
+  loc <- function(p) if (p$expert == "constant") cbind(p$beta1, p$b) else cbind(p$beta1, p$a, p$b)
+  w <- if (fit$gating == "softmax") exp(fit$beta0) else plogis(fit$beta0)
+  wt <- if (truth$gating == "softmax") exp(truth$beta0) else plogis(truth$beta0)
+  L <- loc(fit)
+  Lt <- loc(truth)
+  d <- fit$d
+  cell <- apply(L, 1, function(l) which.min(colSums((t(Lt) - l)^2)))
+  loss <- 0
+  for (j in seq_len(truth$k)) {
+    A <- which(cell == j)
+    loss <- loss + abs(sum(w[A]) - wt[j])
+    for (i in A) {
+      db1 <- sqrt(sum((L[i, 1:d] - Lt[j, 1:d])^2))
+      deta <- sqrt(sum((L[i, -(1:d)] - Lt[j, -(1:d)])^2))
+      if (length(A) == 1L) {
+        cij <- if (fit$gating == "softmax") 0 else abs(fit$beta0[i] - truth$beta0[j])
+        loss <- loss + w[i] * (cij + db1 + deta)^r_exact
+      } else {
+        loss <- loss + w[i] * (db1^r_over + deta^r_over)
+      }
+    }
+  }
+  list(loss = loss, cell = unname(cell))
+}
+
+random_params <- function(k, d, gating, expert, scale = 1) {
+  beta0 <- rnorm(k, 0, scale)
+  beta1 <- matrix(rnorm(k * d, 0, scale), k, d)
+  if (gating == "softmax") {
+    beta0[k] <- 0
+    beta1[k, ] <- 0
+  }
+  a <- if (expert == "constant") NULL else matrix(rnorm(k * d), k, d)
+  moe_params(beta0, beta1, a, rnorm(k), gating = gating, expert = expert,
+             degree = if (expert == "polynomial") 2 else NULL)
+}
+
+permute_atoms <- function(p, perm) {
+  moe_params(p$beta0[perm], p$beta1[perm, , drop = FALSE],
+             if (p$expert == "constant") NULL else p$a[perm, , drop = FALSE], p$b[perm],
+             gating = p$gating, expert = p$expert, degree = p$degree)
+}
+
+test_that("the Voronoi loss is 0 at the truth for every gate", {
+  for (g in c("sigmoid", "softmax", "normalized_sigmoid")) {
+    for (e in c("relu", "linear", "constant")) {
+      set.seed(1)
+      truth <- random_params(3, 2, g, e)
+      loss <- voronoi_loss(truth, truth)
+      expect_equal(as.numeric(loss), 0)
+      expect_identical(attr(loss, "cell"), 1:3)
+      expect_identical(attr(loss, "cells")$type, rep("exact", 3))
+    }
+  }
+})
+
+test_that("the Voronoi loss matches a plain-R implementation on random atoms", {
+  set.seed(42)
+  seen <- character(0)
+  for (rep in 1:60) {
+    g <- sample(c("sigmoid", "softmax", "normalized_sigmoid"), 1)
+    e <- sample(c("relu", "linear", "gelu", "constant"), 1)
+    d <- sample(1:3, 1)
+    kt <- sample(1:4, 1)
+    k <- sample(1:6, 1)
+    truth <- random_params(kt, d, g, e)
+    fit <- random_params(k, d, g, e, scale = 1.5)
+    r <- c(sample(c(1, 0.5, 2), 1), sample(c(2, 1, 3), 1))
+    got <- voronoi_loss(fit, truth, r_exact = r[1], r_over = r[2], align = "none")
+    ref <- voronoi_plain(fit, truth, r[1], r[2])
+    expect_equal(as.numeric(got), ref$loss, tolerance = 1e-12)
+    expect_identical(attr(got, "cell"), as.integer(ref$cell))
+    cells <- attr(got, "cells")
+    expect_equal(sum(cells$total), ref$loss, tolerance = 1e-12)
+    seen <- union(seen, cells$type)
+  }
+  # the random cases covered empty, exact and over-specified cells
+  expect_setequal(seen, c("empty", "exact", "over"))
+})
+
+test_that("an empty cell pays its true weight and a smaller fit is allowed", {
+  truth <- moe_params(beta0 = c(0, 1, -1), beta1 = c(-3, 0, 3), a = c(1, 2, 3),
+                      b = c(0, 0, 0), expert = "linear")
+  fit <- moe_params(beta0 = c(0, -1), beta1 = c(-3, 3), a = c(1, 3), b = c(0, 0),
+                    expert = "linear")
+  loss <- voronoi_loss(fit, truth)
+  cells <- attr(loss, "cells")
+  expect_identical(cells$type, c("exact", "empty", "exact"))
+  expect_equal(cells$mass[2], plogis(1))
+  expect_equal(as.numeric(loss), plogis(1))
+})
+
+test_that("the Voronoi loss does not depend on the order of the atoms", {
+  set.seed(3)
+  for (g in c("sigmoid", "softmax")) {
+    truth <- random_params(3, 2, g, "relu")
+    fit <- random_params(5, 2, g, "relu")
+    base <- as.numeric(voronoi_loss(fit, truth))
+    # the softmax reference stays last: permute the others
+    pf <- if (g == "softmax") c(sample(4), 5) else sample(5)
+    pt <- if (g == "softmax") c(2, 1, 3) else c(3, 1, 2)
+    expect_equal(as.numeric(voronoi_loss(permute_atoms(fit, pf), truth)), base, tolerance = 1e-13)
+    expect_equal(as.numeric(voronoi_loss(fit, permute_atoms(truth, pt))), base, tolerance = 1e-13)
+  }
+})
+
+test_that("ties go to the lowest true atom", {
+  truth <- moe_params(beta0 = c(0, 0), beta1 = c(-1, 1), a = c(0, 0), b = c(0, 0), expert = "linear")
+  fit <- moe_params(beta0 = 0, beta1 = 0, a = 0, b = 0, expert = "linear")
+  expect_identical(attr(voronoi_loss(fit, truth), "cell"), 1L)
+})
+
+test_that("softmax fits are aligned by their total weight", {
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(2, 0), a = c(1, -1), b = c(0, 0.3),
+                      gating = "softmax", expert = "relu")
+  # split the reference atom in two halves, then re-express relative to the
+  # last copy: the same regression function, every weight doubled
+  split <- moe_params(beta0 = c(0.5 + log(2), 0, 0), beta1 = c(2, 0, 0), a = c(1, -1, -1),
+                      b = c(0, 0.3, 0.3), gating = "softmax", expert = "relu")
+  x <- seq(-1, 1, by = 0.1)
+  expect_equal(moe_mean(split, x), moe_mean(truth, x))
+  aligned <- voronoi_loss(split, truth)
+  expect_equal(as.numeric(aligned), 0, tolerance = 1e-14)
+  expect_equal(attr(aligned, "shift"), -log(2))
+  expect_gt(as.numeric(voronoi_loss(split, truth, align = "none")), 1)
+})
+
+test_that("voronoi_loss() takes a moe_fit", {
+  truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2),
+                      expert = "relu")
+  set.seed(1)
+  d <- moe_simulate(truth, n = 400, sd = 0.02)
+  fit <- moe_fit(d$x1, d$y, k = 2, start = truth, nstart = 0)
+  expect_equal(as.numeric(voronoi_loss(fit, truth)), as.numeric(voronoi_loss(coef(fit), truth)))
+  expect_lt(as.numeric(voronoi_loss(fit, truth)), 1)
+  expect_output(print(voronoi_loss(fit, truth)), "Voronoi loss")
+})
+
+test_that("the expert error is 0 at the truth and matches a plain-R L2 distance", {
+  set.seed(5)
+  truth <- random_params(3, 2, "sigmoid", "gelu")
+  expect_equal(as.numeric(expert_error(truth, truth)), c(0, 0, 0))
+  fit <- random_params(4, 2, "sigmoid", "gelu")
+  x <- matrix(runif(600, -1, 1), 300, 2)
+  err <- expert_error(fit, truth, x)
+  h <- function(p) {
+    t <- x %*% t(p$a) + rep(p$b, each = nrow(x))
+    t * pnorm(t)
+  }
+  H <- h(fit)
+  Ht <- h(truth)
+  D <- outer(1:4, 1:3, Vectorize(function(i, j) sqrt(mean((H[, i] - Ht[, j])^2))))
+  cell <- attr(voronoi_loss(fit, truth), "cell")
+  expect_identical(attr(err, "cell"), cell)
+  ref <- vapply(1:3, function(j) if (any(cell == j)) min(D[cell == j, j]) else min(D[, j]), 1)
+  expect_equal(as.numeric(err), ref, tolerance = 1e-12)
+  expect_equal(unname(attr(err, "distances")), D, tolerance = 1e-12)
+  expect_identical(attr(err, "empty"), !(1:3 %in% cell))
+})
+
+test_that("the default sample of expert_error() is fixed and leaves the RNG alone", {
+  truth <- moe_params(beta0 = c(-1, 1), beta1 = c(2, -2), a = c(1, -1), b = c(0.5, 0), expert = "relu")
+  near <- truth
+  near$b[1] <- 0.6
+  set.seed(10)
+  before <- .Random.seed
+  e1 <- expert_error(near, truth)
+  expect_identical(.Random.seed, before)
+  expect_identical(expert_error(near, truth), e1)
+  expect_gt(e1[[1]], 0)
+  expect_equal(e1[[2]], 0)
+})
+
+test_that("expert_error() compares experts across gates", {
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(2, 0), a = c(1, -1), b = c(0, 0.3),
+                      gating = "softmax", expert = "relu")
+  fit <- moe_params(beta0 = c(0, 0), beta1 = c(2, -2), a = c(1, -1), b = c(0, 0.3),
+                    gating = "sigmoid", expert = "relu")
+  expect_equal(as.numeric(expert_error(fit, truth)), c(0, 0))
+})
+
+test_that("bad arguments are rejected with errors that name them", {
+  truth <- moe_params(beta0 = c(-1, 1), beta1 = c(2, -2), a = c(1, -1), b = c(0.5, 0), expert = "relu")
+  soft <- moe_params(beta0 = c(1, 0), beta1 = c(2, 0), a = c(1, -1), b = c(0.5, 0),
+                     gating = "softmax", expert = "relu")
+  lin <- moe_params(beta0 = c(-1, 1), beta1 = c(2, -2), a = c(1, -1), b = c(0.5, 0), expert = "linear")
+  d2 <- moe_params(beta0 = c(-1, 1), beta1 = matrix(1, 2, 2), a = matrix(1, 2, 2), b = c(0.5, 0))
+  expect_error(voronoi_loss(list(), truth), "`fit` must be a `moe_fit` or a `moe_params` object")
+  expect_error(voronoi_loss(truth, 1), "`truth` must be a `moe_params` object")
+  expect_error(voronoi_loss(soft, truth), "`fit` has a softmax gate but `truth` has a sigmoid gate")
+  expect_error(voronoi_loss(lin, truth), "`fit` has linear experts but `truth` has relu experts")
+  expect_error(voronoi_loss(d2, truth), "`fit` has d = 2 inputs but `truth` has d = 1")
+  expect_error(voronoi_loss(truth, truth, r_exact = 0), "`r_exact` must be a single finite number > 0")
+  expect_error(voronoi_loss(truth, truth, r_over = NA), "`r_over` must be")
+  expect_error(voronoi_loss(truth, truth, align = "shift"), "`align` must be one of")
+  expect_error(voronoi_loss(truth, truth, r_exat = 2), "Unknown argument `r_exat`")
+  expect_error(expert_error(truth, truth, x = matrix(0, 3, 2)), "`x` must have d = 1 column")
+  expect_error(expert_error(lin, truth), "`fit` has linear experts")
+  expect_error(expert_error(d2, truth), "`fit` has d = 2 inputs")
+})
