@@ -185,6 +185,57 @@ expert_error_compute <- function(fitp, truth, x) {
   structure(err, cell = cell, empty = empty, distances = D)
 }
 
+#' Cell-level error: how well each true component is recovered by its cell
+#'
+#' For each true atom j, the \eqn{L^2(\mu)}{L2(mu)} distance between the
+#' gated output of its Voronoi cell, \eqn{\sum_{i \in A_j} g_i(x) h(x, \eta_i)},
+#' and the true gated expert \eqn{g^*_j(x) h(x, \eta^*_j)}, computed on the
+#' rows of `x`. When a true atom is fitted by several atoms it is this sum,
+#' not any single fitted expert, that the data identify: the cell error can be
+#' small while the experts of the cell differ from the true one (see
+#' [expert_error()]), which is what happens to over-specified atoms with a
+#' non-zero gating slope under the sigmoid gate. An empty cell contributes 0,
+#' so its error is the norm of the true gated expert.
+#'
+#' @inheritParams expert_error
+#' @returns A numeric vector, one error per true atom, with attribute `cell`
+#'   (the cell of every fitted atom).
+#' @seealso [expert_error()], [voronoi_loss()].
+#' @examples
+#' truth <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(0, -3), a = c(1.5, -1),
+#'                     b = c(0.3, 0.2), gating = "sigmoid", expert = "relu")
+#' cell_error(truth, truth)
+#' # atom 1 has gating slope 0: two copies of half its weight add up exactly
+#' w <- plogis(0.5) / 2
+#' split <- moe_params(beta0 = c(qlogis(w), qlogis(w), -0.5), beta1 = c(0, 0, -3),
+#'                     a = c(1.5, 1.5, -1), b = c(0.3, 0.3, 0.2), expert = "relu")
+#' cell_error(split, truth)
+#' # with a non-zero slope the same split does not (SPEC section 3)
+#' truth$beta1[1, ] <- split$beta1[1:2, ] <- 3
+#' cell_error(split, truth)
+#' @export
+cell_error <- function(fit, truth, x = NULL) {
+  fitp <- loss_fit_params(fit, "fit")
+  check_params(truth, "truth")
+  check_same_model(fitp, truth, gating = TRUE)
+  x <- if (is.null(x)) default_eval_x(truth$d) else check_x_dim(x, truth$d, "x")
+  cell_error_compute(fitp, truth, x)
+}
+
+cell_error_compute <- function(fitp, truth, x) {
+  cell <- atom_cells(fitp, truth)
+  cf <- model_components(fitp, x)
+  ct <- model_components(truth, x)
+  gh <- cf$gates * cf$experts
+  err <- vapply(seq_len(truth$k), function(j) {
+    mine <- cell == j
+    s <- if (any(mine)) rowSums(gh[, mine, drop = FALSE]) else 0
+    sqrt(mean((s - ct$gates[, j] * ct$experts[, j])^2))
+  }, numeric(1))
+  names(err) <- paste0("atom", seq_len(truth$k))
+  structure(err, cell = cell)
+}
+
 # Voronoi cells of the fitted atoms: over the full location when the gates
 # match, over the expert parameters alone when they do not.
 atom_cells <- function(fitp, truth) {

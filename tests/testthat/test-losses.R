@@ -202,3 +202,84 @@ test_that("bad arguments are rejected with errors that name them", {
   expect_error(expert_error(lin, truth), "`fit` has linear experts")
   expect_error(expert_error(d2, truth), "`fit` has d = 2 inputs")
 })
+
+# ---- cell_error ------------------------------------------------------------
+
+# Plain-R cell error: cells by nearest true location over (beta1, a, b).
+ref_cell_error <- function(fitp, truth, x) {
+  loc <- function(p) cbind(p$beta1, p$a, p$b)
+  lf <- loc(fitp); lt <- loc(truth)
+  cell <- apply(lf, 1, function(r) which.min(colSums((t(lt) - r)^2)))
+  gh <- moe_gates(fitp, x) * moe_experts(fitp, x)
+  ght <- moe_gates(truth, x) * moe_experts(truth, x)
+  vapply(seq_len(truth$k), function(j) {
+    s <- if (any(cell == j)) rowSums(gh[, cell == j, drop = FALSE]) else 0
+    sqrt(mean((s - ght[, j])^2))
+  }, numeric(1))
+}
+
+test_that("cell_error is 0 at the truth and for a zero-slope atom split exactly", {
+  truth <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(0, -3), a = c(1.5, -1),
+                      b = c(0.3, 0.2), gating = "sigmoid", expert = "relu")
+  expect_equal(as.vector(cell_error(truth, truth)), c(0, 0))
+  # with slope 0 the gate is the constant sigma(0.5): two copies of half its
+  # weight give the same function, and so the same cell output
+  w <- plogis(0.5) / 2
+  split <- moe_params(beta0 = c(qlogis(w), qlogis(w), -0.5), beta1 = c(0, 0, -3),
+                      a = c(1.5, 1.5, -1), b = c(0.3, 0.3, 0.2), expert = "relu")
+  x <- seq(-1, 1, length.out = 101)
+  expect_equal(moe_mean(split, x), moe_mean(truth, x))
+  expect_equal(as.vector(cell_error(split, truth, x)), c(0, 0), tolerance = 1e-12)
+  expect_identical(attr(cell_error(split, truth, x), "cell"), c(1L, 1L, 2L))
+  # with a non-zero slope no two sigmoids of that slope add up to one
+  # (SPEC section 3), so the same split leaves a cell error
+  sloped <- truth
+  sloped$beta1[1, ] <- 3
+  split_sloped <- split
+  split_sloped$beta1[1:2, ] <- 3
+  expect_gt(cell_error(split_sloped, sloped, x)[[1]], 0.1)
+})
+
+test_that("cell_error matches a plain-R computation, including an empty cell", {
+  set.seed(11)
+  truth <- moe_params(beta0 = c(0.2, -0.4), beta1 = matrix(rnorm(4), 2), a = matrix(rnorm(4), 2),
+                      b = rnorm(2), gating = "sigmoid", expert = "gelu")
+  x <- matrix(runif(600, -1, 1), 300, 2)
+  for (rep in 1:5) {
+    fitp <- moe_params(beta0 = rnorm(3), beta1 = matrix(rnorm(6), 3), a = matrix(rnorm(6), 3),
+                       b = rnorm(3), gating = "sigmoid", expert = "gelu")
+    expect_equal(as.vector(cell_error(fitp, truth, x)), ref_cell_error(fitp, truth, x),
+                 tolerance = 1e-12)
+  }
+  # every fitted atom next to true atom 1: cell 2 is empty and pays its whole norm
+  near1 <- moe_params(beta0 = c(0.2, 0.1), beta1 = rbind(truth$beta1[1, ], truth$beta1[1, ]),
+                      a = rbind(truth$a[1, ], truth$a[1, ] + 0.01), b = truth$b[c(1, 1)],
+                      gating = "sigmoid", expert = "gelu")
+  e <- cell_error(near1, truth, x)
+  g2 <- moe_gates(truth, x)[, 2] * moe_experts(truth, x)[, 2]
+  expect_equal(as.vector(e[2]), sqrt(mean(g2^2)))
+})
+
+test_that("cell_error is invariant to permuting the fitted atoms", {
+  set.seed(12)
+  truth <- moe_params(beta0 = c(0.3, 0), beta1 = c(2, 0), a = c(1, -1), b = c(0.1, 0.4),
+                      gating = "softmax", expert = "tanh")
+  fitp <- moe_params(beta0 = c(0.1, 0.4, 0), beta1 = c(1.8, 2.2, 0), a = c(0.9, 1.1, -1.1),
+                     b = c(0.1, 0.2, 0.35), gating = "softmax", expert = "tanh")
+  perm <- moe_params(beta0 = fitp$beta0[c(2, 1, 3)], beta1 = fitp$beta1[c(2, 1, 3), ],
+                     a = fitp$a[c(2, 1, 3), ], b = fitp$b[c(2, 1, 3)], gating = "softmax",
+                     expert = "tanh")
+  x <- seq(-1, 1, length.out = 201)
+  expect_equal(as.vector(cell_error(perm, truth, x)), as.vector(cell_error(fitp, truth, x)))
+})
+
+test_that("cell_error rejects mismatched models with clear errors", {
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1.5, -1), b = c(0.3, 0.2),
+                      gating = "softmax", expert = "relu")
+  sig <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(3, -3), a = c(1.5, -1), b = c(0.3, 0.2),
+                    gating = "sigmoid", expert = "relu")
+  expect_error(cell_error(sig, truth), "`fit` has a sigmoid gate but `truth` has a softmax gate")
+  expect_error(cell_error(sig, "truth"), "`truth` must be a `moe_params` object")
+  expect_error(cell_error(1, truth), "`fit` must be a `moe_fit` or a `moe_params` object")
+  expect_error(cell_error(truth, truth, x = matrix(0, 3, 2)), "`x` must have d = 1 column")
+})
