@@ -1,7 +1,7 @@
 # Fit benchmark: sigmoe's C Levenberg-Marquardt against the usual R routes to
 # the same least-squares problem (minpack.lm::nls.lm, stats::nls, optim BFGS).
 #
-#   Rscript bench/fit.R            full run (n = 1e3 .. 1e6, ~15 minutes), writes bench/fit.out
+#   Rscript bench/fit.R            full run (n = 1e3 .. 1e6, ~3 minutes on 2 quiet cores), writes bench/fit.out
 #   Rscript bench/fit.R --quick    smoke run (n <= 1e4), writes bench/fit-quick.out
 #   options: --cap=SECONDS (skip a contender whose projected time exceeds it; default 300)
 #
@@ -274,7 +274,9 @@ quietly <- function(f) {
 
 # Final parameters of every run, by contender and n, for the basin check.
 solutions <- new.env()
-keep_solution <- function(nm, n, par) assign(paste(nm, n), unname(par), envir = solutions)
+solution_key <- function(nm, n) paste(nm, format(as.numeric(n), scientific = FALSE))
+keep_solution <- function(nm, n, par) assign(solution_key(nm, n), unname(par), envir = solutions)
+get_solution <- function(nm, n) get(solution_key(nm, n), envir = solutions)
 
 # The R-coded contenders run under an elapsed limit of twice the cap, a guard
 # for a run that needs far more iterations than the previous n suggested.
@@ -423,8 +425,8 @@ all_results <- do.call(rbind, results)
 n_basin <- if (quick) max(ns) else 1e5
 rule(sprintf("Basin check at n = %g: each solver restarted from the other's solution", n_basin))
 dat <- simulate_data(n_basin)
-sol_s <- get(paste("sigmoe (thr=1)", n_basin), envir = solutions)
-sol_l <- get(paste("nls.lm (num jac)", n_basin), envir = solutions)
+sol_s <- get_solution("sigmoe (thr=1)", n_basin)
+sol_l <- get_solution("nls.lm (num jac)", n_basin)
 re_s <- moe_fit(dat$xm, dat$y, k = 3, nstart = 0,
                 start = sigmoe:::theta_params(stats::setNames(sol_l, names(theta0)), start))
 re_l <- quietly(function() fit_nls_lm(sol_s, dat, FALSE))$value
@@ -434,7 +436,7 @@ say("nls.lm solution  SSE %.10g -> sigmoe from it: SSE %.10g (%d iterations, cod
     sse_r(sol_l, dat$x, dat$y), re_s$sse, re_s$convergence$iterations, re_s$convergence$code)
 cat("solutions (theta order beta0, beta1, a, b per expert):\n")
 print(rbind(start = unname(theta0), sigmoe = sol_s, nls.lm = sol_l,
-            `nls.lm R jac` = get(paste("nls.lm (R jac)", n_basin), envir = solutions)), digits = 4)
+            `nls.lm R jac` = get_solution("nls.lm (R jac)", n_basin)), digits = 4)
 rm(dat); invisible(gc())
 
 # ---- linearity in n -----------------------------------------------------------

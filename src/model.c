@@ -281,18 +281,22 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
     int P = s->npar, np = ps->nparts, want = A != NULL;
     for (int p = 0; p < np; p++) moe_work_set(s, theta, &ps->work[p]);
     int nt = nthreads < np ? nthreads : np;
+    /* BLAS runs single-threaded inside every pass, whatever nthreads: a
+     * multi-threaded BLAS may split a block's sums differently from a
+     * single-threaded one, which would make the result depend on how many
+     * threads the pass uses. The blocks are small, so BLAS threads would not
+     * pay anyway. Nothing below can raise an R error, so the count is always
+     * restored. */
+    int prev = moe_blas_threads_set(1);
     if (nt > 1) {
-        /* One BLAS thread per OpenMP thread while the partials run; nothing
-         * in the region can raise an R error, so the count is always restored. */
-        int prev = moe_blas_threads_set(1);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
 #endif
         for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, want);
-        if (prev > 0) moe_blas_threads_set(prev);
     } else {
         for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, want);
     }
+    if (prev > 1) moe_blas_threads_set(prev);
     /* reduce the partials in a fixed order: the sums do not depend on nthreads */
     double sse = 0.0;
     for (int p = 0; p < np; p++) sse += ps->sse[p];

@@ -11,22 +11,29 @@
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 
+/* The symbols are looked up once; the lookup runs on R's main thread. */
 static int blas_lookup(get_threads_fn *get, set_threads_fn *set)
 {
+    static int done = 0, found = 0;
+    static get_threads_fn get_c = NULL;
+    static set_threads_fn set_c = NULL;
+    if (!done) {
 #ifdef __unix__
-    /* ISO C has no cast from object to function pointer; copying the bits is
-     * what POSIX guarantees to work for dlsym() results */
-    void *g = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
-    void *s = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-    if (g == NULL || s == NULL) return 0;
-    memcpy(get, &g, sizeof(*get));
-    memcpy(set, &s, sizeof(*set));
-    return 1;
-#else
-    *get = NULL;
-    *set = NULL;
-    return 0;
+        /* ISO C has no cast from object to function pointer; copying the bits
+         * is what POSIX guarantees to work for dlsym() results */
+        void *g = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+        void *s = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+        if (g != NULL && s != NULL) {
+            memcpy(&get_c, &g, sizeof(get_c));
+            memcpy(&set_c, &s, sizeof(set_c));
+            found = 1;
+        }
 #endif
+        done = 1;
+    }
+    *get = get_c;
+    *set = set_c;
+    return found;
 }
 
 int moe_blas_threads_set(int n)

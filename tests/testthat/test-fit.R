@@ -208,6 +208,41 @@ test_that("1 and 2 threads give identical coefficients", {
   expect_identical(f1$jtj, f2$jtj)
 })
 
+test_that("results do not depend on the thread count even when BLAS is multi-threaded", {
+  # a multi-threaded BLAS must not leak into the sums: force OpenBLAS (when R
+  # uses it) to 2 threads and compare 1, 2 and 3 OpenMP threads bit for bit
+  old <- blas_threads()
+  if (!is.na(old)) {
+    blas_threads(2)
+    on.exit(blas_threads(old), add = TRUE)
+  }
+  set.seed(21)
+  cases <- list(
+    # P = 12 with d = 1: the shape where a threaded dgemv once changed J'r
+    list(truth = moe_params(beta0 = c(0, 0, 0.1), beta1 = c(6, -6, 1), a = c(1, -1, 0.5),
+                            b = c(0.2, 0.2, 0), expert = "relu"), n = 10000L),
+    list(truth = moe_params(beta0 = c(0.3, -0.2, 0.1), beta1 = matrix(rnorm(9), 3),
+                            a = matrix(rnorm(9), 3), b = rnorm(3), expert = "tanh"), n = 20000L))
+  for (cs in cases) {
+    truth <- cs$truth
+    x <- matrix(runif(cs$n * truth$d, -1, 1), cs$n, truth$d)
+    y <- moe_mean(truth, x) + rnorm(cs$n, sd = 0.1)
+    theta <- sigmoe:::params_theta(truth) + 0.1
+    spec <- sigmoe:::params_spec(truth)
+    ne <- lapply(1:3, function(t) .Call(sigmoe:::C_model_crossprod, spec, theta, x, y, t))
+    expect_identical(ne[[1]], ne[[2]])
+    expect_identical(ne[[1]], ne[[3]])
+    start <- sigmoe:::theta_params(theta, truth)
+    fits <- lapply(1:3, function(t) moe_fit(x, y, k = 3, expert = truth$expert, start = start,
+                                            nstart = 0, control = moe_control(threads = t)))
+    expect_identical(fits[[1]]$theta, fits[[2]]$theta)
+    expect_identical(fits[[1]]$theta, fits[[3]]$theta)
+    expect_identical(fits[[1]]$convergence$trace, fits[[2]]$convergence$trace)
+  }
+  # and the BLAS thread count is left as it was
+  if (!is.na(old)) expect_identical(blas_threads(), 2L)
+})
+
 test_that("nstart = 0 with a start runs exactly one local search from it", {
   set.seed(14)
   d <- moe_simulate(relu_truth, n = 400, sd = 0.05)
