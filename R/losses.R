@@ -161,11 +161,17 @@ print.moe_voronoi <- function(x, digits = max(3L, getOption("digits") - 3L), ...
 #' expert_error(near, truth)
 #' @export
 expert_error <- function(fit, truth, x = NULL) {
+  li <- loss_inputs(fit, truth, x, same_gate = FALSE)
+  expert_error_compute(li$fitp, truth, li$x)
+}
+
+# The fitted mixing measure and the evaluation inputs of a loss computed on
+# the rows of x, checked against the truth.
+loss_inputs <- function(fit, truth, x, same_gate) {
   fitp <- loss_fit_params(fit, "fit")
   check_params(truth, "truth")
-  check_same_model(fitp, truth, gating = FALSE)
-  x <- if (is.null(x)) default_eval_x(truth$d) else check_x_dim(x, truth$d, "x")
-  expert_error_compute(fitp, truth, x)
+  check_same_model(fitp, truth, gating = same_gate)
+  list(fitp = fitp, x = if (is.null(x)) default_eval_x(truth$d) else check_x_dim(x, truth$d, "x"))
 }
 
 expert_error_compute <- function(fitp, truth, x) {
@@ -215,11 +221,8 @@ expert_error_compute <- function(fitp, truth, x) {
 #' cell_error(split, truth)
 #' @export
 cell_error <- function(fit, truth, x = NULL) {
-  fitp <- loss_fit_params(fit, "fit")
-  check_params(truth, "truth")
-  check_same_model(fitp, truth, gating = TRUE)
-  x <- if (is.null(x)) default_eval_x(truth$d) else check_x_dim(x, truth$d, "x")
-  cell_error_compute(fitp, truth, x)
+  li <- loss_inputs(fit, truth, x, same_gate = TRUE)
+  cell_error_compute(li$fitp, truth, li$x)
 }
 
 cell_error_compute <- function(fitp, truth, x) {

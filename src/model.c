@@ -17,6 +17,14 @@
  * threads share out; the partition depends only on n and npar. */
 #define MOE_MAX_PARTS 8
 
+/* Row tasks of a block of m rows: how many, and how many rows task t has. */
+static inline int n_tasks(int m) { return (m + MOE_ROWS_PER_TASK - 1) / MOE_ROWS_PER_TASK; }
+static inline int task_rows(int t, int m)
+{
+    int left = m - t * MOE_ROWS_PER_TASK;
+    return left < MOE_ROWS_PER_TASK ? left : MOE_ROWS_PER_TASK;
+}
+
 int moe_spec_npar(int k, int d, int gating, int expert)
 {
     int gated = gating == MOE_GATE_SOFTMAX ? k - 1 : k;
@@ -110,13 +118,12 @@ void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int 
     double *const Z = w->Z, *const T = w->T, *const G = w->G, *const H = w->H;
     double *const DH = w->DH, *const U = w->U, *const V = w->V, *const F = w->f;
     const double *const beta0 = w->beta0, *const bb = w->b;
-    int ntask = (m + MOE_ROWS_PER_TASK - 1) / MOE_ROWS_PER_TASK;
+    int ntask = n_tasks(m);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && ntask > 1)
 #endif
     for (int task = 0; task < ntask; task++) {
-        int r0 = task * MOE_ROWS_PER_TASK;
-        int mr = m - r0 < MOE_ROWS_PER_TASK ? m - r0 : MOE_ROWS_PER_TASK;
+        int r0 = task * MOE_ROWS_PER_TASK, mr = task_rows(task, m);
         double *restrict f = F + r0;
         for (int l = 0; l < k; l++) {
             size_t off = r0 + (size_t) l * m;
@@ -184,13 +191,12 @@ void moe_model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
 {
     int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
     const double *const U = w->U, *const V = w->V;
-    int ntask = (m + MOE_ROWS_PER_TASK - 1) / MOE_ROWS_PER_TASK;
+    int ntask = n_tasks(m);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && ntask > 1)
 #endif
     for (int task = 0; task < ntask; task++) {
-        int r0 = task * MOE_ROWS_PER_TASK;
-        int mr = m - r0 < MOE_ROWS_PER_TASK ? m - r0 : MOE_ROWS_PER_TASK;
+        int r0 = task * MOE_ROWS_PER_TASK, mr = task_rows(task, m);
         const double *xb = x + row0 + r0;
         size_t col = 0;
         for (int i = 0; i < k; i++) {
