@@ -62,7 +62,8 @@ paper_sizes <- function(sizes = 20L, from = 1e3, to = 1e5) {
 #' `r_exact = 1`, `r_over = 2`. Besides the Voronoi loss, the expert error
 #' and the regression error it records `cell_error`, the largest
 #' [cell_error()] over the true atoms. When no parallel [future::plan()] is
-#' set it uses all cores for the duration of the call.
+#' set it uses all cores for the duration of the call (set
+#' `options(sigmoe.all_cores = FALSE)` to run in the current session instead).
 #'
 #' @param design `"same_data"` or `"zero_slope"`, see [paper_truth()].
 #' @param expert Expert types, one panel or column each.
@@ -105,7 +106,8 @@ paper_cell_error <- function(fit, truth, x) max(cell_error(fit, truth, x))
 # Evaluate expr under a multisession plan on all cores when the current plan
 # is sequential (the default) and future is installed; otherwise as it is.
 with_all_cores <- function(expr) {
-  if (requireNamespace("future", quietly = TRUE) &&
+  if (isTRUE(getOption("sigmoe.all_cores", TRUE)) &&
+      requireNamespace("future", quietly = TRUE) &&
       requireNamespace("future.apply", quietly = TRUE) &&
       inherits(future::plan(), "sequential")) {
     cores <- future::availableCores()
@@ -132,8 +134,8 @@ with_all_cores <- function(expr) {
 #'   current device.
 #' @param loss The loss on the vertical axis: `"voronoi"` (as in the paper),
 #'   `"expert_error"`, `"cell_error"` or `"l2"`.
-#' @param eps Loss levels for [sample_size()]; default: the geometric mean
-#'   of the smallest and largest mean loss of the sigmoid fits.
+#' @param eps Loss levels for [sample_size()]; default: for each expert type,
+#'   the geometric mean of the two gates' mean losses at the largest n.
 #' @param width,height,res Size (inches) and resolution of the PNG.
 #' @returns The `moe_study`, invisibly.
 #' @seealso [paper_table1()], the vignette `vignette("figure1", package = "sigmoe")`.
@@ -162,15 +164,28 @@ paper_figure1 <- function(reps = 40L, file = "figure1.png", design = "same_data"
   cat(sprintf("Figure 1 (%s design, %s loss): %d fits in %.1f s\n\n", design, loss,
               nrow(st$results), st$elapsed))
   print(rate_table(st, losses = loss))
-  if (is.null(eps)) {
-    m <- study_means(st, loss)
-    v <- m$mean[m$gating == "sigmoid" & is.finite(m$mean) & m$mean > 0]
-    eps <- if (length(v)) signif(exp(mean(range(log(v)))), 2) else 0.1
-  }
   cat("\n")
-  print(sample_size(st, eps = eps, loss = loss))
+  print(figure1_sample_sizes(st, loss, eps))
   if (!is.null(file)) cat(sprintf("\nFigure written to %s\n", normalizePath(file, mustWork = FALSE)))
   invisible(st)
+}
+
+# Sample sizes each gate needs to reach loss levels eps; by default, for each
+# expert type, one level: the geometric mean of the two gates' mean losses at
+# the largest n (the panels' losses differ by orders of magnitude, so one
+# level for all would be meaningless for some).
+figure1_sample_sizes <- function(st, loss, eps = NULL) {
+  if (!is.null(eps)) return(sample_size(st, eps = eps, loss = loss))
+  m <- study_means(st, loss)
+  parts <- lapply(unique(m$expert), function(e) {
+    v <- m$mean[m$expert == e & m$n == max(m$n) & is.finite(m$mean) & m$mean > 0]
+    if (!length(v)) return(NULL)
+    ss <- sample_size(st, eps = signif(exp(mean(log(v))), 2), loss = loss)
+    ss[ss$expert == e, , drop = FALSE]
+  })
+  out <- do.call(rbind, parts)
+  rownames(out) <- NULL
+  out
 }
 
 #' The paper's Table 1, measured

@@ -1,0 +1,80 @@
+# The paper's designs and jobs (R/paper.R), at toy sizes, in this session.
+withr_opts <- function(code) {
+  old <- options(sigmoe.all_cores = FALSE)
+  on.exit(options(old), add = TRUE)
+  code
+}
+
+test_that("paper_truth gives the two designs, both softmax and both gates well specified", {
+  a <- paper_truth("same_data", "relu")
+  b <- paper_truth("zero_slope", "gelu")
+  expect_s3_class(a, "moe_params")
+  expect_identical(a$gating, "softmax")
+  expect_equal(drop(a$beta1), c(3, 0))
+  expect_equal(drop(b$beta1), c(0, 0))
+  expect_identical(b$expert, "gelu")
+  # a two-expert softmax with logits (z, 0) is the sigmoid pair sigma(z), sigma(-z)
+  x <- seq(-1, 1, length.out = 41)
+  sig <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(3, -3), a = a$a, b = a$b,
+                    gating = "sigmoid", expert = "relu")
+  expect_equal(moe_mean(a, x), moe_mean(sig, x))
+  expect_identical(paper_truth("same_data", "polynomial")$degree, 2L)
+  expect_true(all(paper_truth("zero_slope", "constant")$a == 0))
+  expect_error(paper_truth("other"), "`design` must be one of")
+  expect_error(paper_truth("same_data", "cubic"), "`expert` must be one of")
+})
+
+test_that("paper_sizes are log-spaced whole numbers and check their arguments", {
+  n <- paper_sizes(5, 100, 10000)
+  expect_equal(n, c(100, 316, 1000, 3162, 10000))
+  expect_length(paper_sizes(), 20L)
+  expect_error(paper_sizes(1), "`sizes` must be a whole number >= 2")
+  expect_error(paper_sizes(5, 100, 50), "`to` must be a single finite number > 100")
+})
+
+test_that("paper_figure1 writes a PNG, prints the rate table and per-panel sample sizes", {
+  skip_on_cran()
+  f <- tempfile(fileext = ".png")
+  out <- withr_opts(capture.output(
+    st <- paper_figure1(reps = 2, n = c(300, 600, 1200), file = f, progress = FALSE)))
+  expect_true(file.exists(f))
+  expect_identical(readBin(f, "raw", 4L), as.raw(c(0x89, 0x50, 0x4e, 0x47)))
+  expect_s3_class(st, "moe_study")
+  expect_setequal(unique(st$results$expert), c("relu", "linear"))
+  expect_true(any(grepl("Convergence rates", out)))
+  # one loss level per panel: the geometric mean of the two gates' losses at the largest n
+  ss <- sigmoe:::figure1_sample_sizes(st, "voronoi")
+  m <- sigmoe:::study_means(st, "voronoi")
+  for (e in c("relu", "linear")) {
+    v <- m$mean[m$expert == e & m$n == 1200]
+    expect_equal(unique(ss$eps[ss$expert == e]), signif(exp(mean(log(v))), 2))
+  }
+  expect_error(paper_figure1(loss = "mse"), "`loss` must be one of")
+  expect_error(paper_figure1(file = 3), "`file` must be NULL or a file name")
+})
+
+test_that("paper_table1 has one row per setting and expert and reuses given studies", {
+  skip_on_cran()
+  tab <- withr_opts(paper_table1(reps = 2, n = c(300, 600, 1200), experts = c("relu", "constant"),
+                                 B = 20, progress = FALSE))
+  expect_s3_class(tab, "moe_table1")
+  expect_identical(nrow(tab), 6L)
+  expect_setequal(unique(tab$setting),
+                  c("sigmoid, zero slope", "sigmoid, non-zero slope", "softmax"))
+  expect_identical(tab$regime[tab$setting == "sigmoid, zero slope"][1], "zero_slope")
+  expect_identical(tab$regime[tab$setting == "softmax"][1], "nonzero_slope")
+  studies <- attr(tab, "studies")
+  expect_setequal(names(studies), c("zero_slope", "zero_slope_constant", "same_data",
+                                    "same_data_constant"))
+  # the slope of a cell is the rate_table slope of that gate and expert in its study
+  rt <- rate_table(studies$same_data, losses = "expert_error1", B = 20)
+  expect_equal(tab$slope[tab$setting == "softmax" & tab$expert == "relu"],
+               rt$slope[rt$gating == "softmax" & rt$expert == "relu"])
+  again <- paper_table1(studies = studies, experts = c("relu", "constant"), B = 20)
+  expect_equal(again$slope, tab$slope)
+  expect_output(print(tab), "Predicted by the theory")
+  expect_error(paper_table1(studies = list(1)), "`studies` must be a named list")
+  expect_error(paper_table1(studies = studies, experts = "gelu", B = 20),
+               "no study of the zero_slope design with the gelu expert")
+  expect_error(paper_table1(experts = "cubic"), "`experts` must be a character vector")
+})
