@@ -64,20 +64,20 @@ check_choice <- function(x, choices, arg) {
   choices[hit]
 }
 
-# Whether a double vector is all finite, without allocating a logical copy
-# (the data may be large).
-all_finite <- function(x) {
-  if (!is.double(x)) storage.mode(x) <- "double"
-  .Call(C_first_nonfinite, x) == 0
+# Index of the first non-finite element (0 if none), without allocating a
+# logical copy (the data may be large).
+first_nonfinite <- function(x) {
+  .Call(C_first_nonfinite, if (is.double(x)) x else as.double(x))
 }
+
+all_finite <- function(x) first_nonfinite(x) == 0
 
 check_finite_numeric <- function(x, arg) {
   if (!is.numeric(x)) abort_arg(arg, "numeric", x)
-  if (!all_finite(x)) {
-    bad <- .Call(C_first_nonfinite, as.double(x))
+  bad <- first_nonfinite(x)
+  if (bad > 0)
     stop(sprintf("`%s` must contain only finite values; element %s is %s.",
                  arg, format(bad), format(x[bad])), call. = FALSE)
-  }
   invisible(x)
 }
 

@@ -155,13 +155,4 @@ void moe_losses_expert(int expert, int degree, const double *x, int n, int d, in
                        const double *A, const double *b, int kt, const double *At,
                        const double *bt, double *D, double *work);
 
-/* ---- lsq.c ---- */
-typedef struct {
-    int maxit;
-    double ftol, xtol, gtol;
-    double lambda0;
-    int nthreads;
-    int trace;
-} moe_lsq_control;
-
 #endif
