@@ -227,6 +227,9 @@ paper_table1 <- function(reps = 40L, n = paper_sizes(),
                          cache_dir = NULL, B = 1000L, progress = NULL, ...) {
   if (!is.character(experts) || length(experts) < 1L || !all(experts %in% expert_types))
     abort_arg("experts", "a character vector of expert types", experts)
+  # checked before any study runs, so that a typo costs nothing
+  paper_losses <- c("expert_error1", "expert_error2", "expert_error", "voronoi", "cell_error", "l2")
+  loss <- check_choice(loss, paper_losses, "loss")
   if (is.null(studies)) {
     # the constant expert ignores x, so its truth (a = 0) is a study of its own
     groups <- list(experts[experts != "constant"], intersect(experts, "constant"))
@@ -238,7 +241,8 @@ paper_table1 <- function(reps = 40L, n = paper_sizes(),
                                    cache_dir = if (is.null(cache_dir)) NULL else file.path(cache_dir, id),
                                    progress = progress, ...)
     }
-  } else if (!is.list(studies) || is.null(names(studies))) {
+  } else if (!is.list(studies) || is.null(names(studies)) ||
+             !all(vapply(studies, inherits, logical(1), "moe_study"))) {
     abort_arg("studies", "a named list of `moe_study` objects from paper_study()", studies)
   }
   settings <- data.frame(
