@@ -3,7 +3,7 @@
 #
 #   Rscript data-raw/paper.R
 #
-# It uses all cores (future multisession) and takes about 15 minutes on a
+# It uses all cores (future multisession) and takes about 6 minutes on a
 # 2-core machine. The seeds are fixed, so a rerun gives the same numbers.
 suppressPackageStartupMessages(library(sigmoe))
 out <- file.path("inst", "extdata")

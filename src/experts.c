@@ -6,30 +6,25 @@
 #define MOE_SQRT1_2 0.70710678118654752440
 #define MOE_1_SQRT_2PI 0.39894228040143267794
 
-static double ipow(double t, int p)
-{
-    double out = 1.0;
-    for (; p > 0; p >>= 1) {
-        if (p & 1) out *= t;
-        t *= t;
-    }
-    return out;
-}
-
+MOE_CLONES
 void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
                      double *h, double *dh)
 {
     R_xlen_t i;
-    double s, om;
     switch (expert) {
     case MOE_EXPERT_LINEAR:
+    case MOE_EXPERT_CONSTANT:
+        /* constant: the caller passes t = b, so h = t and d h / d b = 1 */
         memcpy(h, t, sizeof(double) * len);
-        if (dh) for (i = 0; i < len; i++) dh[i] = 1.0;
+        if (dh) {
+            MOE_SIMD
+            for (i = 0; i < len; i++) dh[i] = 1.0;
+        }
         break;
     case MOE_EXPERT_RELU:
-        /* derivative 0 at t = 0 (SPEC section 1) */
-        /* branch-free: the signs of t are data, and mispredicted branches
-         * would cost more than the arithmetic */
+        /* derivative 0 at t = 0 (SPEC section 1); branch-free, because the
+         * signs of t are data and mispredicted branches would cost more than
+         * the arithmetic */
         MOE_SIMD
         for (i = 0; i < len; i++) h[i] = t[i] > 0 ? t[i] : 0.0;
         if (dh) {
@@ -46,10 +41,17 @@ void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
         }
         break;
     case MOE_EXPERT_SIGMOID:
-        for (i = 0; i < len; i++) {
-            moe_sigmoid2(t[i], &s, &om);
-            h[i] = s;
-            if (dh) dh[i] = s * om;
+        if (dh) {
+            MOE_SIMD
+            for (i = 0; i < len; i++) {
+                double s, om;
+                moe_sigmoid_pair(t[i], &s, &om);
+                h[i] = s;
+                dh[i] = s * om;
+            }
+        } else {
+            MOE_SIMD
+            for (i = 0; i < len; i++) h[i] = moe_sigmoid(t[i]);
         }
         break;
     case MOE_EXPERT_TANH:
@@ -60,16 +62,27 @@ void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
         }
         break;
     case MOE_EXPERT_POLY:
-        for (i = 0; i < len; i++) {
-            double tp1 = ipow(t[i], degree - 1);
-            h[i] = tp1 * t[i];
-            if (dh) dh[i] = degree * tp1;
+        /* t^(degree - 1) by repeated products, one vectorised sweep per power */
+        {
+            double *restrict q = dh ? dh : h;
+            MOE_SIMD
+            for (i = 0; i < len; i++) q[i] = 1.0;
+            for (int j = 1; j < degree; j++) {
+                MOE_SIMD
+                for (i = 0; i < len; i++) q[i] *= t[i];
+            }
+            if (dh) {
+                const double p = (double) degree;
+                MOE_SIMD
+                for (i = 0; i < len; i++) {
+                    h[i] = q[i] * t[i];
+                    q[i] *= p;
+                }
+            } else {
+                MOE_SIMD
+                for (i = 0; i < len; i++) q[i] *= t[i];
+            }
         }
-        break;
-    case MOE_EXPERT_CONSTANT:
-        /* h = b: the caller passes t = b, so h = t and d h / d b = 1 */
-        memcpy(h, t, sizeof(double) * len);
-        if (dh) for (i = 0; i < len; i++) dh[i] = 1.0;
         break;
     }
 }

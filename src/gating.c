@@ -4,107 +4,131 @@
 #include "sigmoe.h"
 #include <math.h>
 
-void moe_sigmoid2(double z, double *s, double *one_minus_s)
+/* Divide each row of g (m x k, leading dimension ld) by its sum; tot is
+ * scratch for m doubles. */
+MOE_CLONES
+static void normalise_rows(double *g, int ld, int m, int k, double *tot)
 {
-    /* exp() only ever sees a non-positive argument, so neither branch overflows
-     * and 1 - s keeps its relative precision when s is close to 1. */
-    if (z >= 0) {
-        double e = exp(-z);
-        *s = 1.0 / (1.0 + e);
-        *one_minus_s = e / (1.0 + e);
-    } else {
-        double e = exp(z);
-        *s = e / (1.0 + e);
-        *one_minus_s = 1.0 / (1.0 + e);
+    {
+        const double *restrict g0 = g;
+        MOE_SIMD
+        for (int r = 0; r < m; r++) tot[r] = g0[r];
+    }
+    for (int l = 1; l < k; l++) {
+        const double *restrict gl = g + (size_t) l * ld;
+        MOE_SIMD
+        for (int r = 0; r < m; r++) tot[r] += gl[r];
+    }
+    for (int l = 0; l < k; l++) {
+        double *restrict gl = g + (size_t) l * ld;
+        MOE_SIMD
+        for (int r = 0; r < m; r++) gl[r] /= tot[r];
     }
 }
 
-void moe_gate_eval(int gating, const double *z, int ld, int m, int k, double *g)
+/* Every loop below runs over rows with k (the number of experts) outside, so
+ * that it vectorises; per row, sums over experts are taken in expert order. */
+MOE_CLONES
+void moe_gate_eval(int gating, const double *z, int ld, int m, int k, double *g,
+                   double *work)
 {
+    double *restrict mx = work;
     switch (gating) {
     case MOE_GATE_SIGMOID:
         for (int l = 0; l < k; l++) {
             const double *restrict zl = z + (size_t) l * ld;
             double *restrict gl = g + (size_t) l * ld;
-            for (int r = 0; r < m; r++) {
-                /* exp of -|z| only: never overflows */
-                double e = exp(-fabs(zl[r]));
-                gl[r] = zl[r] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-            }
+            MOE_SIMD
+            for (int r = 0; r < m; r++) gl[r] = moe_sigmoid(zl[r]);
         }
         break;
     case MOE_GATE_SOFTMAX:
-        for (int r = 0; r < m; r++) {
-            double zmax = z[r];
-            for (int l = 1; l < k; l++)
-                if (z[r + (size_t) l * ld] > zmax) zmax = z[r + (size_t) l * ld];
-            double tot = 0.0;
-            for (int l = 0; l < k; l++) {
-                double e = exp(z[r + (size_t) l * ld] - zmax);
-                g[r + (size_t) l * ld] = e;
-                tot += e;
-            }
-            for (int l = 0; l < k; l++) g[r + (size_t) l * ld] /= tot;
+        /* exp(z_l - max_j z_j) <= 1: no overflow, and the largest term is 1 */
+        {
+            MOE_SIMD
+            for (int r = 0; r < m; r++) mx[r] = z[r];
         }
+        for (int l = 1; l < k; l++) {
+            const double *restrict zl = z + (size_t) l * ld;
+            MOE_SIMD
+            for (int r = 0; r < m; r++) mx[r] = zl[r] > mx[r] ? zl[r] : mx[r];
+        }
+        for (int l = 0; l < k; l++) {
+            const double *restrict zl = z + (size_t) l * ld;
+            double *restrict gl = g + (size_t) l * ld;
+            MOE_SIMD
+            for (int r = 0; r < m; r++) gl[r] = moe_exp_nonpos(zl[r] - mx[r]);
+        }
+        normalise_rows(g, ld, m, k, mx);
         break;
     case MOE_GATE_NSIGMOID:
-        /* sigma(z_l) e^{-c} with c = min(max_l z_l, 0): the ratios are those of
-         * the sigmoids, the largest term is at least 1/2, so the sum never
-         * underflows (for z << 0 the gate tends to the softmax, as it should). */
-        for (int r = 0; r < m; r++) {
-            double c = z[r];
-            for (int l = 1; l < k; l++)
-                if (z[r + (size_t) l * ld] > c) c = z[r + (size_t) l * ld];
-            if (c > 0) c = 0;
-            double tot = 0.0;
-            for (int l = 0; l < k; l++) {
-                double zl = z[r + (size_t) l * ld], wl;
-                if (zl < 0) wl = exp(zl - c) / (1.0 + exp(zl));
-                else wl = exp(-c) / (1.0 + exp(-zl));
-                g[r + (size_t) l * ld] = wl;
-                tot += wl;
-            }
-            for (int l = 0; l < k; l++) g[r + (size_t) l * ld] /= tot;
+        /* w_l = sigma(z_l) e^{-c} with c = min(max_l z_l, 0): the ratios are
+         * those of the sigmoids, the largest term is at least 1/2, so the sum
+         * never underflows (for z << 0 the gate tends to the softmax, as it
+         * should). With c <= 0 and c >= z_l whenever z_l < 0,
+         *   w_l = e^{min(z_l, 0) - c} / (1 + e^{-|z_l|}),
+         * and both exponents are <= 0. */
+        {
+            MOE_SIMD
+            for (int r = 0; r < m; r++) mx[r] = z[r];
         }
+        for (int l = 1; l < k; l++) {
+            const double *restrict zl = z + (size_t) l * ld;
+            MOE_SIMD
+            for (int r = 0; r < m; r++) mx[r] = zl[r] > mx[r] ? zl[r] : mx[r];
+        }
+        {
+            MOE_SIMD
+            for (int r = 0; r < m; r++) mx[r] = mx[r] > 0 ? 0.0 : mx[r];
+        }
+        for (int l = 0; l < k; l++) {
+            const double *restrict zl = z + (size_t) l * ld;
+            double *restrict gl = g + (size_t) l * ld;
+            MOE_SIMD
+            for (int r = 0; r < m; r++) {
+                double zneg = zl[r] < 0 ? zl[r] : 0.0;
+                gl[r] = moe_exp_nonpos(zneg - mx[r]) / (1.0 + moe_exp_nonpos(-fabs(zl[r])));
+            }
+        }
+        normalise_rows(g, ld, m, k, mx);
         break;
     }
 }
 
+MOE_CLONES
 void moe_gate_score(int gating, const double *z, const double *g,
                     const double *h, const double *f, int ld, int m, int k,
                     double *du)
 {
-    double s, om;
-    switch (gating) {
-    case MOE_GATE_SIGMOID:
-        /* d f / d z_l = s_l (1 - s_l) h_l with s_l = g_l. 1 - g_l loses relative
-         * precision as g_l -> 1, but only by an absolute 1e-16: harmless in a
-         * derivative, and it saves recomputing every exponential. */
-        for (int l = 0; l < k; l++) {
-            const double *restrict gl = g + (size_t) l * ld, *restrict hl = h + (size_t) l * ld;
-            double *restrict dl = du + (size_t) l * ld;
+    for (int l = 0; l < k; l++) {
+        const double *restrict zl = z + (size_t) l * ld, *restrict gl = g + (size_t) l * ld;
+        const double *restrict hl = h + (size_t) l * ld;
+        double *restrict dl = du + (size_t) l * ld;
+        switch (gating) {
+        case MOE_GATE_SIGMOID:
+            /* d f / d z_l = s_l (1 - s_l) h_l with s_l = g_l. 1 - g_l loses
+             * relative precision as g_l -> 1, but only by an absolute 1e-16:
+             * harmless in a derivative, and it saves recomputing every
+             * exponential. */
             MOE_SIMD
             for (int r = 0; r < m; r++) dl[r] = gl[r] * (1.0 - gl[r]) * hl[r];
+            break;
+        case MOE_GATE_SOFTMAX:
+            /* d f / d z_l = pi_l (h_l - f) */
+            MOE_SIMD
+            for (int r = 0; r < m; r++) dl[r] = gl[r] * (hl[r] - f[r]);
+            break;
+        case MOE_GATE_NSIGMOID:
+            /* g_i = s_i / S with S = sum_j s_j, so
+             * d f / d z_l = s_l (1 - s_l) (h_l - f) / S = g_l (1 - s_l) (h_l - f). */
+            MOE_SIMD
+            for (int r = 0; r < m; r++) {
+                double s, om;
+                moe_sigmoid_pair(zl[r], &s, &om);
+                dl[r] = gl[r] * om * (hl[r] - f[r]);
+            }
+            break;
         }
-        break;
-    case MOE_GATE_SOFTMAX:
-        /* d f / d z_l = pi_l (h_l - f) */
-        for (int l = 0; l < k; l++)
-            for (int r = 0; r < m; r++) {
-                size_t ix = r + (size_t) l * ld;
-                du[ix] = g[ix] * (h[ix] - f[r]);
-            }
-        break;
-    case MOE_GATE_NSIGMOID:
-        /* g_i = s_i / S with S = sum_j s_j, so
-         * d f / d z_l = s_l (1 - s_l) (h_l - f) / S = g_l (1 - s_l) (h_l - f). */
-        for (int l = 0; l < k; l++)
-            for (int r = 0; r < m; r++) {
-                size_t ix = r + (size_t) l * ld;
-                moe_sigmoid2(z[ix], &s, &om);
-                du[ix] = g[ix] * om * (h[ix] - f[r]);
-            }
-        break;
     }
 }
 
@@ -116,7 +140,8 @@ SEXP C_gate_eval(SEXP gating, SEXP z)
     int gt = Rf_asInteger(gating);
     if (gt < MOE_GATE_SIGMOID || gt > MOE_GATE_NSIGMOID) Rf_error("internal: bad gating code");
     SEXP g = PROTECT(Rf_allocMatrix(REALSXP, m, k));
-    moe_gate_eval(gt, REAL(z), m, m, k, REAL(g));
+    double *work = (double *) R_alloc(m > 0 ? m : 1, sizeof(double));
+    moe_gate_eval(gt, REAL(z), m, m, k, REAL(g), work);
     UNPROTECT(1);
     return g;
 }

@@ -75,7 +75,7 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
     const double lambda_max = 1e16;
 
     moe_pass ps;
-    moe_pass_alloc(&s, n, &ps);
+    moe_pass_alloc(&s, n, nt, &ps);
     size_t PP = (size_t) P * P;
     double *theta = (double *) R_alloc(P, sizeof(double));
     double *trial = (double *) R_alloc(P, sizeof(double));
@@ -159,6 +159,9 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
                 if (actual <= ftol * sse_old && pred <= ftol * sse_old) code = LSQ_FTOL;
                 else if (step <= xtol * (size + xtol)) code = LSQ_XTOL;
             } else {
+                if (trace)
+                    Rprintf("          rejected: sse %.10g  lambda %.3g  rho %.3f\n", sse_new,
+                            lambda, pred > 0.0 ? actual / pred : R_NaN);
                 last_accepted = 0;
                 lambda *= nu;
                 nu *= 2.0;

@@ -17,6 +17,15 @@
  * threads share out; the partition depends only on n and npar. */
 #define MOE_MAX_PARTS 8
 
+static inline int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 /* Row tasks of a block of m rows: how many, and how many rows task t has. */
 static inline int n_tasks(int m) { return (m + MOE_ROWS_PER_TASK - 1) / MOE_ROWS_PER_TASK; }
 static inline int task_rows(int t, int m)
@@ -104,6 +113,77 @@ static void block_linear(const double *x, int ldx, int m, int d, const double *P
                     FCONE FCONE);
 }
 
+/* Rows [r0, r0 + mr) of a block of m rows that starts at row0 of x: gate
+ * inputs, gates, experts and f, and U, V when want_deriv. One OpenMP work
+ * item; compiled once per instruction set (MOE_CLONES). */
+MOE_CLONES
+static void block_rows(const moe_spec *s, const double *x, int ldx, int row0, int m,
+                       int r0, int mr, int want_deriv, int direct, moe_work *w)
+{
+    int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
+    double *const Z = w->Z, *const T = w->T, *const G = w->G, *const H = w->H;
+    double *const DH = w->DH, *const U = w->U, *const V = w->V;
+    double *restrict f = w->f + r0;
+    for (int l = 0; l < k; l++) {
+        size_t off = r0 + (size_t) l * m;
+        double *restrict z = Z + off, *restrict t = T + off;
+        const double b0 = w->beta0[l], b = w->b[l];
+        if (direct) {
+            const double *restrict xr = x + row0 + r0;
+            MOE_SIMD
+            for (int r = 0; r < mr; r++) z[r] = b0;
+            for (int j = 0; j < d; j++) {
+                const double cj = w->B1[l + (size_t) j * k];
+                const double *restrict xj = xr + (size_t) j * ldx;
+                MOE_SIMD
+                for (int r = 0; r < mr; r++) z[r] += cj * xj[r];
+            }
+            MOE_SIMD
+            for (int r = 0; r < mr; r++) t[r] = b;
+            if (!constant)
+                for (int j = 0; j < d; j++) {
+                    const double cj = w->A[l + (size_t) j * k];
+                    const double *restrict xj = xr + (size_t) j * ldx;
+                    MOE_SIMD
+                    for (int r = 0; r < mr; r++) t[r] += cj * xj[r];
+                }
+        } else {
+            MOE_SIMD
+            for (int r = 0; r < mr; r++) z[r] += b0;
+            if (constant) {
+                MOE_SIMD
+                for (int r = 0; r < mr; r++) t[r] = b;
+            } else {
+                MOE_SIMD
+                for (int r = 0; r < mr; r++) t[r] += b;
+            }
+        }
+        moe_expert_eval(s->expert, s->degree, t, mr, H + off, want_deriv ? DH + off : NULL);
+    }
+    /* f is not computed yet: its rows serve as the gates' scratch */
+    moe_gate_eval(s->gating, Z + r0, m, mr, k, G + r0, f);
+    {
+        const double *restrict g = G + r0, *restrict h = H + r0;
+        MOE_SIMD
+        for (int r = 0; r < mr; r++) f[r] = g[r] * h[r];
+    }
+    for (int l = 1; l < k; l++) {
+        const double *restrict g = G + r0 + (size_t) l * m, *restrict h = H + r0 + (size_t) l * m;
+        MOE_SIMD
+        for (int r = 0; r < mr; r++) f[r] += g[r] * h[r];
+    }
+    if (want_deriv) {
+        moe_gate_score(s->gating, Z + r0, G + r0, H + r0, f, m, mr, k, U + r0);
+        for (int l = 0; l < k; l++) {
+            size_t off = r0 + (size_t) l * m;
+            const double *restrict g = G + off, *restrict dh = DH + off;
+            double *restrict v = V + off;
+            MOE_SIMD
+            for (int r = 0; r < mr; r++) v[r] = g[r] * dh[r];
+        }
+    }
+}
+
 void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int m,
                      int want_deriv, moe_work *w, int nthreads)
 {
@@ -115,147 +195,107 @@ void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int 
         block_linear(x + row0, ldx, m, d, w->B1, k, w->Z);
         if (!constant) block_linear(x + row0, ldx, m, d, w->A, k, w->T);
     }
-    double *const Z = w->Z, *const T = w->T, *const G = w->G, *const H = w->H;
-    double *const DH = w->DH, *const U = w->U, *const V = w->V, *const F = w->f;
-    const double *const beta0 = w->beta0, *const bb = w->b;
     int ntask = n_tasks(m);
+    if (nthreads > 1 && ntask > 1) {
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && ntask > 1)
+#pragma omp parallel for num_threads(nthreads) schedule(static)
 #endif
-    for (int task = 0; task < ntask; task++) {
-        int r0 = task * MOE_ROWS_PER_TASK, mr = task_rows(task, m);
-        double *restrict f = F + r0;
-        for (int l = 0; l < k; l++) {
-            size_t off = r0 + (size_t) l * m;
-            double *restrict z = Z + off, *restrict t = T + off;
-            const double b0 = beta0[l], b = bb[l];
-            if (direct) {
-                const double *restrict xr = x + row0 + r0;
-                MOE_SIMD
-                for (int r = 0; r < mr; r++) z[r] = b0;
-                for (int j = 0; j < d; j++) {
-                    const double cj = w->B1[l + (size_t) j * k];
-                    const double *restrict xj = xr + (size_t) j * ldx;
-                    MOE_SIMD
-                    for (int r = 0; r < mr; r++) z[r] += cj * xj[r];
-                }
-                MOE_SIMD
-                for (int r = 0; r < mr; r++) t[r] = b;
-                if (!constant)
-                    for (int j = 0; j < d; j++) {
-                        const double cj = w->A[l + (size_t) j * k];
-                        const double *restrict xj = xr + (size_t) j * ldx;
-                        MOE_SIMD
-                        for (int r = 0; r < mr; r++) t[r] += cj * xj[r];
-                    }
-            } else {
-                MOE_SIMD
-                for (int r = 0; r < mr; r++) z[r] += b0;
-                if (constant) {
-                    MOE_SIMD
-                    for (int r = 0; r < mr; r++) t[r] = b;
-                } else {
-                    MOE_SIMD
-                    for (int r = 0; r < mr; r++) t[r] += b;
-                }
-            }
-            moe_expert_eval(s->expert, s->degree, t, mr, H + off, want_deriv ? DH + off : NULL);
-        }
-        moe_gate_eval(s->gating, Z + r0, m, mr, k, G + r0);
-        {
-            const double *restrict g = G + r0, *restrict h = H + r0;
-            MOE_SIMD
-            for (int r = 0; r < mr; r++) f[r] = g[r] * h[r];
-        }
-        for (int l = 1; l < k; l++) {
-            const double *restrict g = G + r0 + (size_t) l * m, *restrict h = H + r0 + (size_t) l * m;
-            MOE_SIMD
-            for (int r = 0; r < mr; r++) f[r] += g[r] * h[r];
-        }
-        if (want_deriv) {
-            moe_gate_score(s->gating, Z + r0, G + r0, H + r0, f, m, mr, k, U + r0);
-            for (int l = 0; l < k; l++) {
-                size_t off = r0 + (size_t) l * m;
-                const double *restrict g = G + off, *restrict dh = DH + off;
-                double *restrict v = V + off;
-                MOE_SIMD
-                for (int r = 0; r < mr; r++) v[r] = g[r] * dh[r];
-            }
-        }
+        for (int task = 0; task < ntask; task++)
+            block_rows(s, x, ldx, row0, m, task * MOE_ROWS_PER_TASK, task_rows(task, m),
+                       want_deriv, direct, w);
+    } else {
+        for (int task = 0; task < ntask; task++)
+            block_rows(s, x, ldx, row0, m, task * MOE_ROWS_PER_TASK, task_rows(task, m),
+                       want_deriv, direct, w);
     }
-    (void) nthreads;
+}
+
+/* Rows [r0, r0 + mr) of the Jacobian block J (m x npar) from U and V. */
+MOE_CLONES
+static void jac_rows(const moe_spec *s, const double *x, int ldx, int row0, int m,
+                     int r0, int mr, const moe_work *w, double *J)
+{
+    int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
+    const double *xb = x + row0 + r0;
+    size_t col = 0;
+    for (int i = 0; i < k; i++) {
+        const double *restrict u = w->U + r0 + (size_t) i * m, *restrict v = w->V + r0 + (size_t) i * m;
+        double *restrict Jc;
+        if (moe_spec_gated(s, i)) {
+            Jc = J + r0 + col++ * m;
+            MOE_SIMD
+            for (int r = 0; r < mr; r++) Jc[r] = u[r];
+            for (int j = 0; j < d; j++) {
+                const double *restrict xj = xb + (size_t) j * ldx;
+                Jc = J + r0 + col++ * m;
+                MOE_SIMD
+                for (int r = 0; r < mr; r++) Jc[r] = u[r] * xj[r];
+            }
+        }
+        if (!constant) {
+            for (int j = 0; j < d; j++) {
+                const double *restrict xj = xb + (size_t) j * ldx;
+                Jc = J + r0 + col++ * m;
+                MOE_SIMD
+                for (int r = 0; r < mr; r++) Jc[r] = v[r] * xj[r];
+            }
+        }
+        Jc = J + r0 + col++ * m;
+        MOE_SIMD
+        for (int r = 0; r < mr; r++) Jc[r] = v[r];
+    }
 }
 
 void moe_model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
                          int m, const moe_work *w, double *J, int nthreads)
 {
-    int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
-    const double *const U = w->U, *const V = w->V;
     int ntask = n_tasks(m);
+    if (nthreads > 1 && ntask > 1) {
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && ntask > 1)
+#pragma omp parallel for num_threads(nthreads) schedule(static)
 #endif
-    for (int task = 0; task < ntask; task++) {
-        int r0 = task * MOE_ROWS_PER_TASK, mr = task_rows(task, m);
-        const double *xb = x + row0 + r0;
-        size_t col = 0;
-        for (int i = 0; i < k; i++) {
-            const double *restrict u = U + r0 + (size_t) i * m, *restrict v = V + r0 + (size_t) i * m;
-            double *restrict Jc;
-            if (moe_spec_gated(s, i)) {
-                Jc = J + r0 + col++ * m;
-                MOE_SIMD
-                for (int r = 0; r < mr; r++) Jc[r] = u[r];
-                for (int j = 0; j < d; j++) {
-                    const double *restrict xj = xb + (size_t) j * ldx;
-                    Jc = J + r0 + col++ * m;
-                    MOE_SIMD
-                    for (int r = 0; r < mr; r++) Jc[r] = u[r] * xj[r];
-                }
-            }
-            if (!constant) {
-                for (int j = 0; j < d; j++) {
-                    const double *restrict xj = xb + (size_t) j * ldx;
-                    Jc = J + r0 + col++ * m;
-                    MOE_SIMD
-                    for (int r = 0; r < mr; r++) Jc[r] = v[r] * xj[r];
-                }
-            }
-            Jc = J + r0 + col++ * m;
-            MOE_SIMD
-            for (int r = 0; r < mr; r++) Jc[r] = v[r];
-        }
+        for (int task = 0; task < ntask; task++)
+            jac_rows(s, x, ldx, row0, m, task * MOE_ROWS_PER_TASK, task_rows(task, m), w, J);
+    } else {
+        for (int task = 0; task < ntask; task++)
+            jac_rows(s, x, ldx, row0, m, task * MOE_ROWS_PER_TASK, task_rows(task, m), w, J);
     }
-    (void) nthreads;
 }
 
-void moe_pass_alloc(const moe_spec *s, int n, moe_pass *ps)
+void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
 {
     int P = s->npar;
     ps->n = n;
     ps->mmax = moe_block_rows(n, P);
     ps->nblocks = (n + ps->mmax - 1) / ps->mmax;
     ps->nparts = ps->nblocks < MOE_MAX_PARTS ? ps->nblocks : MOE_MAX_PARTS;
-    ps->work = (moe_work *) R_alloc(ps->nparts, sizeof(moe_work));
-    ps->J = (double **) R_alloc(ps->nparts, sizeof(double *));
-    for (int p = 0; p < ps->nparts; p++) {
-        moe_work_alloc(s, ps->mmax, &ps->work[p]);
-        ps->J[p] = (double *) R_alloc((size_t) ps->mmax * P, sizeof(double));
+    /* one workspace per thread, not per partial: a thread reuses its own,
+     * which stays in cache from block to block */
+    ps->nwork = nthreads < ps->nparts ? nthreads : ps->nparts;
+    if (ps->nwork < 1) ps->nwork = 1;
+    ps->work = (moe_work *) R_alloc(ps->nwork, sizeof(moe_work));
+    ps->J = (double **) R_alloc(ps->nwork, sizeof(double *));
+    for (int t = 0; t < ps->nwork; t++) {
+        moe_work_alloc(s, ps->mmax, &ps->work[t]);
+        ps->J[t] = (double *) R_alloc((size_t) ps->mmax * P, sizeof(double));
     }
     ps->A = (double *) R_alloc((size_t) ps->nparts * P * P, sizeof(double));
     ps->g = (double *) R_alloc((size_t) ps->nparts * P, sizeof(double));
     ps->sse = (double *) R_alloc(ps->nparts, sizeof(double));
 }
 
-/* The blocks of partial p, in order: SSE, and the upper triangle of J'J and
- * J'r when want_normal. Runs on one thread and calls BLAS single-threaded. */
+/* The blocks of partial p, in order, with the workspace of thread t: SSE,
+ * and the upper triangle of J'J and J'r when want_normal. Runs on one thread
+ * and calls BLAS single-threaded. Every value a block reads from the
+ * workspace is written by that block first, so which workspace a partial
+ * gets does not change its sums. */
 static void pass_part(const moe_spec *s, const double *x, const double *y,
-                      moe_pass *ps, int p, int want_normal)
+                      moe_pass *ps, int p, int t, int want_normal)
 {
     int P = s->npar, n = ps->n, inc = 1;
     const double one = 1.0;
-    moe_work *w = &ps->work[p];
-    double *A = ps->A + (size_t) p * P * P, *g = ps->g + (size_t) p * P, *J = ps->J[p];
+    moe_work *w = &ps->work[t];
+    double *A = ps->A + (size_t) p * P * P, *g = ps->g + (size_t) p * P, *J = ps->J[t];
     double sse = 0.0;
     if (want_normal) {
         memset(A, 0, sizeof(double) * (size_t) P * P);
@@ -285,8 +325,8 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
                       int nthreads)
 {
     int P = s->npar, np = ps->nparts, want = A != NULL;
-    for (int p = 0; p < np; p++) moe_work_set(s, theta, &ps->work[p]);
-    int nt = nthreads < np ? nthreads : np;
+    int nt = nthreads < ps->nwork ? nthreads : ps->nwork;
+    for (int t = 0; t < nt; t++) moe_work_set(s, theta, &ps->work[t]);
     /* BLAS runs single-threaded inside every pass, whatever nthreads: a
      * multi-threaded BLAS may split a block's sums differently from a
      * single-threaded one, which would make the result depend on how many
@@ -298,9 +338,9 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
 #endif
-        for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, want);
+        for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, thread_id(), want);
     } else {
-        for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, want);
+        for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, 0, want);
     }
     if (prev > 1) moe_blas_threads_set(prev);
     /* reduce the partials in a fixed order: the sums do not depend on nthreads */
@@ -414,7 +454,7 @@ SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
     memset(REAL(jtr), 0, sizeof(double) * (size_t) P);
     if (n > 0) {
         moe_pass ps;
-        moe_pass_alloc(&s, n, &ps);
+        moe_pass_alloc(&s, n, nt, &ps);
         sse = moe_model_pass(&s, REAL(x), REAL(y), REAL(theta), &ps, REAL(jtj), REAL(jtr), nt);
     }
     double *A = REAL(jtj);
