@@ -17,7 +17,8 @@
 #' @param lambda Initial damping, relative to the diagonal of \eqn{J^\top J}.
 #' @param threads Number of OpenMP threads for the elementwise work of the C
 #'   core. Results do not depend on it.
-#' @param trace If `TRUE`, print the SSE at every iteration.
+#' @param trace If `TRUE`, print the SSE, damping and gain ratio at every accepted
+#'   iteration, and each rejected trial step.
 #' @param start_rows The data-driven starts are computed on at most this many
 #'   rows (a random subsample for larger data); the local searches always use
 #'   all rows.

@@ -56,11 +56,14 @@
 
 /* MOE_CLONES compiles a kernel for AVX-512, AVX2 and the baseline x86-64
  * instruction set; the loader picks the best the CPU has (gcc's function
- * multi-versioning, which needs glibc's ifunc). Elsewhere it is empty. */
+ * multi-versioning, which needs glibc's ifunc). Elsewhere it is empty, and
+ * defining it empty (-DMOE_CLONES=) builds the baseline kernels alone. */
+#ifndef MOE_CLONES
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     defined(__GLIBC__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define MOE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 #endif
 #endif
 #ifndef MOE_CLONES
