@@ -480,7 +480,7 @@ cat(paste0(
   "Method: at the start parameters, time (threads = 1 for sigmoe; BLAS threads as above)\n",
   "  pass  = .Call(C_model_crossprod): gates, experts, residuals, Jacobian block fill, then\n",
   "          dsyrk (J'J) and dgemv (J'r) per row block: one iteration's work;\n",
-  "  eval  = .Call(C_model_eval): the function-only pass (what a rejected LM step costs);\n",
+  "  eval  = .Call(C_model_sse): the SSE-only pass (what a rejected LM step costs);\n",
   "  dsyrk = crossprod(J) with J = moe_jacobian(start, x), n x P, options(matprod = \"blas\"):\n",
   "          ONE dsyrk over the whole matrix (R's symcrossprod);\n",
   "  dgemv = crossprod(J, r): one dgemv over the whole matrix.\n",
@@ -496,7 +496,7 @@ blas <- do.call(rbind, lapply(blas_ns, function(n) {
   J <- moe_jacobian(start, dat$xm)
   r <- dat$y - moe_mean(start, dat$xm)
   t_pass <- time_call(function() .Call(sigmoe:::C_model_crossprod, spec, th0, dat$xm, dat$y, 1L))
-  t_eval <- time_call(function() .Call(sigmoe:::C_model_eval, spec, th0, dat$xm, FALSE, 1L))
+  t_eval <- time_call(function() .Call(sigmoe:::C_model_sse, spec, th0, dat$xm, dat$y, 1L))
   t_syrk <- time_call(function() crossprod(J))
   t_gemv <- time_call(function() crossprod(J, r))
   chk <- .Call(sigmoe:::C_model_crossprod, spec, th0, dat$xm, dat$y, 1L)

@@ -7,6 +7,7 @@ SEXP C_expert_eval(SEXP expert, SEXP degree, SEXP t, SEXP deriv);
 SEXP C_model_eval(SEXP spec, SEXP theta, SEXP x, SEXP components, SEXP nthreads);
 SEXP C_model_jacobian(SEXP spec, SEXP theta, SEXP x, SEXP nthreads);
 SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads);
+SEXP C_model_sse(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads);
 SEXP C_first_nonfinite(SEXP v);
 SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control);
 SEXP C_blas_threads(SEXP n);
@@ -21,6 +22,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"C_model_eval", (DL_FUNC) &C_model_eval, 5},
     {"C_model_jacobian", (DL_FUNC) &C_model_jacobian, 4},
     {"C_model_crossprod", (DL_FUNC) &C_model_crossprod, 5},
+    {"C_model_sse", (DL_FUNC) &C_model_sse, 5},
     {"C_first_nonfinite", (DL_FUNC) &C_first_nonfinite, 1},
     {"C_lsq_fit", (DL_FUNC) &C_lsq_fit, 5},
     {"C_blas_threads", (DL_FUNC) &C_blas_threads, 1},

@@ -468,6 +468,22 @@ SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
     return out;
 }
 
+/* The SSE alone at theta: the pass a rejected Levenberg-Marquardt trial step
+ * costs (no derivatives, no normal equations, nothing of length n allocated). */
+SEXP C_model_sse(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
+{
+    moe_spec s = moe_spec_from_sexp(spec, theta, x);
+    int n = Rf_nrows(x), nt = moe_nthreads(nthreads);
+    if (!Rf_isReal(y) || XLENGTH(y) != n) Rf_error("internal: y must be double of length nrow(x)");
+    double sse = 0.0;
+    if (n > 0) {
+        moe_pass ps;
+        moe_pass_alloc(&s, n, nt, &ps);
+        sse = moe_model_pass(&s, REAL(x), REAL(y), REAL(theta), &ps, NULL, NULL, nt);
+    }
+    return Rf_ScalarReal(sse);
+}
+
 SEXP moe_named_list(int n, const char **names, const SEXP *elts)
 {
     SEXP out = PROTECT(Rf_allocVector(VECSXP, n));

@@ -233,6 +233,12 @@ test_that("results do not depend on the thread count even when BLAS is multi-thr
     expect_identical(ne[[1]], ne[[2]])
     expect_identical(ne[[1]], ne[[3]])
     start <- sigmoe:::theta_params(theta, truth)
+    # the SSE-only pass (a rejected step's cost) sums the same blocks in the same order
+    sse <- lapply(1:3, function(t) .Call(sigmoe:::C_model_sse, spec, theta, x, y, t))
+    expect_identical(sse[[1]], sse[[2]])
+    expect_identical(sse[[1]], sse[[3]])
+    expect_identical(sse[[1]], ne[[1]]$sse)
+    expect_equal(sse[[1]], sum((y - moe_mean(start, x))^2), tolerance = 1e-12)
     fits <- lapply(1:3, function(t) moe_fit(x, y, k = 3, expert = truth$expert, start = start,
                                             nstart = 0, control = moe_control(threads = t)))
     expect_identical(fits[[1]]$theta, fits[[2]]$theta)

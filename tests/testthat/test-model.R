@@ -110,6 +110,37 @@ test_that("the C model gives identical numbers with 1 and 2 threads", {
   }
 })
 
+
+test_that("the SSE of a pass does not depend on whether derivatives are computed", {
+  # A Levenberg-Marquardt trial step is judged by the SSE-only pass and then
+  # continued from the full pass at the same point: both must see the same f.
+  set.seed(305)
+  k <- 3; n <- 3000
+  for (gating in gatings) for (cs in expert_cases) for (d in c(1L, 6L)) {
+    raw <- random_raw(k, d, gating, cs$expert)
+    p <- as_params(raw, gating, cs)
+    x <- matrix(runif(n * d, -1, 1), n, d)
+    y <- moe_mean(p, x) + rnorm(n)
+    spec <- sigmoe:::params_spec(p)
+    theta <- sigmoe:::params_theta(p)
+    sse <- .Call(sigmoe:::C_model_sse, spec, theta, x, y, 1L)
+    full <- .Call(sigmoe:::C_model_crossprod, spec, theta, x, y, 1L)
+    expect_identical(sse, full$sse, label = case_label(gating, cs, d))
+    expect_equal(sse, sum((y - moe_mean(p, x))^2), tolerance = 1e-12,
+                 label = case_label(gating, cs, d))
+    if (gating == "sigmoid") {
+      # the Jacobian's beta0 columns are g (1 - g) h, with h from the
+      # derivative path; the same product from gates and experts evaluated
+      # without derivatives must agree to the last bit
+      J <- moe_jacobian(p, x)
+      G <- moe_gates(p, x)
+      H <- moe_experts(p, x)
+      for (i in seq_len(k))
+        expect_identical(unname(J[, sprintf("beta0[%d]", i)]), unname(G[, i] * (1 - G[, i]) * H[, i]),
+                         label = sprintf("%s, beta0[%d] column", case_label(gating, cs, d), i))
+    }
+  }
+})
 test_that("moe_jacobian matches central finite differences for every gate x expert", {
   set.seed(305)
   n <- 30; k <- 3
