@@ -26,6 +26,21 @@ static void normalise_rows(double *g, int ld, int m, int k, double *tot)
     }
 }
 
+/* mx = the largest of the k gate inputs of each of m rows. */
+MOE_CLONES
+static void row_max(const double *z, int ld, int m, int k, double *mx)
+{
+    {
+        MOE_SIMD
+        for (int r = 0; r < m; r++) mx[r] = z[r];
+    }
+    for (int l = 1; l < k; l++) {
+        const double *restrict zl = z + (size_t) l * ld;
+        MOE_SIMD
+        for (int r = 0; r < m; r++) mx[r] = zl[r] > mx[r] ? zl[r] : mx[r];
+    }
+}
+
 /* Every loop below runs over rows with k (the number of experts) outside, so
  * that it vectorises; per row, sums over experts are taken in expert order. */
 MOE_CLONES
@@ -44,15 +59,7 @@ void moe_gate_eval(int gating, const double *z, int ld, int m, int k, double *g,
         break;
     case MOE_GATE_SOFTMAX:
         /* exp(z_l - max_j z_j) <= 1: no overflow, and the largest term is 1 */
-        {
-            MOE_SIMD
-            for (int r = 0; r < m; r++) mx[r] = z[r];
-        }
-        for (int l = 1; l < k; l++) {
-            const double *restrict zl = z + (size_t) l * ld;
-            MOE_SIMD
-            for (int r = 0; r < m; r++) mx[r] = zl[r] > mx[r] ? zl[r] : mx[r];
-        }
+        row_max(z, ld, m, k, mx);
         for (int l = 0; l < k; l++) {
             const double *restrict zl = z + (size_t) l * ld;
             double *restrict gl = g + (size_t) l * ld;
@@ -68,15 +75,7 @@ void moe_gate_eval(int gating, const double *z, int ld, int m, int k, double *g,
          * should). With c <= 0 and c >= z_l whenever z_l < 0,
          *   w_l = e^{min(z_l, 0) - c} / (1 + e^{-|z_l|}),
          * and both exponents are <= 0. */
-        {
-            MOE_SIMD
-            for (int r = 0; r < m; r++) mx[r] = z[r];
-        }
-        for (int l = 1; l < k; l++) {
-            const double *restrict zl = z + (size_t) l * ld;
-            MOE_SIMD
-            for (int r = 0; r < m; r++) mx[r] = zl[r] > mx[r] ? zl[r] : mx[r];
-        }
+        row_max(z, ld, m, k, mx);
         {
             MOE_SIMD
             for (int r = 0; r < m; r++) mx[r] = mx[r] > 0 ? 0.0 : mx[r];
