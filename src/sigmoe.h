@@ -119,23 +119,25 @@ static inline double moe_exp_nonpos(double x)
     return p * moe_pow2_bits(t1) * moe_pow2_bits(t2);
 }
 
-/* sigma(z) from e = e^{-|z|}, branch-free: with s = sign(z), the numerator
- * (1 + s + (1 - s) e) / 2 is exactly 1 (z >= 0) or e (z < 0), so the result
- * keeps full relative precision in both tails. */
-static inline double moe_sigmoid(double z)
-{
-    double e = moe_exp_nonpos(-fabs(z)), sg = copysign(1.0, z);
-    return 0.5 * ((1.0 + sg) + (1.0 - sg) * e) / (1.0 + e);
-}
-
-/* sigma(z) and 1 - sigma(z) = sigma(-z) in the same way; the first is
- * exactly moe_sigmoid(z), so values do not depend on whether a derivative
- * is asked for. */
+/* sigma(z) and 1 - sigma(z) = sigma(-z) from e = e^{-|z|}, branch-free: with
+ * s = sign(z), the numerators (1 + s + (1 - s) e) / 2 and
+ * (1 - s + (1 + s) e) / 2 are exactly 1 or e, so both keep full relative
+ * precision in the tails. */
 static inline void moe_sigmoid_pair(double z, double *s, double *one_minus_s)
 {
     double e = moe_exp_nonpos(-fabs(z)), sg = copysign(1.0, z);
     *s = 0.5 * ((1.0 + sg) + (1.0 - sg) * e) / (1.0 + e);
     *one_minus_s = 0.5 * ((1.0 - sg) + (1.0 + sg) * e) / (1.0 + e);
+}
+
+/* sigma(z) alone: the same arithmetic as moe_sigmoid_pair (the unused half
+ * is dropped by the compiler), so values never depend on whether a
+ * derivative is asked for. */
+static inline double moe_sigmoid(double z)
+{
+    double s, om;
+    moe_sigmoid_pair(z, &s, &om);
+    return s;
 }
 
 /* Gate codes; the same integers are used on the R side (R/gating.R). */
