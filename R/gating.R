@@ -16,20 +16,3 @@
 moe_gates <- function(params, x) {
   model_components(params, x)$gates
 }
-
-# f, gates and experts at x through the C model (one pass over the rows).
-model_components <- function(params, x, arg = "x") {
-  check_params(params, "params")
-  x <- check_x_dim(x, params$d, arg)
-  out <- .Call(C_model_eval, params_spec(params), params_theta(params), x, TRUE, 1L)
-  colnames(out$gates) <- colnames(out$experts) <- paste0("expert", seq_len(params$k))
-  out
-}
-
-check_x_dim <- function(x, d, arg = "x") {
-  x <- check_x(x, arg)
-  if (ncol(x) != d)
-    stop(sprintf("`%s` must have d = %d column%s (the model's inputs), not %d.", arg, d,
-                 if (d == 1L) "" else "s", ncol(x)), call. = FALSE)
-  x
-}

@@ -253,8 +253,7 @@ atom_cells <- function(fitp, truth) {
 # L2(mu) distance between the fitted and the true regression functions on x,
 # given the true values f_true = f_{G*}(x).
 regression_error <- function(fitp, x, f_true) {
-  f <- .Call(C_model_eval, params_spec(fitp), params_theta(fitp), x, FALSE, 1L)
-  sqrt(mean((f - f_true)^2))
+  sqrt(mean((model_eval(fitp, x) - f_true)^2))
 }
 
 # Location of every atom: (beta1, a, b), or (beta1, b) for the constant
@@ -283,54 +282,11 @@ check_same_model <- function(fitp, truth, gating = TRUE) {
     stop(sprintf("`fit` has d = %d inputs but `truth` has d = %d; they must match.",
                  fitp$d, truth$d), call. = FALSE)
   if (!identical(fitp$expert, truth$expert) || !identical(fitp$degree, truth$degree)) {
-    show <- function(p) if (p$expert == "polynomial") sprintf("polynomial (degree %d)", p$degree)
-                        else p$expert
     stop(sprintf("`fit` has %s experts but `truth` has %s experts; they must match.",
-                 show(fitp), show(truth)), call. = FALSE)
+                 expert_label(fitp$expert, fitp$degree), expert_label(truth$expert, truth$degree)),
+         call. = FALSE)
   }
   invisible(TRUE)
-}
-
-check_dots_empty <- function(...) {
-  if (...length()) {
-    nm <- names(list(...))
-    what <- if (is.null(nm) || !nzchar(nm[1L])) "an unnamed argument" else sprintf("`%s`", nm[1L])
-    stop(sprintf("Unknown argument %s: check the spelling of the arguments.", what), call. = FALSE)
-  }
-}
-
-# ---- reproducible randomness without touching the session's generator ----
-
-# Run expr with the RNG state `seed` (a .Random.seed vector, or a number for
-# set.seed with the L'Ecuyer-CMRG generator), then put the session's state back.
-with_rng <- function(seed, expr) {
-  restore <- rng_save()
-  on.exit(rng_restore(restore), add = TRUE)
-  rng_set(seed)
-  expr
-}
-
-rng_set <- function(seed) {
-  if (length(seed) == 1L) {
-    set.seed(seed, kind = "L'Ecuyer-CMRG", normal.kind = "Inversion", sample.kind = "Rejection")
-  } else {
-    assign(".Random.seed", seed, envir = globalenv())
-  }
-  invisible(NULL)
-}
-
-rng_save <- function() {
-  list(seed = get0(".Random.seed", envir = globalenv(), inherits = FALSE), kind = RNGkind())
-}
-
-rng_restore <- function(saved) {
-  if (is.null(saved$seed)) {
-    suppressWarnings(RNGkind(saved$kind[1L], saved$kind[2L], saved$kind[3L]))
-    if (exists(".Random.seed", envir = globalenv(), inherits = FALSE))
-      rm(".Random.seed", envir = globalenv())
-  } else {
-    assign(".Random.seed", saved$seed, envir = globalenv())
-  }
 }
 
 # The fixed evaluation sample of expert_error() without `x`: 10,000 points

@@ -1,3 +1,29 @@
+# The regression function f_G and its Jacobian, evaluated by the C model over
+# row blocks (src/model.c). Every evaluation of f_G in the package goes
+# through model_eval().
+
+# f_G at the rows of x, and with components = TRUE also the n x k gates and
+# experts, in one pass of the C model. `x` is a checked double matrix with
+# the model's d columns; results do not depend on `threads`.
+model_eval <- function(params, x, components = FALSE, threads = 1L) {
+  out <- .Call(C_model_eval, params_spec(params), params_theta(params), x, components, threads)
+  if (components)
+    colnames(out$gates) <- colnames(out$experts) <- paste0("expert", seq_len(params$k))
+  out
+}
+
+# f, gates and experts at unchecked inputs x.
+model_components <- function(params, x, arg = "x") {
+  check_params(params, "params")
+  model_eval(params, check_x_dim(x, params$d, arg), components = TRUE)
+}
+
+# Rows per block of the C model for n rows and npar free parameters, so that
+# the tests can straddle the blocks the C code really uses.
+model_block_rows <- function(n, npar) {
+  .Call(C_model_block_rows, as.integer(n), as.integer(npar))
+}
+
 #' The regression function of a mixture of experts
 #'
 #' `moe_mean()` evaluates \eqn{f_G(x) = \sum_i g_i(x) h(x, \eta_i)}{f_G(x) = sum_i g_i(x) h(x, eta_i)} at
@@ -23,8 +49,7 @@
 #' @export
 moe_mean <- function(params, x) {
   check_params(params, "params")
-  x <- check_x_dim(x, params$d)
-  .Call(C_model_eval, params_spec(params), params_theta(params), x, FALSE, 1L)
+  model_eval(params, check_x_dim(x, params$d))
 }
 
 #' @rdname moe_mean
@@ -37,38 +62,4 @@ moe_jacobian <- function(params, x) {
   colnames(J) <- names(theta)
   attr(J, "coef") <- names(theta)
   J
-}
-
-#' Simulate data from a mixture of experts
-#'
-#' Draws \eqn{Y_i = f_G(X_i) + \epsilon_i} with \eqn{\epsilon_i \sim N(0, sd^2)}.
-#'
-#' @param params A [moe_params()] object (the truth).
-#' @param n Number of observations, a whole number >= 1 (ignored when `x` is
-#'   given).
-#' @param sd Noise standard deviation, a number >= 0.
-#' @param x Optional inputs (n x d matrix, or a vector when d = 1). The
-#'   default draws each coordinate uniformly on \[-1, 1\].
-#' @returns A data frame with columns `x1`, ..., `xd` and `y`.
-#' @examples
-#' truth <- moe_params(beta0 = c(-1, 1), beta1 = c(2, -2), a = c(1, -1),
-#'                     b = c(0.5, 0), expert = "relu")
-#' set.seed(1)
-#' head(moe_simulate(truth, n = 100, sd = 0.1))
-#' @export
-moe_simulate <- function(params, n, sd, x = NULL) {
-  check_params(params, "params")
-  sd <- check_number(sd, "sd", min = 0)
-  if (is.null(x)) {
-    n <- check_whole(n, "n", min = 1)
-    x <- matrix(stats::runif(n * params$d, -1, 1), n, params$d)
-  } else {
-    x <- check_x_dim(x, params$d)
-    n <- nrow(x)
-  }
-  colnames(x) <- paste0("x", seq_len(params$d))
-  f <- .Call(C_model_eval, params_spec(params), params_theta(params), x, FALSE, 1L)
-  out <- as.data.frame(x)
-  out$y <- f + stats::rnorm(n, 0, sd)
-  out
 }

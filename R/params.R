@@ -4,7 +4,7 @@
 gating_types <- c("sigmoid", "softmax", "normalized_sigmoid")
 expert_types <- c("linear", "relu", "gelu", "sigmoid", "tanh", "polynomial", "constant")
 
-# Codes shared with src/sigmoe.h.
+# Codes shared with src/moe.h.
 gating_code <- function(gating) match(gating, gating_types)
 expert_code <- function(expert) match(expert, expert_types)
 
@@ -83,12 +83,7 @@ moe_params <- function(beta0, beta1, a = NULL, b, gating = "sigmoid",
     abort_arg("b", sprintf("a numeric vector of length k = %d", k), b)
   b <- as.double(b)
   if (!all(is.finite(b))) stop("`b` must contain only finite values.", call. = FALSE)
-  if (expert == "polynomial") {
-    if (is.null(degree)) stop("`degree` must be given for the polynomial expert.", call. = FALSE)
-    degree <- check_whole(degree, "degree", min = 1)
-  } else {
-    degree <- NULL
-  }
+  degree <- check_degree(degree, expert)
   if (gating == "softmax" && (beta0[k] != 0 || any(beta1[k, ] != 0)))
     stop(sprintf(paste0("For the softmax gate expert k = %d is the reference: `beta0[%d]` and ",
                         "`beta1[%d, ]` must be 0, not %s and (%s)."), k, k, k,
@@ -103,12 +98,17 @@ moe_params <- function(beta0, beta1, a = NULL, b, gating = "sigmoid",
 
 #' @export
 print.moe_params <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  ex <- if (x$expert == "polynomial") sprintf("polynomial (degree %d)", x$degree) else x$expert
-  cat(sprintf("Mixture of experts: %d %s expert%s, %s gate, d = %d\n", x$k, ex,
+  cat(sprintf("Mixture of experts: %d %s expert%s, %s gate, d = %d\n", x$k,
+              expert_label(x$expert, x$degree),
               if (x$k == 1L) "" else "s", sub("_", " ", x$gating), x$d))
   print(params_table(x), digits = digits)
   if (x$gating == "softmax") cat("(expert ", x$k, " is the softmax reference)\n", sep = "")
   invisible(x)
+}
+
+# The expert type as printed: "relu", "polynomial (degree 3)".
+expert_label <- function(expert, degree) {
+  if (expert == "polynomial") sprintf("polynomial (degree %d)", degree) else expert
 }
 
 # One row per atom: weight, beta0, beta1, a, b.
@@ -134,59 +134,51 @@ params_spec <- function(p) {
                if (is.null(p$degree)) 0L else p$degree))
 }
 
-# Names of the free parameters, in the order of theta (src/sigmoe.h):
-# expert by expert, beta0, beta1[, 1..d] (not for the softmax reference),
-# a[, 1..d] (not for the constant expert), b.
-param_names <- function(k, d, gating, expert) {
-  out <- character(0)
-  for (i in seq_len(k)) {
-    if (!(gating == "softmax" && i == k))
-      out <- c(out, sprintf("beta0[%d]", i), sprintf("beta1[%d,%d]", i, seq_len(d)))
-    if (expert != "constant") out <- c(out, sprintf("a[%d,%d]", i, seq_len(d)))
-    out <- c(out, sprintf("b[%d]", i))
-  }
-  out
+# The layout of the free parameter vector theta, the order src/moe.h, the
+# solver and the Jacobian's columns share: expert by expert, beta0[i],
+# beta1[i, 1..d] (absent for the softmax reference expert k), a[i, 1..d]
+# (absent for the constant expert), b[i]. Names, packing, unpacking and the
+# count of theta all derive from it. One element per position of theta: its
+# block ("beta0", "beta1", "a", "b"), expert i, column j (NA for beta0 and b),
+# name, and index into c(beta0, beta1, a, b) of a mixing measure, so that
+# packing and unpacking are single subscripts, not loops.
+theta_layout <- function(k, d, gating, expert) {
+  slopes <- if (expert == "constant") 0L else d
+  block <- c("beta0", rep("beta1", d), rep("a", slopes), "b")
+  column <- c(NA_integer_, seq_len(d), seq_len(slopes), NA_integer_)
+  offset <- c(0L, k + (seq_len(d) - 1L) * k, k + k * d + (seq_len(slopes) - 1L) * k, k + 2L * k * d)
+  i <- rep(seq_len(k), each = length(block))
+  block <- rep(block, times = k)
+  column <- rep(column, times = k)
+  keep <- !(gating == "softmax" & i == k & block %in% c("beta0", "beta1"))
+  i <- i[keep]; block <- block[keep]; column <- column[keep]
+  list(block = block, expert = i, column = column,
+       name = ifelse(is.na(column), sprintf("%s[%d]", block, i), sprintf("%s[%d,%d]", block, i, column)),
+       index = rep(offset, times = k)[keep] + i)
 }
+
+param_names <- function(k, d, gating, expert) theta_layout(k, d, gating, expert)$name
+
+n_free_params <- function(k, d, gating, expert) length(theta_layout(k, d, gating, expert)$index)
 
 # The free parameter vector theta of a mixing measure.
 params_theta <- function(p) {
-  out <- numeric(0)
-  for (i in seq_len(p$k)) {
-    if (!(p$gating == "softmax" && i == p$k)) out <- c(out, p$beta0[i], p$beta1[i, ])
-    if (p$expert != "constant") out <- c(out, p$a[i, ])
-    out <- c(out, p$b[i])
-  }
-  stats::setNames(out, param_names(p$k, p$d, p$gating, p$expert))
+  lay <- theta_layout(p$k, p$d, p$gating, p$expert)
+  theta <- as.double(c(p$beta0, p$beta1, p$a, p$b))[lay$index]
+  names(theta) <- lay$name
+  theta
 }
 
-# The mixing measure with free parameters theta and the structure of `template`.
+# The mixing measure with free parameters theta and the structure of
+# `template`; the parameters theta leaves out (the softmax reference's gate,
+# the constant expert's slopes) are 0.
 theta_params <- function(theta, template) {
   k <- template$k; d <- template$d
-  beta0 <- numeric(k); b <- numeric(k)
-  beta1 <- matrix(0, k, d, dimnames = list(NULL, colnames(template$beta1)))
-  a <- beta1
-  pos <- 0L
-  take <- function(len) { v <- theta[pos + seq_len(len)]; pos <<- pos + len; unname(v) }
-  for (i in seq_len(k)) {
-    if (!(template$gating == "softmax" && i == k)) {
-      beta0[i] <- take(1L)
-      beta1[i, ] <- take(d)
-    }
-    if (template$expert != "constant") a[i, ] <- take(d)
-    b[i] <- take(1L)
-  }
+  flat <- numeric(2L * k + 2L * k * d)
+  flat[theta_layout(k, d, template$gating, template$expert)$index] <- theta
+  beta1 <- matrix(flat[k + seq_len(k * d)], k, d, dimnames = list(NULL, colnames(template$beta1)))
+  a <- matrix(flat[k + k * d + seq_len(k * d)], k, d, dimnames = dimnames(beta1))
   out <- template
-  out$beta0 <- beta0; out$beta1 <- beta1; out$a <- a; out$b <- b
+  out$beta0 <- flat[seq_len(k)]; out$beta1 <- beta1; out$a <- a; out$b <- flat[k + 2L * k * d + seq_len(k)]
   out
-}
-
-n_free_params <- function(k, d, gating, expert) {
-  (if (gating == "softmax") k - 1L else k) * (1L + d) +
-    k * (if (expert == "constant") 1L else d + 1L)
-}
-
-check_params <- function(x, arg) {
-  if (!inherits(x, "moe_params"))
-    abort_arg(arg, "a `moe_params` object (see ?moe_params)", x)
-  invisible(x)
 }

@@ -108,3 +108,48 @@ x_names <- function(x) {
   nm <- colnames(x)
   if (is.null(nm)) paste0("x", seq_len(ncol(x))) else nm
 }
+
+# The same check as is_whole(), elementwise.
+is_whole_vec <- function(x) is.finite(x) & abs(x - round(x)) < 1e-8
+
+# The degree of a polynomial expert, NULL for the other experts.
+check_degree <- function(degree, expert) {
+  if (expert != "polynomial") return(NULL)
+  if (is.null(degree)) stop("`degree` must be given for the polynomial expert.", call. = FALSE)
+  check_whole(degree, "degree", min = 1)
+}
+
+check_params <- function(x, arg) {
+  if (!inherits(x, "moe_params"))
+    abort_arg(arg, "a `moe_params` object (see ?moe_params)", x)
+  invisible(x)
+}
+
+check_x_dim <- function(x, d, arg = "x") {
+  x <- check_x(x, arg)
+  if (ncol(x) != d)
+    stop(sprintf("`%s` must have d = %d column%s (the model's inputs), not %d.", arg, d,
+                 if (d == 1L) "" else "s", ncol(x)), call. = FALSE)
+  x
+}
+
+check_y <- function(y, n) {
+  if (is.matrix(y) && ncol(y) == 1L) y <- drop(y)
+  if (!is.numeric(y) || !is.null(dim(y))) abort_arg("y", "a numeric vector", y)
+  if (length(y) != n)
+    stop(sprintf("`y` must have one value per row of `x` (n = %d), not %d values.", n, length(y)),
+         call. = FALSE)
+  if (!is.double(y)) y <- as.double(y)
+  check_finite_numeric(y, "y")
+  y
+}
+
+# `...` of an exported function that takes none, there to catch misspelt
+# arguments.
+check_dots_empty <- function(...) {
+  if (...length()) {
+    nm <- names(list(...))
+    what <- if (is.null(nm) || !nzchar(nm[1L])) "an unnamed argument" else sprintf("`%s`", nm[1L])
+    stop(sprintf("Unknown argument %s: check the spelling of the arguments.", what), call. = FALSE)
+  }
+}

@@ -7,6 +7,9 @@
 #   - baseline: the same sources built with -DMOE_CLONES= (no clones);
 #   - AVX2: the normal build under valgrind, which hides AVX-512 from the CPU
 #     (fits are left out there: valgrind also changes OpenBLAS's kernels).
+# Then it measures what the clones buy: bench/ab.R times the baseline build (A)
+# against the native one (B) in interleaved child processes; a ratio B / A
+# below 1 is the speed-up of the dispatched kernels.
 # Run from the package root; writes bench/clones.out. Needs valgrind.
 set -euo pipefail
 root=$(pwd)
@@ -37,5 +40,11 @@ cat(sprintf("settings: %d gate x expert pairs, %d rows each\n", length(a), lengt
 cat(sprintf("native vs baseline, values and fits identical: %s\n", identical(af, bf)))
 cat(sprintf("native vs AVX2 (valgrind), values identical:   %s\n", identical(a, v)))
 ' "$work" >> bench/clones.out
+Rscript bench/ab.R "$work/lib_base" "$work/lib_native" --rounds=${ROUNDS:-7} --out="$work/ab.out" > /dev/null
+{
+  echo
+  echo "speed: A = baseline x86-64 kernels (-DMOE_CLONES=), B = dispatched clones (native build)"
+  sed -n '/^ *case/,$p' "$work/ab.out"
+} >> bench/clones.out
 cat bench/clones.out
 rm -rf "$work"

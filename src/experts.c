@@ -1,5 +1,5 @@
 /* Experts h(t) with t = a' x + b, and their derivatives d h / d t. */
-#include "sigmoe.h"
+#include "adapt.h"
 #include <math.h>
 #include <string.h>
 
@@ -22,7 +22,7 @@ void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
         }
         break;
     case MOE_EXPERT_RELU:
-        /* derivative 0 at t = 0 (SPEC section 1); branch-free, because the
+        /* derivative 0 at t = 0; branch-free, because the
          * signs of t are data and mispredicted branches would cost more than
          * the arithmetic */
         MOE_SIMD
@@ -93,8 +93,7 @@ SEXP C_expert_eval(SEXP expert, SEXP degree, SEXP t, SEXP deriv)
 {
     if (!Rf_isReal(t)) Rf_error("internal: t must be double");
     int ex = Rf_asInteger(expert), p = Rf_asInteger(degree), dv = Rf_asLogical(deriv);
-    if (ex < MOE_EXPERT_LINEAR || ex > MOE_EXPERT_CONSTANT) Rf_error("internal: bad expert code");
-    if (ex == MOE_EXPERT_POLY && p < 1) Rf_error("internal: bad degree");
+    moe_check_expert(ex, p);
     R_xlen_t len = XLENGTH(t);
     SEXP out = PROTECT(Rf_allocVector(REALSXP, len));
     double *tmp = (double *) R_alloc(len > 0 ? len : 1, sizeof(double));

@@ -1,7 +1,7 @@
 /* Gates: sigmoid, softmax (with the row maximum subtracted) and normalized
  * sigmoid, together with d f / d z, the derivative of the model value with
  * respect to each gate's input z_l = beta1_l' x + beta0_l. */
-#include "sigmoe.h"
+#include "adapt.h"
 #include <math.h>
 
 /* Divide each row of g (m x k, leading dimension ld) by its sum; tot is

@@ -1,5 +1,5 @@
 /* The one registration table of sigmoe's .Call entry points. */
-#include "sigmoe.h"
+#include "adapt.h"
 #include <R_ext/Rdynload.h>
 
 SEXP C_gate_eval(SEXP gating, SEXP z);
@@ -8,8 +8,9 @@ SEXP C_model_eval(SEXP spec, SEXP theta, SEXP x, SEXP components, SEXP nthreads)
 SEXP C_model_jacobian(SEXP spec, SEXP theta, SEXP x, SEXP nthreads);
 SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads);
 SEXP C_model_sse(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads);
+SEXP C_model_block_rows(SEXP n, SEXP npar);
 SEXP C_first_nonfinite(SEXP v);
-SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control);
+SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower, SEXP upper);
 SEXP C_blas_threads(SEXP n);
 /* losses.c */
 SEXP C_losses_voronoi(SEXP w, SEXP beta0, SEXP loc, SEXP wt, SEXP beta0t, SEXP loct,
@@ -23,8 +24,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"C_model_jacobian", (DL_FUNC) &C_model_jacobian, 4},
     {"C_model_crossprod", (DL_FUNC) &C_model_crossprod, 5},
     {"C_model_sse", (DL_FUNC) &C_model_sse, 5},
+    {"C_model_block_rows", (DL_FUNC) &C_model_block_rows, 2},
     {"C_first_nonfinite", (DL_FUNC) &C_first_nonfinite, 1},
-    {"C_lsq_fit", (DL_FUNC) &C_lsq_fit, 5},
+    {"C_lsq_fit", (DL_FUNC) &C_lsq_fit, 7},
     {"C_blas_threads", (DL_FUNC) &C_blas_threads, 1},
     {"C_losses_voronoi", (DL_FUNC) &C_losses_voronoi, 9},
     {"C_losses_expert", (DL_FUNC) &C_losses_expert, 7},
@@ -36,4 +38,5 @@ void R_init_sigmoe(DllInfo *dll)
     R_registerRoutines(dll, NULL, CallEntries, NULL, NULL);
     R_useDynamicSymbols(dll, FALSE);
     R_forceSymbols(dll, TRUE);
+    moe_threads_init();
 }

@@ -1,4 +1,4 @@
-/* Losses between a fitted and a true mixing measure (SPEC section 3): the
+/* Losses between a fitted and a true mixing measure (vignette("theory")): the
  * Voronoi loss and the expert-level L2(mu) distances.
  *
  * Atoms are given by their weights, gating intercepts and locations. A
@@ -6,12 +6,12 @@
  * the gating slope beta1 and whose last q - d columns are the expert
  * parameters eta (a and b, or b alone for the constant expert). The weights
  * come from R, so the same kernel serves every gate. */
-#include "sigmoe.h"
+#include "adapt.h"
 #include <math.h>
 
 /* Voronoi cell of every fitted atom: the nearest true atom in Euclidean
  * distance over the location, ties to the lowest j. cell[] is 0-based. */
-void moe_losses_cells(int k, int kt, int q, const double *loc, const double *loct,
+static void voronoi_cells(int k, int kt, int q, const double *loc, const double *loct,
                       int *cell)
 {
     for (int i = 0; i < k; i++) {
@@ -53,13 +53,13 @@ static double row_dist(const double *loc, int k, int i, const double *loct, int 
  * Outputs (all of length kt except cell, of length k): cell (0-based), count
  * |A_j|, mass = | sum w_i - w*_j |, term = the cell's location term.
  * Returns the total. Empty cells pay their mass term only. */
-double moe_losses_voronoi(int k, int kt, int d, int q,
+static double voronoi_terms(int k, int kt, int d, int q,
                           const double *w, const double *beta0, const double *loc,
                           const double *wt, const double *beta0t, const double *loct,
                           int use_c, double r_exact, double r_over,
                           int *cell, int *count, double *mass, double *term)
 {
-    moe_losses_cells(k, kt, q, loc, loct, cell);
+    voronoi_cells(k, kt, q, loc, loct, cell);
     for (int j = 0; j < kt; j++) {
         count[j] = 0;
         mass[j] = 0.0;
@@ -110,7 +110,7 @@ static void expert_outputs(int expert, int degree, const double *x, int n, int d
  * D[i + k j] = sqrt(mean_r (h(x_r, eta_i) - h(x_r, eta*_j))^2), i over the k
  * fitted experts (A k x d, b), j over the kt true ones (At, bt). work holds
  * 2 n (k + kt) doubles. */
-void moe_losses_expert(int expert, int degree, const double *x, int n, int d,
+static void expert_distances(int expert, int degree, const double *x, int n, int d,
                        int k, const double *A, const double *b,
                        int kt, const double *At, const double *bt,
                        double *D, double *work)
@@ -133,12 +133,6 @@ void moe_losses_expert(int expert, int degree, const double *x, int n, int d,
     }
 }
 
-static void check_real_matrix(SEXP m, int nrow, int ncol, const char *what)
-{
-    if (!Rf_isReal(m) || XLENGTH(m) != (R_xlen_t) nrow * ncol)
-        Rf_error("internal: %s must be a double matrix %d x %d", what, nrow, ncol);
-}
-
 /* .Call adapter: w, beta0 (length k), loc (k x q), the same for the truth,
  * d (columns of beta1 in loc), use_c (logical) and r = c(r_exact, r_over).
  * Returns list(loss, cell (1-based), count, mass, term). */
@@ -151,8 +145,8 @@ SEXP C_losses_voronoi(SEXP w, SEXP beta0, SEXP loc, SEXP wt, SEXP beta0t, SEXP l
         Rf_error("internal: bad weights or intercepts");
     if (!Rf_isReal(r) || Rf_length(r) != 2) Rf_error("internal: r must be c(r_exact, r_over)");
     int q = (int) (XLENGTH(loc) / k);
-    check_real_matrix(loc, k, q, "loc");
-    check_real_matrix(loct, kt, q, "loct");
+    moe_check_real(loc, (R_xlen_t) k * q, "loc");
+    moe_check_real(loct, (R_xlen_t) kt * q, "loct");
     if (dd == NA_INTEGER || dd < 0 || dd > q) Rf_error("internal: bad d");
 
     const char *names[] = {"loss", "cell", "count", "mass", "term", ""};
@@ -165,7 +159,7 @@ SEXP C_losses_voronoi(SEXP w, SEXP beta0, SEXP loc, SEXP wt, SEXP beta0t, SEXP l
     SET_VECTOR_ELT(out, 3, mass);
     SEXP term = Rf_allocVector(REALSXP, kt);
     SET_VECTOR_ELT(out, 4, term);
-    double total = moe_losses_voronoi(k, kt, dd, q, REAL(w), REAL(beta0), REAL(loc),
+    double total = voronoi_terms(k, kt, dd, q, REAL(w), REAL(beta0), REAL(loc),
                                       REAL(wt), REAL(beta0t), REAL(loct),
                                       Rf_asLogical(use_c) == 1, REAL(r)[0], REAL(r)[1],
                                       INTEGER(cell), INTEGER(count), REAL(mass), REAL(term));
@@ -180,19 +174,18 @@ SEXP C_losses_voronoi(SEXP w, SEXP beta0, SEXP loc, SEXP wt, SEXP beta0t, SEXP l
 SEXP C_losses_expert(SEXP expert, SEXP degree, SEXP x, SEXP A, SEXP b, SEXP At, SEXP bt)
 {
     int ex = Rf_asInteger(expert), p = Rf_asInteger(degree);
-    if (ex < MOE_EXPERT_LINEAR || ex > MOE_EXPERT_CONSTANT) Rf_error("internal: bad expert code");
-    if (ex == MOE_EXPERT_POLY && p < 1) Rf_error("internal: bad degree");
+    moe_check_expert(ex, p);
     SEXP dim = Rf_getAttrib(x, R_DimSymbol);
     if (!Rf_isReal(x) || Rf_length(dim) != 2) Rf_error("internal: x must be a double matrix");
     int n = INTEGER(dim)[0], d = INTEGER(dim)[1];
     int k = Rf_length(b), kt = Rf_length(bt);
     if (!Rf_isReal(b) || !Rf_isReal(bt) || k < 1 || kt < 1) Rf_error("internal: bad b");
-    check_real_matrix(A, k, d, "A");
-    check_real_matrix(At, kt, d, "At");
+    moe_check_real(A, (R_xlen_t) k * d, "A");
+    moe_check_real(At, (R_xlen_t) kt * d, "At");
     SEXP D = PROTECT(Rf_allocMatrix(REALSXP, k, kt));
     size_t nw = 2 * (size_t) (n > 0 ? n : 1) * (size_t) (k + kt);
     double *work = (double *) R_alloc(nw, sizeof(double));
-    moe_losses_expert(ex, p, REAL(x), n, d, k, REAL(A), REAL(b), kt, REAL(At), REAL(bt),
+    expert_distances(ex, p, REAL(x), n, d, k, REAL(A), REAL(b), kt, REAL(At), REAL(bt),
                       REAL(D), work);
     UNPROTECT(1);
     return D;

@@ -9,31 +9,37 @@
  * Trial points are evaluated with the normal equations when the previous step
  * was accepted (the likely outcome), and by the SSE alone after a rejection,
  * so that a run of rejections stays cheap.
+ *
+ * Bounds (the compact parameter set of the theory) are kept by a projected,
+ * active-set Levenberg-Marquardt: a parameter at a bound whose descent
+ * direction points out of the box is held fixed for the iteration (its row
+ * and column of the damped system are replaced by the identity), the step of
+ * the others is projected onto the box, and the predicted reduction is that
+ * of the quadratic model at the projected step. A rejected step raises the
+ * damping, which turns the step towards the scaled gradient, whose projection
+ * is a descent direction; so the solver ends where the bound-constrained
+ * first-order conditions hold: the gradient test runs over the free
+ * parameters only, and a parameter at a bound has its gradient pointing out.
+ * When no bound is reached, every operation is the unbounded one, so the
+ * result is bit-identical to a fit without bounds.
+ *
+ * moe_lsq_solve() is the solver, over plain C types; C_lsq_fit() only reads
+ * its arguments into them and builds the result list.
  */
-#include "sigmoe.h"
+#include "adapt.h"
 #include <math.h>
 #include <string.h>
 
-enum {
-    LSQ_FTOL = 1,      /* relative reduction of the SSE below ftol */
-    LSQ_XTOL = 2,      /* relative step below xtol */
-    LSQ_GTOL = 3,      /* every column of J nearly orthogonal to r */
-    LSQ_ZERO = 4,      /* SSE is zero to rounding */
-    LSQ_STALL = 5,     /* no damping gives a decrease: a numerical minimum */
-    LSQ_MAXIT = -1,    /* iteration cap reached */
-    LSQ_NONFINITE = -2 /* the SSE at the start is not finite */
-};
-
-static const char *lsq_message(int code)
+const char *moe_lsq_message(int code)
 {
     switch (code) {
-    case LSQ_FTOL: return "relative reduction in the SSE is at most ftol";
-    case LSQ_XTOL: return "relative step size is at most xtol";
-    case LSQ_GTOL: return "gradient is at most gtol (cosine between residuals and each Jacobian column)";
-    case LSQ_ZERO: return "the SSE is zero";
-    case LSQ_STALL: return "no damped step reduces the SSE (a numerical local minimum)";
-    case LSQ_MAXIT: return "iteration limit reached without convergence";
-    case LSQ_NONFINITE: return "the SSE is not finite at the start";
+    case MOE_LSQ_FTOL: return "relative reduction in the SSE is at most ftol";
+    case MOE_LSQ_XTOL: return "relative step size is at most xtol";
+    case MOE_LSQ_GTOL: return "gradient is at most gtol (cosine between residuals and each Jacobian column)";
+    case MOE_LSQ_ZERO: return "the SSE is zero";
+    case MOE_LSQ_STALL: return "no damped step reduces the SSE (a numerical local minimum)";
+    case MOE_LSQ_MAXIT: return "iteration limit reached without convergence";
+    case MOE_LSQ_NONFINITE: return "the SSE is not finite at the start";
     }
     return "unknown";
 }
@@ -47,10 +53,12 @@ static double enorm(const double *v, int p)
 
 /* Largest |g_j| / sqrt(A_jj * sse): the cosine of the angle between r and
  * column j of J, which is scale free (as in MINPACK's gtol). */
-static double grad_cosine(const double *A, const double *g, int P, double sse)
+static double grad_cosine(const double *A, const double *g, int P, double sse,
+                          const int *fixed)
 {
     double out = 0.0;
     for (int j = 0; j < P; j++) {
+        if (fixed && fixed[j]) continue;
         double ajj = A[j + (size_t) j * P];
         if (ajj > 0 && sse > 0) {
             double c = fabs(g[j]) / sqrt(ajj * sse);
@@ -60,24 +68,85 @@ static double grad_cosine(const double *A, const double *g, int P, double sse)
     return out;
 }
 
-SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
+/* The SSE trace grows as the iterations go, so that a large maxit costs
+ * nothing until it is used. */
+typedef struct {
+    double *v;
+    int len, cap;
+} sse_trace;
+
+static void trace_push(sse_trace *tr, double sse)
 {
-    moe_spec s = moe_spec_from_sexp(spec, theta0, x);
-    int n = Rf_nrows(x), P = s.npar;
-    if (!Rf_isReal(y) || XLENGTH(y) != n) Rf_error("internal: y must be double of length nrow(x)");
-    if (!Rf_isReal(control) || XLENGTH(control) != 7) Rf_error("internal: control must be double of length 7");
-    if (n < 1) Rf_error("internal: no rows");
-    const double *ctl = REAL(control);
-    int maxit = (int) ctl[0];
-    double ftol = ctl[1], xtol = ctl[2], gtol = ctl[3], lambda = ctl[4];
-    int nt = (int) ctl[5], trace = (int) ctl[6];
-    if (nt < 1) nt = 1;
+    if (tr->len == tr->cap) {
+        int cap = tr->cap < 32 ? 32 : 2 * tr->cap;
+        double *v = (double *) R_alloc(cap, sizeof(double));
+        if (tr->len) memcpy(v, tr->v, sizeof(double) * tr->len);
+        tr->v = v;
+        tr->cap = cap;
+    }
+    tr->v[tr->len++] = sse;
+}
+
+static void no_interrupt(void) {}
+
+/* Parameters held at their bound for this iteration: at the lower bound with
+ * the descent direction g_j = (J'r)_j <= 0, or at the upper one with g_j >= 0.
+ * Returns how many. */
+static int active_set(const double *theta, const double *g, const double *lower,
+                      const double *upper, int P, int *fixed)
+{
+    int nfix = 0;
+    for (int j = 0; j < P; j++) {
+        fixed[j] = (lower && theta[j] <= lower[j] && g[j] <= 0.0) ||
+                   (upper && theta[j] >= upper[j] && g[j] >= 0.0);
+        nfix += fixed[j];
+    }
+    return nfix;
+}
+
+/* theta + delta projected onto the box, into trial; delta becomes the
+ * projected step. Returns 1 if any coordinate was cut. */
+static int project_step(const double *theta, double *delta, const double *lower,
+                        const double *upper, int P, double *trial)
+{
+    int cut = 0;
+    for (int j = 0; j < P; j++) {
+        double t = theta[j] + delta[j];
+        if (lower && t < lower[j]) { t = lower[j]; cut = 1; }
+        if (upper && t > upper[j]) { t = upper[j]; cut = 1; }
+        trial[j] = t;
+        if (t != theta[j] + delta[j]) delta[j] = t - theta[j];
+    }
+    return cut;
+}
+
+/* Reduction of the SSE that the quadratic model predicts for step delta:
+ * 2 delta'g - delta'A delta, with A's upper triangle. */
+static double model_reduction(const double *A, const double *g, const double *delta, int P)
+{
+    double lin = 0.0, quad = 0.0;
+    for (int j = 0; j < P; j++) {
+        lin += delta[j] * g[j];
+        double s = 0.0;
+        for (int i = 0; i < j; i++) s += A[i + (size_t) j * P] * delta[i];
+        quad += delta[j] * (2.0 * s + A[j + (size_t) j * P] * delta[j]);
+    }
+    return 2.0 * lin - quad;
+}
+
+void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double *theta,
+                   moe_lsq_result *res)
+{
+    const moe_spec *s = pb->spec;
+    const double *X = pb->x, *Y = pb->y;
+    int n = pb->n, P = s->npar, maxit = ctl->maxit, nt = ctl->threads < 1 ? 1 : ctl->threads;
+    double ftol = ctl->ftol, xtol = ctl->xtol, gtol = ctl->gtol, lambda = ctl->lambda;
+    void (*check_interrupt)(void) = ctl->check_interrupt ? ctl->check_interrupt : no_interrupt;
     const double lambda_max = 1e16;
 
     moe_pass ps;
-    moe_pass_alloc(&s, n, nt, &ps);
+    moe_pass_alloc(s, n, nt, &ps);
     size_t PP = (size_t) P * P;
-    double *theta = (double *) R_alloc(P, sizeof(double));
     double *trial = (double *) R_alloc(P, sizeof(double));
     double *delta = (double *) R_alloc(P, sizeof(double));
     double *D = (double *) R_alloc(P, sizeof(double));
@@ -86,25 +155,26 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
     double *g = (double *) R_alloc(P, sizeof(double));
     double *A2 = (double *) R_alloc(PP, sizeof(double));
     double *g2 = (double *) R_alloc(P, sizeof(double));
-    double *tr = (double *) R_alloc(maxit + 1, sizeof(double));
-    memcpy(theta, REAL(theta0), sizeof(double) * P);
+    const double *lower = pb->lower, *upper = pb->upper;
+    int *fixed = (lower || upper) ? (int *) R_alloc(P, sizeof(int)) : NULL;
+    sse_trace tr = {NULL, 0, 0};
 
-    const double *X = REAL(x), *Y = REAL(y);
-    double sse = moe_model_pass(&s, X, Y, theta, &ps, A, g, nt);
+    double sse = moe_model_pass(s, X, Y, theta, &ps, A, g, nt);
     int evals = 1, iter = 0, code = 0, last_accepted = 1;
     double nu = 2.0;
-    tr[0] = sse;
-    if (!R_FINITE(sse)) code = LSQ_NONFINITE;
+    trace_push(&tr, sse);
+    if (!R_FINITE(sse)) code = MOE_LSQ_NONFINITE;
 
     while (code == 0) {
-        if (iter >= maxit) { code = LSQ_MAXIT; break; }
-        R_CheckUserInterrupt();
-        if (sse <= 0.0) { code = LSQ_ZERO; break; }
-        if (grad_cosine(A, g, P, sse) <= gtol) { code = LSQ_GTOL; break; }
+        if (iter >= maxit) { code = MOE_LSQ_MAXIT; break; }
+        check_interrupt();
+        if (sse <= 0.0) { code = MOE_LSQ_ZERO; break; }
+        int nfix = fixed ? active_set(theta, g, lower, upper, P, fixed) : 0;
+        if (grad_cosine(A, g, P, sse, nfix ? fixed : NULL) <= gtol) { code = MOE_LSQ_GTOL; break; }
 
         double dmax = 0.0;
         for (int j = 0; j < P; j++) if (A[j + (size_t) j * P] > dmax) dmax = A[j + (size_t) j * P];
-        if (dmax <= 0.0) { code = LSQ_GTOL; break; } /* J == 0: nothing moves f */
+        if (dmax <= 0.0) { code = MOE_LSQ_GTOL; break; } /* J == 0: nothing moves f */
         /* Parameters that do not move f (dead experts, saturated gates) have
          * A_jj ~ 0; the floor keeps their damping, and so their steps, bounded. */
         double dfloor = 1e-10 * dmax;
@@ -117,20 +187,31 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
         while (!accepted) {
             memcpy(M, A, sizeof(double) * PP);
             for (int j = 0; j < P; j++) M[j + (size_t) j * P] += lambda * D[j];
+            memcpy(delta, g, sizeof(double) * P);
+            if (nfix)
+                for (int j = 0; j < P; j++)
+                    if (fixed[j]) {
+                        /* delta_j = 0: row and column j of the system become e_j */
+                        for (int i = 0; i < P; i++) M[i + (size_t) j * P] = M[j + (size_t) i * P] = 0.0;
+                        M[j + (size_t) j * P] = 1.0;
+                        delta[j] = 0.0;
+                    }
             int info = 0, one = 1;
             F77_CALL(dpotrf)("U", &P, M, &P, &info FCONE);
-            if (info == 0) {
-                memcpy(delta, g, sizeof(double) * P);
+            if (info == 0)
                 F77_CALL(dpotrs)("U", &P, &one, M, &P, delta, &P, &info FCONE);
-            }
             double sse_new = R_PosInf, pred = 0.0;
             if (info == 0) {
-                for (int j = 0; j < P; j++) {
-                    trial[j] = theta[j] + delta[j];
-                    pred += delta[j] * (g[j] + lambda * D[j] * delta[j]);
+                int cut = fixed ? project_step(theta, delta, lower, upper, P, trial) : 0;
+                if (nfix || cut) {
+                    pred = model_reduction(A, g, delta, P);
+                } else {
+                    for (int j = 0; j < P; j++) {
+                        trial[j] = theta[j] + delta[j];
+                        pred += delta[j] * (g[j] + lambda * D[j] * delta[j]);
+                    }
                 }
-                sse_new = moe_model_pass(&s, X, Y, trial, &ps, last_accepted ? A2 : NULL,
-                                         g2, nt);
+                sse_new = moe_model_pass(s, X, Y, trial, &ps, last_accepted ? A2 : NULL, g2, nt);
                 evals++;
             }
             double actual = sse - sse_new;
@@ -147,44 +228,124 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control)
                     double *tmp = A; A = A2; A2 = tmp;
                     tmp = g; g = g2; g2 = tmp;
                 } else {
-                    sse = moe_model_pass(&s, X, Y, theta, &ps, A, g, nt);
+                    sse = moe_model_pass(s, X, Y, theta, &ps, A, g, nt);
                     evals++;
                 }
                 last_accepted = 1;
                 accepted = 1;
                 iter++;
-                tr[iter] = sse;
-                if (trace)
-                    Rprintf("iter %4d  sse %.10g  lambda %.3g  rho %.3f\n", iter, sse, lambda, rho);
-                if (actual <= ftol * sse_old && pred <= ftol * sse_old) code = LSQ_FTOL;
-                else if (step <= xtol * (size + xtol)) code = LSQ_XTOL;
+                trace_push(&tr, sse);
+                if (ctl->trace && ctl->print)
+                    ctl->print("iter %4d  sse %.10g  lambda %.3g  rho %.3f\n", iter, sse, lambda, rho);
+                if (actual <= ftol * sse_old && pred <= ftol * sse_old) code = MOE_LSQ_FTOL;
+                else if (step <= xtol * (size + xtol)) code = MOE_LSQ_XTOL;
             } else {
-                if (trace)
-                    Rprintf("          rejected: sse %.10g  lambda %.3g  rho %.3f\n", sse_new,
-                            lambda, pred > 0.0 ? actual / pred : R_NaN);
+                if (ctl->trace && ctl->print)
+                    ctl->print("          rejected: sse %.10g  lambda %.3g  rho %.3f\n", sse_new,
+                               lambda, pred > 0.0 ? actual / pred : R_NaN);
                 last_accepted = 0;
                 lambda *= nu;
                 nu *= 2.0;
-                if (lambda > lambda_max || !R_FINITE(lambda)) { code = LSQ_STALL; break; }
-                R_CheckUserInterrupt();
+                if (lambda > lambda_max || !R_FINITE(lambda)) { code = MOE_LSQ_STALL; break; }
+                check_interrupt();
             }
         }
     }
+    res->sse = sse;
+    res->iterations = iter;
+    res->evaluations = evals;
+    res->code = code;
+    res->trace = tr.v;
+    res->jtj = A;
+    res->jtr = g;
+}
 
-    /* A holds the upper triangle of J'J at theta; return it in full. */
+/* ---- .Call adapter ---- */
+
+/* The control vector, by name: R builds it with these names in this order
+ * (lsq_control_vector() in R/control.R), and a vector whose names differ is
+ * refused rather than read by position. */
+enum { CTL_MAXIT, CTL_FTOL, CTL_XTOL, CTL_GTOL, CTL_LAMBDA, CTL_THREADS, CTL_TRACE, CTL_N };
+static const char *ctl_names[CTL_N] = {"maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace"};
+
+static int whole_in(double v, double lo, double hi)
+{
+    return R_FINITE(v) && v == floor(v) && v >= lo && v <= hi;
+}
+
+static moe_lsq_control control_from_sexp(SEXP control)
+{
+    if (!Rf_isReal(control) || XLENGTH(control) != CTL_N)
+        Rf_error("internal: control must be a double vector of length %d", CTL_N);
+    SEXP nms = Rf_getAttrib(control, R_NamesSymbol);
+    if (!Rf_isString(nms) || XLENGTH(nms) != CTL_N)
+        Rf_error("internal: control must be named");
+    for (int i = 0; i < CTL_N; i++)
+        if (strcmp(CHAR(STRING_ELT(nms, i)), ctl_names[i]) != 0)
+            Rf_error("internal: control element %d must be named \"%s\", not \"%s\"", i + 1,
+                     ctl_names[i], CHAR(STRING_ELT(nms, i)));
+    const double *v = REAL(control);
+    if (!whole_in(v[CTL_MAXIT], 0, 1e9)) Rf_error("`maxit` must be a whole number between 0 and 1e9");
+    if (!(R_FINITE(v[CTL_FTOL]) && v[CTL_FTOL] >= 0)) Rf_error("`ftol` must be a finite number >= 0");
+    if (!(R_FINITE(v[CTL_XTOL]) && v[CTL_XTOL] >= 0)) Rf_error("`xtol` must be a finite number >= 0");
+    if (!(R_FINITE(v[CTL_GTOL]) && v[CTL_GTOL] >= 0)) Rf_error("`gtol` must be a finite number >= 0");
+    if (!(R_FINITE(v[CTL_LAMBDA]) && v[CTL_LAMBDA] > 0)) Rf_error("`lambda` must be a finite number > 0");
+    if (!whole_in(v[CTL_THREADS], 1, MOE_MAX_THREADS))
+        Rf_error("`threads` must be a whole number between 1 and %d", MOE_MAX_THREADS);
+    if (!(v[CTL_TRACE] == 0 || v[CTL_TRACE] == 1)) Rf_error("`trace` must be TRUE or FALSE");
+    moe_lsq_control ctl = {(int) v[CTL_MAXIT], moe_threads_cap((int) v[CTL_THREADS]),
+                           (int) v[CTL_TRACE],
+                           v[CTL_FTOL], v[CTL_XTOL], v[CTL_GTOL], v[CTL_LAMBDA],
+                           R_CheckUserInterrupt, Rprintf};
+    return ctl;
+}
+
+/* A bound: NULL, or a double vector of length P without NaN. */
+static const double *bound_from_sexp(SEXP b, int P, const char *what)
+{
+    if (Rf_isNull(b)) return NULL;
+    moe_check_real(b, P, what);
+    const double *v = REAL(b);
+    for (int j = 0; j < P; j++)
+        if (ISNAN(v[j])) Rf_error("internal: %s has a missing value", what);
+    return v;
+}
+
+SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower,
+               SEXP upper)
+{
+    moe_spec s = moe_spec_from_sexp(spec, theta0, x);
+    int n = Rf_nrows(x), P = s.npar;
+    moe_check_response(y, n);
+    if (n < 1) Rf_error("internal: no rows");
+    moe_lsq_control ctl = control_from_sexp(control);
+    const double *lo = bound_from_sexp(lower, P, "lower"), *up = bound_from_sexp(upper, P, "upper");
+    const double *t0 = REAL(theta0);
+    for (int j = 0; j < P; j++) {
+        if ((lo && t0[j] < lo[j]) || (up && t0[j] > up[j]))
+            Rf_error("internal: the start lies outside the bounds (parameter %d)", j + 1);
+    }
+    moe_lsq_problem pb = {&s, REAL(x), REAL(y), n, lo, up};
+
     SEXP th = PROTECT(Rf_allocVector(REALSXP, P));
-    memcpy(REAL(th), theta, sizeof(double) * P);
+    memcpy(REAL(th), REAL(theta0), sizeof(double) * P);
+    moe_lsq_result res;
+    moe_lsq_solve(&pb, &ctl, REAL(th), &res);
+
+    /* jtj holds the upper triangle of J'J at theta; return it in full. */
     SEXP jtj = PROTECT(Rf_allocMatrix(REALSXP, P, P));
     double *Jt = REAL(jtj);
     for (int j = 0; j < P; j++)
-        for (int i = 0; i <= j; i++) Jt[i + (size_t) j * P] = Jt[j + (size_t) i * P] = A[i + (size_t) j * P];
+        for (int i = 0; i <= j; i++)
+            Jt[i + (size_t) j * P] = Jt[j + (size_t) i * P] = res.jtj[i + (size_t) j * P];
     SEXP jtr = PROTECT(Rf_allocVector(REALSXP, P));
-    memcpy(REAL(jtr), g, sizeof(double) * P);
-    SEXP trs = PROTECT(Rf_allocVector(REALSXP, iter + 1));
-    memcpy(REAL(trs), tr, sizeof(double) * (iter + 1));
-    SEXP ssev = PROTECT(Rf_ScalarReal(sse)), itv = PROTECT(Rf_ScalarInteger(iter));
-    SEXP evv = PROTECT(Rf_ScalarInteger(evals)), codev = PROTECT(Rf_ScalarInteger(code));
-    SEXP msg = PROTECT(Rf_mkString(lsq_message(code))), conv = PROTECT(Rf_ScalarLogical(code > 0));
+    memcpy(REAL(jtr), res.jtr, sizeof(double) * P);
+    SEXP trs = PROTECT(Rf_allocVector(REALSXP, res.iterations + 1));
+    memcpy(REAL(trs), res.trace, sizeof(double) * (res.iterations + 1));
+    SEXP ssev = PROTECT(Rf_ScalarReal(res.sse)), itv = PROTECT(Rf_ScalarInteger(res.iterations));
+    SEXP evv = PROTECT(Rf_ScalarInteger(res.evaluations)), codev = PROTECT(Rf_ScalarInteger(res.code));
+    SEXP msg = PROTECT(Rf_mkString(moe_lsq_message(res.code)));
+    SEXP conv = PROTECT(Rf_ScalarLogical(res.code > 0));
     const char *names[] = {"theta", "sse", "iterations", "evaluations", "code",
                            "message", "converged", "trace", "jtj", "jtr"};
     const SEXP elts[] = {th, ssev, itv, evv, codev, msg, conv, trs, jtj, jtr};

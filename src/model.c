@@ -1,7 +1,7 @@
 /* The regression function f_G(x) = sum_i g_i(x) h(x, eta_i) and its Jacobian
  * with respect to the free parameters, evaluated over blocks of rows so that no
  * n x npar matrix is ever formed by the fit. */
-#include "sigmoe.h"
+#include "adapt.h"
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -17,6 +17,15 @@
  * threads share out; the partition depends only on n and npar. */
 #define MOE_MAX_PARTS 8
 
+/* The workspace of a block of at most mmax rows. */
+struct moe_work {
+    int mmax;
+    double *beta0, *B1, *A, *b;    /* unpacked parameters */
+    double *Z, *T, *G, *H, *DH;    /* mmax x k each */
+    double *f;                     /* mmax */
+    double *U, *V;                 /* d f / d z and d f / d t, mmax x k */
+};
+
 static inline int thread_id(void)
 {
 #ifdef _OPENMP
@@ -26,49 +35,53 @@ static inline int thread_id(void)
 #endif
 }
 
-/* Row tasks of a block of m rows: how many, and how many rows task t has.
- * The drivers below run the tasks in a plain loop unless several threads
- * are asked for: an OpenMP region with a false if() clause still enters
- * libgomp for every block, which cost 15% of a one-thread fit at n = 1e5
- * and 30% at n = 3000 (measured), and passes always run their blocks on
- * one thread. */
-static inline int n_tasks(int m) { return (m + MOE_ROWS_PER_TASK - 1) / MOE_ROWS_PER_TASK; }
-static inline int task_rows(int t, int m)
+/* The one parallel loop of the model: tasks 0..ntask-1 of fn, on nthreads
+ * threads in chunks of `chunk` tasks dealt round robin, or in a plain loop.
+ * The plain loop is kept for one thread because an OpenMP region with a false
+ * if() clause still enters libgomp for every block, which cost 15% of a
+ * one-thread fit at n = 1e5 and 30% at n = 3000 (measured), and the passes
+ * run their blocks on one thread. */
+typedef void (*task_fn)(void *ctx, int task);
+
+static void run_tasks(int ntask, int nthreads, int chunk, task_fn fn, void *ctx)
 {
-    int left = m - t * MOE_ROWS_PER_TASK;
-    return left < MOE_ROWS_PER_TASK ? left : MOE_ROWS_PER_TASK;
+    if (nthreads > 1 && ntask > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) schedule(static, chunk)
+#endif
+        for (int t = 0; t < ntask; t++) fn(ctx, t);
+    } else {
+        for (int t = 0; t < ntask; t++) fn(ctx, t);
+    }
 }
 
-int moe_spec_npar(int k, int d, int gating, int expert)
+/* Row tasks of a block of m rows, and the chunk that gives each thread one
+ * contiguous range of them. */
+static inline int n_row_tasks(int m) { return (m + MOE_ROWS_PER_TASK - 1) / MOE_ROWS_PER_TASK; }
+static inline int row_chunk(int ntask, int nthreads)
 {
-    int gated = gating == MOE_GATE_SOFTMAX ? k - 1 : k;
-    int per_expert = expert == MOE_EXPERT_CONSTANT ? 1 : d + 1;
-    return gated * (1 + d) + k * per_expert;
+    return nthreads > 1 ? (ntask + nthreads - 1) / nthreads : ntask;
 }
 
-int moe_spec_gated(const moe_spec *s, int i)
+/* Parameters unpacked into the layout the kernels use: beta0 (k), B1 (k x d),
+ * A (k x d), b (k). The softmax reference row and constant-expert slopes are 0. */
+static void spec_unpack(const moe_spec *s, const double *theta,
+                        double *beta0, double *B1, double *A, double *b)
 {
-    return !(s->gating == MOE_GATE_SOFTMAX && i == s->k - 1);
-}
-
-void moe_spec_unpack(const moe_spec *s, const double *theta,
-                     double *beta0, double *B1, double *A, double *b)
-{
-    int k = s->k, d = s->d, pos = 0;
+    int k = s->k, d = s->d;
     for (int i = 0; i < k; i++) {
-        if (moe_spec_gated(s, i)) {
-            beta0[i] = theta[pos++];
-            for (int j = 0; j < d; j++) B1[i + (size_t) j * k] = theta[pos++];
+        if (moe_theta_gated(s, i)) {
+            const double *g = theta + moe_theta_gate(s, i);
+            beta0[i] = g[0];
+            for (int j = 0; j < d; j++) B1[i + (size_t) j * k] = g[1 + j];
         } else {
             beta0[i] = 0.0;
             for (int j = 0; j < d; j++) B1[i + (size_t) j * k] = 0.0;
         }
-        if (s->expert != MOE_EXPERT_CONSTANT) {
-            for (int j = 0; j < d; j++) A[i + (size_t) j * k] = theta[pos++];
-        } else {
-            for (int j = 0; j < d; j++) A[i + (size_t) j * k] = 0.0;
-        }
-        b[i] = theta[pos++];
+        const double *e = theta + moe_theta_expert(s, i);
+        for (int j = 0; j < d; j++)
+            A[i + (size_t) j * k] = s->expert != MOE_EXPERT_CONSTANT ? e[j] : 0.0;
+        b[i] = theta[moe_theta_b(s, i)];
     }
 }
 
@@ -86,7 +99,7 @@ int moe_block_rows(int n, int npar)
     return m > 0 ? m : 1;
 }
 
-void moe_work_alloc(const moe_spec *s, int mmax, moe_work *w)
+static void work_alloc(const moe_spec *s, int mmax, moe_work *w)
 {
     size_t k = s->k, d = s->d, mk = (size_t) mmax * k;
     w->mmax = mmax;
@@ -104,9 +117,9 @@ void moe_work_alloc(const moe_spec *s, int mmax, moe_work *w)
     w->f = (double *) R_alloc(mmax, sizeof(double));
 }
 
-void moe_work_set(const moe_spec *s, const double *theta, moe_work *w)
+static void work_set(const moe_spec *s, const double *theta, moe_work *w)
 {
-    moe_spec_unpack(s, theta, w->beta0, w->B1, w->A, w->b);
+    spec_unpack(s, theta, w->beta0, w->B1, w->A, w->b);
 }
 
 /* Linear predictors X P' for a block of rows: out (m x k) = x[rows, ] %*% t(P). */
@@ -117,6 +130,15 @@ static void block_linear(const double *x, int ldx, int m, int d, const double *P
     F77_CALL(dgemm)("N", "T", &m, &k, &d, &one, x, &ldx, P, &k, &zero, out, &m
                     FCONE FCONE);
 }
+
+/* A block of m rows starting at row0 of x, as the row tasks see it. */
+typedef struct {
+    const moe_spec *s;
+    const double *x;
+    int ldx, row0, m, want_deriv, direct;
+    moe_work *w;
+    double *J; /* the Jacobian block (m x npar), for jac_task */
+} block_ctx;
 
 /* Rows [r0, r0 + mr) of a block of m rows that starts at row0 of x: gate
  * inputs, gates, experts and f, and U, V when want_deriv. One OpenMP work
@@ -189,8 +211,19 @@ static void block_rows(const moe_spec *s, const double *x, int ldx, int row0, in
     }
 }
 
-void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int m,
-                     int want_deriv, moe_work *w, int nthreads)
+static void block_task(void *ctx, int task)
+{
+    const block_ctx *c = (const block_ctx *) ctx;
+    int r0 = task * MOE_ROWS_PER_TASK, left = c->m - r0;
+    block_rows(c->s, c->x, c->ldx, c->row0, c->m, r0,
+               left < MOE_ROWS_PER_TASK ? left : MOE_ROWS_PER_TASK, c->want_deriv, c->direct,
+               c->w);
+}
+
+/* Evaluate rows [row0, row0 + m) of x: gate inputs, gates, experts and f into
+ * w, and U, V when want_deriv. */
+static void model_block(const moe_spec *s, const double *x, int ldx, int row0, int m,
+                        int want_deriv, moe_work *w, int nthreads)
 {
     int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
     /* With few inputs dgemm's packing costs more than the products; the
@@ -200,71 +233,64 @@ void moe_model_block(const moe_spec *s, const double *x, int ldx, int row0, int 
         block_linear(x + row0, ldx, m, d, w->B1, k, w->Z);
         if (!constant) block_linear(x + row0, ldx, m, d, w->A, k, w->T);
     }
-    int ntask = n_tasks(m);
-    if (nthreads > 1 && ntask > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-#endif
-        for (int task = 0; task < ntask; task++)
-            block_rows(s, x, ldx, row0, m, task * MOE_ROWS_PER_TASK, task_rows(task, m),
-                       want_deriv, direct, w);
-    } else {
-        for (int task = 0; task < ntask; task++)
-            block_rows(s, x, ldx, row0, m, task * MOE_ROWS_PER_TASK, task_rows(task, m),
-                       want_deriv, direct, w);
-    }
+    block_ctx c = {s, x, ldx, row0, m, want_deriv, direct, w, NULL};
+    int ntask = n_row_tasks(m);
+    run_tasks(ntask, nthreads, row_chunk(ntask, nthreads), block_task, &c);
 }
 
-/* Rows [r0, r0 + mr) of the Jacobian block J (m x npar) from U and V. */
+/* Rows [r0, r0 + mr) of the Jacobian block J (m x npar) from U and V; the
+ * columns are the positions of theta (moe.h). */
 MOE_CLONES
 static void jac_rows(const moe_spec *s, const double *x, int ldx, int row0, int m,
                      int r0, int mr, const moe_work *w, double *J)
 {
     int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
     const double *xb = x + row0 + r0;
-    size_t col = 0;
     for (int i = 0; i < k; i++) {
         const double *restrict u = w->U + r0 + (size_t) i * m, *restrict v = w->V + r0 + (size_t) i * m;
         double *restrict Jc;
-        if (moe_spec_gated(s, i)) {
-            Jc = J + r0 + col++ * m;
+        if (moe_theta_gated(s, i)) {
+            size_t col = moe_theta_gate(s, i);
+            Jc = J + r0 + col * m;
             MOE_SIMD
             for (int r = 0; r < mr; r++) Jc[r] = u[r];
             for (int j = 0; j < d; j++) {
                 const double *restrict xj = xb + (size_t) j * ldx;
-                Jc = J + r0 + col++ * m;
+                Jc = J + r0 + (col + 1 + j) * m;
                 MOE_SIMD
                 for (int r = 0; r < mr; r++) Jc[r] = u[r] * xj[r];
             }
         }
         if (!constant) {
+            size_t col = moe_theta_expert(s, i);
             for (int j = 0; j < d; j++) {
                 const double *restrict xj = xb + (size_t) j * ldx;
-                Jc = J + r0 + col++ * m;
+                Jc = J + r0 + (col + j) * m;
                 MOE_SIMD
                 for (int r = 0; r < mr; r++) Jc[r] = v[r] * xj[r];
             }
         }
-        Jc = J + r0 + col++ * m;
+        Jc = J + r0 + (size_t) moe_theta_b(s, i) * m;
         MOE_SIMD
         for (int r = 0; r < mr; r++) Jc[r] = v[r];
     }
 }
 
-void moe_model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
-                         int m, const moe_work *w, double *J, int nthreads)
+static void jac_task(void *ctx, int task)
 {
-    int ntask = n_tasks(m);
-    if (nthreads > 1 && ntask > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-#endif
-        for (int task = 0; task < ntask; task++)
-            jac_rows(s, x, ldx, row0, m, task * MOE_ROWS_PER_TASK, task_rows(task, m), w, J);
-    } else {
-        for (int task = 0; task < ntask; task++)
-            jac_rows(s, x, ldx, row0, m, task * MOE_ROWS_PER_TASK, task_rows(task, m), w, J);
-    }
+    const block_ctx *c = (const block_ctx *) ctx;
+    int r0 = task * MOE_ROWS_PER_TASK, left = c->m - r0;
+    jac_rows(c->s, c->x, c->ldx, c->row0, c->m, r0,
+             left < MOE_ROWS_PER_TASK ? left : MOE_ROWS_PER_TASK, c->w, c->J);
+}
+
+/* Fill the m x npar Jacobian block J (leading dimension m) from w->U, w->V. */
+static void model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
+                            int m, moe_work *w, double *J, int nthreads)
+{
+    block_ctx c = {s, x, ldx, row0, m, 1, 0, w, J};
+    int ntask = n_row_tasks(m);
+    run_tasks(ntask, nthreads, row_chunk(ntask, nthreads), jac_task, &c);
 }
 
 void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
@@ -281,7 +307,7 @@ void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
     ps->work = (moe_work *) R_alloc(ps->nwork, sizeof(moe_work));
     ps->J = (double **) R_alloc(ps->nwork, sizeof(double *));
     for (int t = 0; t < ps->nwork; t++) {
-        moe_work_alloc(s, ps->mmax, &ps->work[t]);
+        work_alloc(s, ps->mmax, &ps->work[t]);
         ps->J[t] = (double *) R_alloc((size_t) ps->mmax * P, sizeof(double));
     }
     ps->A = (double *) R_alloc((size_t) ps->nparts * P * P, sizeof(double));
@@ -289,15 +315,26 @@ void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
     ps->sse = (double *) R_alloc(ps->nparts, sizeof(double));
 }
 
-/* The blocks of partial p, in order, with the workspace of thread t: SSE,
- * and the upper triangle of J'J and J'r when want_normal. Runs on one thread
- * and calls BLAS single-threaded. Every value a block reads from the
- * workspace is written by that block first, so which workspace a partial
- * gets does not change its sums. */
-static void pass_part(const moe_spec *s, const double *x, const double *y,
-                      moe_pass *ps, int p, int t, int want_normal)
+/* One pass, as its partials see it. */
+typedef struct {
+    const moe_spec *s;
+    const double *x, *y;
+    moe_pass *ps;
+    int want_normal;
+} pass_ctx;
+
+/* The blocks of partial p, in order, with the workspace of the calling
+ * thread: SSE, and the upper triangle of J'J and J'r when want_normal. Runs
+ * on one thread and calls BLAS single-threaded. Every value a block reads
+ * from the workspace is written by that block first, so which workspace a
+ * partial gets does not change its sums. */
+static void pass_part(void *ctx, int p)
 {
-    int P = s->npar, n = ps->n, inc = 1;
+    const pass_ctx *c = (const pass_ctx *) ctx;
+    const moe_spec *s = c->s;
+    moe_pass *ps = c->ps;
+    const double *x = c->x, *y = c->y;
+    int P = s->npar, n = ps->n, inc = 1, t = thread_id(), want_normal = c->want_normal;
     const double one = 1.0;
     moe_work *w = &ps->work[t];
     double *A = ps->A + (size_t) p * P * P, *g = ps->g + (size_t) p * P, *J = ps->J[t];
@@ -309,7 +346,7 @@ static void pass_part(const moe_spec *s, const double *x, const double *y,
     for (int b = p; b < ps->nblocks; b += ps->nparts) {
         int row0 = b * ps->mmax;
         int m = n - row0 < ps->mmax ? n - row0 : ps->mmax;
-        moe_model_block(s, x, n, row0, m, want_normal, w, 1);
+        model_block(s, x, n, row0, m, want_normal, w, 1);
         /* residuals overwrite f */
         for (int r = 0; r < m; r++) {
             double res = y[row0 + r] - w->f[r];
@@ -317,7 +354,7 @@ static void pass_part(const moe_spec *s, const double *x, const double *y,
             sse += res * res;
         }
         if (want_normal) {
-            moe_model_jac_block(s, x, n, row0, m, w, J, 1);
+            model_jac_block(s, x, n, row0, m, w, J, 1);
             F77_CALL(dsyrk)("U", "T", &P, &m, &one, J, &m, &one, A, &P FCONE FCONE);
             F77_CALL(dgemv)("T", &m, &P, &one, J, &m, w->f, &inc, &one, g, &inc FCONE);
         }
@@ -331,7 +368,7 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
 {
     int P = s->npar, np = ps->nparts, want = A != NULL;
     int nt = nthreads < ps->nwork ? nthreads : ps->nwork;
-    for (int t = 0; t < nt; t++) moe_work_set(s, theta, &ps->work[t]);
+    for (int t = 0; t < nt; t++) work_set(s, theta, &ps->work[t]);
     /* BLAS runs single-threaded inside every pass, whatever nthreads: a
      * multi-threaded BLAS may split a block's sums differently from a
      * single-threaded one, which would make the result depend on how many
@@ -339,14 +376,8 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
      * pay anyway. Nothing below can raise an R error, so the count is always
      * restored. */
     int prev = moe_blas_threads_set(1);
-    if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-#endif
-        for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, thread_id(), want);
-    } else {
-        for (int p = 0; p < np; p++) pass_part(s, x, y, ps, p, 0, want);
-    }
+    pass_ctx c = {s, x, y, ps, want};
+    run_tasks(np, nt, 1, pass_part, &c);
     if (prev > 1) moe_blas_threads_set(prev);
     /* reduce the partials in a fixed order: the sums do not depend on nthreads */
     double sse = 0.0;
@@ -365,54 +396,55 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
     return sse;
 }
 
+void moe_model_values(const moe_spec *s, const double *x, int n, const double *theta,
+                      double *f, double *G, double *H, int nthreads)
+{
+    if (n < 1) return;
+    moe_work w;
+    work_alloc(s, moe_block_rows(n, s->npar), &w);
+    work_set(s, theta, &w);
+    for (int row0 = 0; row0 < n; row0 += w.mmax) {
+        int m = n - row0 < w.mmax ? n - row0 : w.mmax;
+        model_block(s, x, n, row0, m, 0, &w, nthreads);
+        memcpy(f + row0, w.f, sizeof(double) * m);
+        if (G && H)
+            for (int l = 0; l < s->k; l++) {
+                memcpy(G + row0 + (size_t) l * n, w.G + (size_t) l * m, sizeof(double) * m);
+                memcpy(H + row0 + (size_t) l * n, w.H + (size_t) l * m, sizeof(double) * m);
+            }
+    }
+}
+
+void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double *theta,
+                        double *out, int nthreads)
+{
+    if (n < 1) return;
+    int P = s->npar;
+    moe_work w;
+    work_alloc(s, moe_block_rows(n, P), &w);
+    double *J = (double *) R_alloc((size_t) w.mmax * P, sizeof(double));
+    work_set(s, theta, &w);
+    for (int row0 = 0; row0 < n; row0 += w.mmax) {
+        int m = n - row0 < w.mmax ? n - row0 : w.mmax;
+        model_block(s, x, n, row0, m, 1, &w, nthreads);
+        model_jac_block(s, x, n, row0, m, &w, J, nthreads);
+        for (int c = 0; c < P; c++)
+            memcpy(out + row0 + (size_t) c * n, J + (size_t) c * m, sizeof(double) * m);
+    }
+}
+
 /* ---- .Call adapters ---- */
-
-moe_spec moe_spec_from_sexp(SEXP spec, SEXP theta, SEXP x)
-{
-    if (!Rf_isInteger(spec) || XLENGTH(spec) != 5) Rf_error("internal: spec must be an integer vector of length 5");
-    if (!Rf_isReal(theta)) Rf_error("internal: theta must be double");
-    if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("internal: x must be a double matrix");
-    const int *sp = INTEGER(spec);
-    moe_spec s = {sp[0], sp[1], sp[2], sp[3], sp[4], 0};
-    if (s.k < 1 || s.d < 1) Rf_error("internal: bad k or d");
-    if (s.gating < MOE_GATE_SIGMOID || s.gating > MOE_GATE_NSIGMOID) Rf_error("internal: bad gating code");
-    if (s.expert < MOE_EXPERT_LINEAR || s.expert > MOE_EXPERT_CONSTANT) Rf_error("internal: bad expert code");
-    if (s.expert == MOE_EXPERT_POLY && s.degree < 1) Rf_error("internal: bad degree");
-    s.npar = moe_spec_npar(s.k, s.d, s.gating, s.expert);
-    if (XLENGTH(theta) != s.npar) Rf_error("internal: theta has length %d, expected %d", (int) XLENGTH(theta), s.npar);
-    if (Rf_ncols(x) != s.d) Rf_error("internal: x has %d columns, expected %d", Rf_ncols(x), s.d);
-    return s;
-}
-
-int moe_nthreads(SEXP nthreads)
-{
-    int nt = Rf_asInteger(nthreads);
-    return nt == NA_INTEGER || nt < 1 ? 1 : nt;
-}
 
 /* f at the rows of x; with components = TRUE a list(f, gates, experts). */
 SEXP C_model_eval(SEXP spec, SEXP theta, SEXP x, SEXP components, SEXP nthreads)
 {
     moe_spec s = moe_spec_from_sexp(spec, theta, x);
-    int n = Rf_nrows(x), k = s.k, comp = Rf_asLogical(components), nt = moe_nthreads(nthreads);
+    int n = Rf_nrows(x), k = s.k, comp = Rf_asLogical(components) == 1, nt = moe_nthreads(nthreads);
     SEXP f = PROTECT(Rf_allocVector(REALSXP, n));
     SEXP G = PROTECT(comp ? Rf_allocMatrix(REALSXP, n, k) : R_NilValue);
     SEXP H = PROTECT(comp ? Rf_allocMatrix(REALSXP, n, k) : R_NilValue);
-    if (n > 0) {
-        moe_work w;
-        moe_work_alloc(&s, moe_block_rows(n, s.npar), &w);
-        moe_work_set(&s, REAL(theta), &w);
-        for (int row0 = 0; row0 < n; row0 += w.mmax) {
-            int m = n - row0 < w.mmax ? n - row0 : w.mmax;
-            moe_model_block(&s, REAL(x), n, row0, m, 0, &w, nt);
-            memcpy(REAL(f) + row0, w.f, sizeof(double) * m);
-            if (comp)
-                for (int l = 0; l < k; l++) {
-                    memcpy(REAL(G) + row0 + (size_t) l * n, w.G + (size_t) l * m, sizeof(double) * m);
-                    memcpy(REAL(H) + row0 + (size_t) l * n, w.H + (size_t) l * m, sizeof(double) * m);
-                }
-        }
-    }
+    moe_model_values(&s, REAL(x), n, REAL(theta), REAL(f), comp ? REAL(G) : NULL,
+                     comp ? REAL(H) : NULL, nt);
     SEXP out = f;
     if (comp) {
         const char *names[] = {"f", "gates", "experts"};
@@ -427,21 +459,9 @@ SEXP C_model_eval(SEXP spec, SEXP theta, SEXP x, SEXP components, SEXP nthreads)
 SEXP C_model_jacobian(SEXP spec, SEXP theta, SEXP x, SEXP nthreads)
 {
     moe_spec s = moe_spec_from_sexp(spec, theta, x);
-    int n = Rf_nrows(x), P = s.npar, nt = moe_nthreads(nthreads);
-    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, n, P));
-    if (n > 0) {
-        moe_work w;
-        moe_work_alloc(&s, moe_block_rows(n, P), &w);
-        double *J = (double *) R_alloc((size_t) w.mmax * P, sizeof(double));
-        moe_work_set(&s, REAL(theta), &w);
-        for (int row0 = 0; row0 < n; row0 += w.mmax) {
-            int m = n - row0 < w.mmax ? n - row0 : w.mmax;
-            moe_model_block(&s, REAL(x), n, row0, m, 1, &w, nt);
-            moe_model_jac_block(&s, REAL(x), n, row0, m, &w, J, nt);
-            for (int c = 0; c < P; c++)
-                memcpy(REAL(out) + row0 + (size_t) c * n, J + (size_t) c * m, sizeof(double) * m);
-        }
-    }
+    int n = Rf_nrows(x);
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, n, s.npar));
+    moe_model_jacobian(&s, REAL(x), n, REAL(theta), REAL(out), moe_nthreads(nthreads));
     UNPROTECT(1);
     return out;
 }
@@ -451,7 +471,7 @@ SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
 {
     moe_spec s = moe_spec_from_sexp(spec, theta, x);
     int n = Rf_nrows(x), P = s.npar, nt = moe_nthreads(nthreads);
-    if (!Rf_isReal(y) || XLENGTH(y) != n) Rf_error("internal: y must be double of length nrow(x)");
+    moe_check_response(y, n);
     SEXP jtj = PROTECT(Rf_allocMatrix(REALSXP, P, P));
     SEXP jtr = PROTECT(Rf_allocVector(REALSXP, P));
     double sse = 0.0;
@@ -479,7 +499,7 @@ SEXP C_model_sse(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
 {
     moe_spec s = moe_spec_from_sexp(spec, theta, x);
     int n = Rf_nrows(x), nt = moe_nthreads(nthreads);
-    if (!Rf_isReal(y) || XLENGTH(y) != n) Rf_error("internal: y must be double of length nrow(x)");
+    moe_check_response(y, n);
     double sse = 0.0;
     if (n > 0) {
         moe_pass ps;
@@ -489,27 +509,11 @@ SEXP C_model_sse(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
     return Rf_ScalarReal(sse);
 }
 
-SEXP moe_named_list(int n, const char **names, const SEXP *elts)
+/* Rows per block of a pass over n rows with npar parameters, so that tests
+ * can place data at the blocks' boundaries. */
+SEXP C_model_block_rows(SEXP n, SEXP npar)
 {
-    SEXP out = PROTECT(Rf_allocVector(VECSXP, n));
-    SEXP nms = PROTECT(Rf_allocVector(STRSXP, n));
-    for (int i = 0; i < n; i++) {
-        SET_VECTOR_ELT(out, i, elts[i]);
-        SET_STRING_ELT(nms, i, Rf_mkChar(names[i]));
-    }
-    Rf_setAttrib(out, R_NamesSymbol, nms);
-    UNPROTECT(2);
-    return out;
-}
-
-/* Index (1-based) of the first non-finite value of a double vector, 0 if none;
- * lets R validate large inputs without allocating a logical copy. */
-SEXP C_first_nonfinite(SEXP v)
-{
-    if (!Rf_isReal(v)) Rf_error("internal: v must be double");
-    R_xlen_t len = XLENGTH(v);
-    const double *p = REAL(v);
-    for (R_xlen_t i = 0; i < len; i++)
-        if (!R_FINITE(p[i])) return Rf_ScalarReal((double) (i + 1));
-    return Rf_ScalarReal(0.0);
+    int nn = Rf_asInteger(n), P = Rf_asInteger(npar);
+    if (nn == NA_INTEGER || nn < 1 || P == NA_INTEGER || P < 1) Rf_error("internal: bad n or npar");
+    return Rf_ScalarInteger(moe_block_rows(nn, P));
 }

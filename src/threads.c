@@ -2,11 +2,40 @@
  * thread count at load time, so processes started by a parallel study would
  * otherwise each use every core; OpenBLAS exposes setters at run time, found
  * here by symbol lookup so that the package still works with any BLAS. */
-#include "sigmoe.h"
+#include "adapt.h"
 #ifdef __unix__
 #include <dlfcn.h>
 #endif
+#ifndef _WIN32
+#include <unistd.h>
+#endif
 #include <string.h>
+
+/* ---- OpenMP after fork ----
+ * GNU OpenMP is not fork-safe: a child forked (mclapply, plan(multicore))
+ * from a process whose OpenMP thread pool exists deadlocks in its first
+ * parallel region. A child is recognised by its process id, recorded when the
+ * package is loaded (no pthread_atfork handler, which would dangle if the
+ * library were unloaded), and runs single-threaded. Results do not depend on
+ * the thread count, so only the speed changes. */
+#ifndef _WIN32
+static pid_t main_pid = 0;
+#endif
+
+void moe_threads_init(void)
+{
+#ifndef _WIN32
+    main_pid = getpid();
+#endif
+}
+
+int moe_threads_cap(int n)
+{
+#ifndef _WIN32
+    if (n > 1 && main_pid != 0 && getpid() != main_pid) return 1;
+#endif
+    return n;
+}
 
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);

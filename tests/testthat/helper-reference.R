@@ -1,23 +1,104 @@
 # Independent references shared by the test files (testthat loads helper-*.R
-# before the tests).
+# before the tests): the model's formulas written in plain R from the raw
+# parameter values, never from the package's objects or code.
 
-# f_G(x) = sum_i g_i(x) h(a_i'x + b_i), written from SPEC section 1 in plain R
-# from the raw parameter values (not from the package's object).
+# Gates of an n x k matrix of gate inputs z, as the SPEC writes them. No
+# overflow guards: callers keep |z| moderate.
+ref_gates <- function(z, gating) {
+  switch(gating,
+    sigmoid = 1 / (1 + exp(-z)),
+    softmax = exp(z) / rowSums(exp(z)),
+    normalized_sigmoid = {
+      s <- 1 / (1 + exp(-z))
+      s / rowSums(s)
+    })
+}
+
+# Gates for any |z|, on the log scale: softmax by log-sum-exp, the normalized
+# sigmoid from log sigma(z) = plogis(z, log.p = TRUE), which is accurate even
+# where sigma(z) underflows.
+ref_gates_stable <- function(z, gating) {
+  if (gating == "sigmoid") return(stats::plogis(z))
+  logits <- if (gating == "softmax") z else stats::plogis(z, log.p = TRUE)
+  e <- exp(logits - apply(logits, 1, max))
+  e / rowSums(e)
+}
+
+# Gate inputs z_i(x) = beta1_i' x + beta0_i, one column per expert.
+ref_gate_inputs <- function(beta0, beta1, x) {
+  sapply(seq_along(beta0), function(i) beta0[i] + drop(x %*% beta1[i, ]))
+}
+
+# h(t) as the SPEC writes it.
+ref_expert <- function(t, expert, degree = NULL) {
+  switch(expert,
+    linear = t,
+    relu = pmax(t, 0),
+    gelu = t * stats::pnorm(t),
+    sigmoid = 1 / (1 + exp(-t)),
+    tanh = tanh(t),
+    polynomial = t^degree,
+    constant = t)
+}
+
+# h'(t) in closed form (SPEC section 2); relu' is 0 at t = 0.
+ref_dexpert <- function(t, expert, degree = NULL) {
+  switch(expert,
+    linear = rep(1, length(t)),
+    relu = as.numeric(t > 0),
+    gelu = stats::pnorm(t) + t * stats::dnorm(t),
+    sigmoid = { s <- 1 / (1 + exp(-t)); s * (1 - s) },
+    tanh = 1 - tanh(t)^2,
+    polynomial = degree * t^(degree - 1),
+    constant = rep(1, length(t)))
+}
+
+# f_G(x) = sum_i g_i(x) h(a_i'x + b_i) (SPEC section 1).
 ref_mean <- function(raw, x, gating, expert, degree = NULL) {
   x <- as.matrix(x)
   k <- length(raw$beta0)
-  z <- sapply(seq_len(k), function(i) raw$beta0[i] + drop(x %*% raw$beta1[i, ]))
-  z <- matrix(z, nrow(x), k)
-  g <- switch(gating,
-    sigmoid = 1 / (1 + exp(-z)),
-    softmax = exp(z) / rowSums(exp(z)),
-    normalized_sigmoid = (1 / (1 + exp(-z))) / rowSums(1 / (1 + exp(-z))))
+  g <- ref_gates(matrix(ref_gate_inputs(raw$beta0, raw$beta1, x), nrow(x), k), gating)
   h <- sapply(seq_len(k), function(i) {
     t <- if (expert == "constant") rep(raw$b[i], nrow(x)) else raw$b[i] + drop(x %*% raw$a[i, ])
-    switch(expert,
-      linear = t, relu = pmax(t, 0), gelu = t * stats::pnorm(t), sigmoid = 1 / (1 + exp(-t)),
-      tanh = tanh(t), polynomial = t^degree, constant = t)
+    ref_expert(t, expert, degree)
   })
   h <- matrix(h, nrow(x), k)
   rowSums(g * h)
+}
+
+# theta -> raw parameters in the order of the contract: expert by expert,
+# beta0[i], beta1[i, ] (not for the softmax reference), a[i, ] (not for the
+# constant expert), b[i].
+ref_unpack <- function(theta, k, d, gating, expert) {
+  theta <- unname(theta)
+  raw <- list(beta0 = numeric(k), beta1 = matrix(0, k, d), a = matrix(0, k, d), b = numeric(k))
+  pos <- 0
+  for (i in seq_len(k)) {
+    if (!(gating == "softmax" && i == k)) {
+      raw$beta0[i] <- theta[pos + 1]
+      raw$beta1[i, ] <- theta[pos + 1 + seq_len(d)]
+      pos <- pos + 1 + d
+    }
+    if (expert != "constant") {
+      raw$a[i, ] <- theta[pos + seq_len(d)]
+      pos <- pos + d
+    }
+    raw$b[i] <- theta[pos + 1]
+    pos <- pos + 1
+  }
+  stopifnot(pos == length(theta))
+  raw
+}
+
+# Central finite differences of moe_mean in every free parameter.
+fd_jacobian <- function(p, x, h = 1e-6) {
+  theta <- sigmoe:::params_theta(p)
+  J <- sapply(seq_along(theta), function(j) {
+    step <- h * max(1, abs(theta[j]))
+    up <- theta; up[j] <- up[j] + step
+    dn <- theta; dn[j] <- dn[j] - step
+    (moe_mean(sigmoe:::theta_params(up, p), x) - moe_mean(sigmoe:::theta_params(dn, p), x)) /
+      (2 * step)
+  })
+  matrix(J, nrow(as.matrix(x)), length(theta))
 }

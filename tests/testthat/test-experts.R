@@ -1,39 +1,15 @@
 # Experts (R/experts.R, src/experts.c) against plain-R formulas, closed-form
 # derivatives and central finite differences (SPEC sections 1 and 2).
 
-# h(t) as the SPEC writes it.
-ref_expert <- function(t, expert, degree = NULL) {
-  switch(expert,
-    linear = t,
-    relu = pmax(t, 0),
-    gelu = t * stats::pnorm(t),
-    sigmoid = 1 / (1 + exp(-t)),
-    tanh = tanh(t),
-    polynomial = t^degree,
-    constant = t)
-}
-
-# h'(t) in closed form (SPEC section 2); relu' is 0 at t = 0.
-ref_dexpert <- function(t, expert, degree = NULL) {
-  switch(expert,
-    linear = rep(1, length(t)),
-    relu = as.numeric(t > 0),
-    gelu = stats::pnorm(t) + t * stats::dnorm(t),
-    sigmoid = { s <- 1 / (1 + exp(-t)); s * (1 - s) },
-    tanh = 1 - tanh(t)^2,
-    polynomial = degree * t^(degree - 1),
-    constant = rep(1, length(t)))
-}
-
 # The experts under test, with the degree of each polynomial.
-expert_cases <- list(
+kernel_cases <- list(
   list(expert = "linear"), list(expert = "relu"), list(expert = "gelu"),
   list(expert = "sigmoid"), list(expert = "tanh"),
   list(expert = "polynomial", degree = 1L), list(expert = "polynomial", degree = 2L),
   list(expert = "polynomial", degree = 3L), list(expert = "polynomial", degree = 4L),
   list(expert = "constant")
 )
-case_label <- function(cs) {
+kernel_label <- function(cs) {
   if (is.null(cs$degree)) cs$expert else sprintf("%s (degree %d)", cs$expert, cs$degree)
 }
 
@@ -44,32 +20,32 @@ expert_eval <- function(t, cs, deriv = FALSE) {
 # t on a grid that stays 0.005 away from the relu kink.
 t_grid <- seq(-4.0025, 4, by = 0.05)
 
-test_that("the expert codes are those of src/sigmoe.h", {
+test_that("the expert codes are those of src/moe.h", {
   expect_identical(sigmoe:::expert_code(c("linear", "relu", "gelu", "sigmoid", "tanh",
                                           "polynomial", "constant")), 1:7)
 })
 
 test_that("every expert matches its plain-R formula", {
-  for (cs in expert_cases) {
+  for (cs in kernel_cases) {
     expect_equal(expert_eval(t_grid, cs), ref_expert(t_grid, cs$expert, cs$degree),
-                 tolerance = 1e-14, label = case_label(cs))
+                 tolerance = 1e-14, label = kernel_label(cs))
   }
 })
 
 test_that("every expert derivative matches its closed form", {
-  for (cs in expert_cases) {
+  for (cs in kernel_cases) {
     expect_equal(expert_eval(t_grid, cs, deriv = TRUE), ref_dexpert(t_grid, cs$expert, cs$degree),
-                 tolerance = 1e-14, label = paste(case_label(cs), "derivative"))
+                 tolerance = 1e-14, label = paste(kernel_label(cs), "derivative"))
   }
 })
 
 test_that("every expert derivative matches central finite differences", {
   h <- 1e-6
-  for (cs in expert_cases) {
+  for (cs in kernel_cases) {
     fd <- (expert_eval(t_grid + h, cs) - expert_eval(t_grid - h, cs)) / (2 * h)
     dh <- expert_eval(t_grid, cs, deriv = TRUE)
     expect_lt(max(abs(dh - fd) / pmax(1, abs(fd))), 1e-6,
-              label = paste(case_label(cs), "derivative vs finite differences"))
+              label = paste(kernel_label(cs), "derivative vs finite differences"))
   }
 })
 
@@ -83,10 +59,10 @@ test_that("relu has value and derivative 0 at t = 0, derivative 1 just above", {
 
 test_that("experts and derivatives are finite and right for |t| ~ 800", {
   t <- c(-800, -40, 40, 800)
-  for (cs in expert_cases[c(2:5)]) {
+  for (cs in kernel_cases[c(2:5)]) {
     v <- expert_eval(t, cs)
     dv <- expert_eval(t, cs, deriv = TRUE)
-    expect_true(all(is.finite(v)) && all(is.finite(dv)), label = paste(case_label(cs), "at |t| ~ 800"))
+    expect_true(all(is.finite(v)) && all(is.finite(dv)), label = paste(kernel_label(cs), "at |t| ~ 800"))
   }
   expect_equal(expert_eval(t, list(expert = "sigmoid")), c(0, stats::plogis(-40), stats::plogis(40), 1))
   expect_equal(expert_eval(t, list(expert = "sigmoid"), TRUE), c(0, stats::dlogis(-40), stats::dlogis(40), 0))
@@ -123,7 +99,7 @@ test_that("expert_eval keeps the shape of a matrix and accepts integers", {
 test_that("moe_experts matches h(a'x + b) in plain R for every expert, d = 1 and d = 3", {
   set.seed(202)
   n <- 40; k <- 3
-  for (cs in expert_cases) {
+  for (cs in kernel_cases) {
     for (d in c(1L, 3L)) {
       a <- if (cs$expert == "constant") NULL else matrix(rnorm(k * d), k, d)
       b <- rnorm(k)
@@ -136,7 +112,7 @@ test_that("moe_experts matches h(a'x + b) in plain R for every expert, d = 1 and
       expect_identical(dim(got), c(as.integer(n), as.integer(k)))
       expect_identical(colnames(got), paste0("expert", 1:3))
       expect_equal(unname(got), want, tolerance = 1e-13,
-                   label = sprintf("moe_experts (%s, d = %d)", case_label(cs), d))
+                   label = sprintf("moe_experts (%s, d = %d)", kernel_label(cs), d))
     }
   }
 })

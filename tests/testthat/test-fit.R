@@ -1,30 +1,6 @@
 # The least-squares fit (R/fit.R, src/lsq.c): recovery of well-specified
 # models, comparison with minpack.lm, reproducibility and argument checks.
 
-# theta -> raw parameters in the order of the contract: expert by expert,
-# beta0[i], beta1[i, ] (not for the softmax reference), a[i, ] (not for the
-# constant expert), b[i].
-ref_unpack <- function(theta, k, d, gating, expert) {
-  theta <- unname(theta)
-  raw <- list(beta0 = numeric(k), beta1 = matrix(0, k, d), a = matrix(0, k, d), b = numeric(k))
-  pos <- 0
-  for (i in seq_len(k)) {
-    if (!(gating == "softmax" && i == k)) {
-      raw$beta0[i] <- theta[pos + 1]
-      raw$beta1[i, ] <- theta[pos + 1 + seq_len(d)]
-      pos <- pos + 1 + d
-    }
-    if (expert != "constant") {
-      raw$a[i, ] <- theta[pos + seq_len(d)]
-      pos <- pos + d
-    }
-    raw$b[i] <- theta[pos + 1]
-    pos <- pos + 1
-  }
-  stopifnot(pos == length(theta))
-  raw
-}
-
 # L2 distance between two regression functions on a grid of [-1, 1] (d = 1).
 l2_on_grid <- function(p, q) {
   grid <- seq(-1, 1, length.out = 401)
@@ -32,9 +8,6 @@ l2_on_grid <- function(p, q) {
 }
 
 without_call <- function(fit) fit[setdiff(names(fit), "call")]
-
-relu_truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2),
-                         gating = "sigmoid", expert = "relu")
 
 test_that("a well-specified sigmoid-gate relu model is recovered from data-driven starts", {
   set.seed(1)
@@ -367,57 +340,6 @@ test_that("every bad input of moe_fit is an error naming the argument", {
   sm <- moe_params(beta0 = c(0, 0), beta1 = c(1, 0), a = c(1, 1), b = c(0, 0), gating = "softmax")
   sm$beta0[2] <- 1
   expect_error(moe_fit(x, y, k = 2, gating = "softmax", start = sm), "`start`")
-})
-
-test_that("the formula interface gives the coefficients of moe_fit on the same matrix", {
-  set.seed(19)
-  d <- moe_simulate(relu_truth, n = 300, sd = 0.05)
-  set.seed(20); f1 <- moe(y ~ x1, data = d, k = 2, nstart = 3)
-  set.seed(20); f2 <- moe_fit(d$x1, d$y, k = 2, nstart = 3)
-  expect_identical(coef(f1), coef(f2))
-  expect_identical(f1$theta, f2$theta)
-  expect_identical(f1$starts, f2$starts)
-
-  truth2 <- moe_params(beta0 = c(0, 0), beta1 = rbind(c(3, 1), c(-3, 0)), a = rbind(c(1, 0), c(-1, 1)),
-                       b = c(0.2, 0), expert = "relu")
-  d2 <- moe_simulate(truth2, n = 300, sd = 0.05)
-  d2$noise <- rnorm(300)
-  set.seed(21); g1 <- moe(y ~ x1 + x2, data = d2, k = 2, expert = "linear", nstart = 2)
-  set.seed(21); g2 <- moe_fit(as.matrix(d2[c("x1", "x2")]), d2$y, k = 2, expert = "linear", nstart = 2)
-  expect_identical(coef(g1), coef(g2))
-  expect_identical(colnames(coef(g1)$beta1), c("x1", "x2"))
-  expect_identical(g1$formula, y ~ x1 + x2)
-})
-
-test_that("the formula interface checks its formula and missing values", {
-  d <- data.frame(x1 = c(0.1, 0.5, NA, -0.3, 0.7, -0.9, 0.2, 0.4, -0.5, 0.8, -0.1, 0.6),
-                  y = c(1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3))
-  expect_error(moe(~ x1, data = d, k = 1), "`formula`")
-  expect_error(moe("y ~ x1", data = d, k = 1), "`formula`")
-  expect_error(moe(y ~ x1, data = d, k = 1), "missing values.*row 3")
-  fit <- moe(y ~ x1, data = d, k = 1, na.action = stats::na.omit, nstart = 1)
-  expect_identical(fit$nobs, 11L)
-})
-
-test_that("moe_control has the documented defaults and checks its settings", {
-  ctl <- moe_control()
-  expect_s3_class(ctl, "moe_control")
-  expect_identical(ctl$maxit, 200L)
-  expect_identical(c(ctl$gtol, ctl$lambda), c(1e-8, 1e-3))
-  expect_identical(ctl$threads, 1L)
-  expect_false(ctl$trace)
-  expect_identical(ctl$start_rows, 5000L)
-  expect_identical(ctl$jitter, 0.1)
-  expect_error(moe_control(maxit = 0), "`maxit`")
-  expect_error(moe_control(maxit = 2.5), "`maxit`")
-  expect_error(moe_control(ftol = -1), "`ftol`")
-  expect_error(moe_control(xtol = NA), "`xtol`")
-  expect_error(moe_control(gtol = "a"), "`gtol`")
-  expect_error(moe_control(lambda = 0), "`lambda`")
-  expect_error(moe_control(threads = 0), "`threads`")
-  expect_error(moe_control(trace = NA), "`trace`")
-  expect_error(moe_control(start_rows = 1), "`start_rows`")
-  expect_error(moe_control(jitter = -0.1), "`jitter`")
 })
 
 test_that("the iteration limit is a result, not an error", {

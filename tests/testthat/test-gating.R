@@ -1,49 +1,10 @@
 # Gates (R/gating.R, src/gating.c) against plain-R formulas from SPEC section 1.
 
-# Plain-R gates of an n x k matrix of gate inputs z, as the SPEC writes them.
-# No overflow guards: callers keep |z| moderate.
-ref_gates <- function(z, gating) {
-  switch(gating,
-    sigmoid = 1 / (1 + exp(-z)),
-    softmax = exp(z) / rowSums(exp(z)),
-    normalized_sigmoid = {
-      s <- 1 / (1 + exp(-z))
-      s / rowSums(s)
-    })
-}
-
-# Reference gates for any |z|, computed on the log scale in plain R:
-# softmax by log-sum-exp, the normalized sigmoid from log sigma(z) =
-# plogis(z, log.p = TRUE), which is accurate even where sigma(z) underflows.
-ref_gates_stable <- function(z, gating) {
-  if (gating == "sigmoid") return(stats::plogis(z))
-  logits <- if (gating == "softmax") z else stats::plogis(z, log.p = TRUE)
-  e <- exp(logits - apply(logits, 1, max))
-  e / rowSums(e)
-}
-
-# Gate inputs z_i(x) = beta1_i' x + beta0_i, one column per expert.
-ref_gate_inputs <- function(beta0, beta1, x) {
-  sapply(seq_along(beta0), function(i) beta0[i] + drop(x %*% beta1[i, ]))
-}
-
 c_gates <- function(gating, z) {
   .Call(sigmoe:::C_gate_eval, sigmoe:::gating_code(gating), z)
 }
 
-gatings <- c("sigmoid", "softmax", "normalized_sigmoid")
-
-random_gate_params <- function(k, d, gating) {
-  beta0 <- rnorm(k)
-  beta1 <- matrix(rnorm(k * d, sd = 2), k, d)
-  if (gating == "softmax") {
-    beta0[k] <- 0
-    beta1[k, ] <- 0
-  }
-  list(beta0 = beta0, beta1 = beta1, a = matrix(rnorm(k * d), k, d), b = rnorm(k))
-}
-
-test_that("the gate codes are those of src/sigmoe.h", {
+test_that("the gate codes are those of src/moe.h", {
   expect_identical(sigmoe:::gating_code(gatings), 1:3)
 })
 
@@ -53,7 +14,7 @@ test_that("moe_gates matches the plain-R gates for every gate, d = 1 and d = 3",
   for (gating in gatings) {
     for (d in c(1L, 3L)) {
       k <- 3
-      raw <- random_gate_params(k, d, gating)
+      raw <- random_raw(k, d, gating, "linear", beta1_sd = 2, b_sd = 1)
       p <- moe_params(raw$beta0, raw$beta1, raw$a, raw$b, gating = gating, expert = "linear")
       x <- matrix(runif(n * d, -1, 1), n, d)
       g <- moe_gates(p, x)
@@ -105,7 +66,7 @@ test_that("the sigmoid gate keeps full relative precision in both tails", {
 })
 
 test_that("the vectorised exponential keeps the sigmoid within a few ulps everywhere", {
-  # The gates use sigmoe's own branch-free e^x (src/sigmoe.h), not libm's.
+  # The gates use sigmoe's own branch-free e^x (src/simd.h), not libm's.
   # Against exp(z) / (1 + exp(z)) from R's libm, elementwise: a relative
   # 1e-15 (a few ulps) wherever the result is a normal number, and within two
   # of the smallest subnormals (4.9e-324) below that, down to where it is 0.

@@ -27,18 +27,6 @@ voronoi_plain <- function(fit, truth, r_exact = 1, r_over = 2) {
   list(loss = loss, cell = unname(cell))
 }
 
-random_params <- function(k, d, gating, expert, scale = 1) {
-  beta0 <- rnorm(k, 0, scale)
-  beta1 <- matrix(rnorm(k * d, 0, scale), k, d)
-  if (gating == "softmax") {
-    beta0[k] <- 0
-    beta1[k, ] <- 0
-  }
-  a <- if (expert == "constant") NULL else matrix(rnorm(k * d), k, d)
-  moe_params(beta0, beta1, a, rnorm(k), gating = gating, expert = expert,
-             degree = if (expert == "polynomial") 2 else NULL)
-}
-
 permute_atoms <- function(p, perm) {
   moe_params(p$beta0[perm], p$beta1[perm, , drop = FALSE],
              if (p$expert == "constant") NULL else p$a[perm, , drop = FALSE], p$b[perm],

@@ -1,46 +1,5 @@
-# The regression function f_G, its Jacobian and simulation (R/model.R,
-# src/model.c) against plain-R formulas and finite differences.
-
-gatings <- c("sigmoid", "softmax", "normalized_sigmoid")
-expert_cases <- list(
-  list(expert = "linear"), list(expert = "relu"), list(expert = "gelu"),
-  list(expert = "sigmoid"), list(expert = "tanh"), list(expert = "polynomial", degree = 2L),
-  list(expert = "polynomial", degree = 3L), list(expert = "constant")
-)
-case_label <- function(gating, cs, d) {
-  ex <- if (is.null(cs$degree)) cs$expert else sprintf("polynomial %d", cs$degree)
-  sprintf("%s gate, %s experts, d = %d", gating, ex, d)
-}
-
-# Random parameters of a k-expert model; the softmax reference row is zero and
-# the constant expert has no slopes.
-random_raw <- function(k, d, gating, expert) {
-  raw <- list(beta0 = rnorm(k), beta1 = matrix(rnorm(k * d, sd = 1.5), k, d),
-              a = matrix(rnorm(k * d), k, d), b = rnorm(k, sd = 0.5))
-  if (gating == "softmax") {
-    raw$beta0[k] <- 0
-    raw$beta1[k, ] <- 0
-  }
-  if (expert == "constant") raw$a <- NULL
-  raw
-}
-as_params <- function(raw, gating, cs) {
-  moe_params(raw$beta0, raw$beta1, raw$a, raw$b, gating = gating, expert = cs$expert,
-             degree = cs$degree)
-}
-
-# Central finite differences of moe_mean in every free parameter.
-fd_jacobian <- function(p, x, h = 1e-6) {
-  theta <- sigmoe:::params_theta(p)
-  J <- sapply(seq_along(theta), function(j) {
-    step <- h * max(1, abs(theta[j]))
-    up <- theta; up[j] <- up[j] + step
-    dn <- theta; dn[j] <- dn[j] - step
-    (moe_mean(sigmoe:::theta_params(up, p), x) - moe_mean(sigmoe:::theta_params(dn, p), x)) /
-      (2 * step)
-  })
-  matrix(J, nrow(as.matrix(x)), length(theta))
-}
+# The regression function f_G and its Jacobian (R/model.R, src/model.c)
+# against plain-R formulas and finite differences.
 
 # Rows of x at which no relu expert is within 1e-4 of its kink.
 away_from_kinks <- function(raw, x) {
@@ -77,20 +36,33 @@ test_that("moe_mean is the row sum of gates times experts", {
   }
 })
 
-test_that("moe_mean agrees with plain R across several row blocks", {
-  # enough rows that the C code evaluates x in several blocks of 2^17 / P rows
+test_that("moe_mean and moe_jacobian agree with plain R across the C model's row blocks", {
+  # the C code evaluates x in blocks of model_block_rows(n, P) rows; the rows
+  # on both sides of every boundary must come out as if evaluated alone
   set.seed(303)
-  k <- 3; n <- 12000
+  k <- 3
   for (d in c(3L, 6L)) {
     raw <- random_raw(k, d, "normalized_sigmoid", "relu")
     p <- as_params(raw, "normalized_sigmoid", list(expert = "relu"))
-    x <- matrix(runif(n * d, -1, 1), n, d)
-    m <- 2^17 %/% sigmoe:::n_free_params(k, d, "normalized_sigmoid", "relu")
-    expect_gt(n, 2 * m)
-    expect_equal(moe_mean(p, x), ref_mean(raw, x, "normalized_sigmoid", "relu"), tolerance = 1e-13)
-    J <- moe_jacobian(p, x)
-    rows <- c(1, m, m + 1, 2 * m, 2 * m + 1, n)
-    expect_equal(J[rows, ], moe_jacobian(p, x[rows, ])[, ], tolerance = 1e-15)
+    P <- sigmoe:::n_free_params(k, d, "normalized_sigmoid", "relu")
+    check_blocks <- function(n) {
+      m <- sigmoe:::model_block_rows(n, P)
+      x <- matrix(runif(n * d, -1, 1), n, d)
+      expect_equal(moe_mean(p, x), ref_mean(raw, x, "normalized_sigmoid", "relu"), tolerance = 1e-13)
+      J <- moe_jacobian(p, x)
+      rows <- unique(pmin(c(1, m, m + 1, 2 * m, 2 * m + 1, 3 * m, 3 * m + 1, n), n))
+      expect_equal(J[rows, ], moe_jacobian(p, x[rows, ])[, ], tolerance = 1e-15)
+    }
+    for (blocks in 1:3) {
+      # the block size depends on n: settle n = blocks * m(n) + 3
+      n <- blocks * 256L + 3L
+      for (iter in 1:10) n <- blocks * sigmoe:::model_block_rows(n, P) + 3L
+      expect_identical(n, blocks * sigmoe:::model_block_rows(n, P) + 3L)
+      check_blocks(n)
+    }
+    # and many full blocks
+    expect_gt(12000L, 3L * sigmoe:::model_block_rows(12000L, P))
+    check_blocks(12000L)
   }
 })
 
@@ -217,68 +189,4 @@ test_that("moe_mean and moe_jacobian handle zero rows and validate their argumen
   expect_error(moe_jacobian(p, matrix(0, 3, 2)), "`x`")
   expect_error(moe_jacobian(unclass(p), 1), "`params`")
   expect_error(moe_experts(p, c(NaN)), "`x`")
-})
-
-test_that("moe_simulate draws reproducible data with the documented columns", {
-  set.seed(306)
-  raw <- random_raw(3, 2, "softmax", "gelu")
-  p <- as_params(raw, "softmax", list(expert = "gelu"))
-  set.seed(1); d1 <- moe_simulate(p, n = 200, sd = 0.1)
-  set.seed(1); d2 <- moe_simulate(p, n = 200, sd = 0.1)
-  set.seed(2); d3 <- moe_simulate(p, n = 200, sd = 0.1)
-  expect_identical(d1, d2)
-  expect_false(identical(d1$y, d3$y))
-  expect_s3_class(d1, "data.frame")
-  expect_identical(names(d1), c("x1", "x2", "y"))
-  expect_identical(nrow(d1), 200L)
-  x <- as.matrix(d1[c("x1", "x2")])
-  expect_true(all(x >= -1 & x <= 1))
-  # x is spread over the whole square, not a corner of it
-  expect_true(all(apply(x, 2, min) < -0.8) && all(apply(x, 2, max) > 0.8))
-})
-
-test_that("moe_simulate with sd = 0 gives y == f_G(x) exactly", {
-  set.seed(307)
-  for (gating in gatings) {
-    raw <- random_raw(2, 3, gating, "relu")
-    p <- as_params(raw, gating, list(expert = "relu"))
-    d <- moe_simulate(p, n = 50, sd = 0)
-    x <- as.matrix(d[c("x1", "x2", "x3")])
-    expect_identical(d$y, moe_mean(p, x))
-    expect_equal(d$y, ref_mean(raw, x, gating, "relu"), tolerance = 1e-13)
-  }
-})
-
-test_that("moe_simulate adds N(0, sd^2) noise to f_G", {
-  set.seed(308)
-  p <- moe_params(beta0 = c(-1, 1), beta1 = c(2, -2), a = c(1, -1), b = c(0.5, 0))
-  d <- moe_simulate(p, n = 20000, sd = 0.3)
-  e <- d$y - moe_mean(p, d$x1)
-  # mean 0 and sd 0.3 within about 5 standard errors
-  expect_lt(abs(mean(e)), 5 * 0.3 / sqrt(20000))
-  expect_lt(abs(sd(e) - 0.3), 5 * 0.3 / sqrt(2 * 20000))
-  expect_gt(stats::ks.test(e / 0.3, "pnorm")$p.value, 1e-4)
-})
-
-test_that("moe_simulate takes x when given, and then ignores n", {
-  p <- moe_params(beta0 = c(0, 0), beta1 = matrix(1, 2, 2), a = matrix(1, 2, 2), b = c(0, 0))
-  x <- matrix(c(0.1, 2, -3, 0.4, 0.5, 0.6), 3, dimnames = list(NULL, c("u", "v")))
-  d <- moe_simulate(p, sd = 0, x = x)
-  expect_identical(names(d), c("x1", "x2", "y"))
-  expect_identical(unname(as.matrix(d[1:2])), unname(x))
-  expect_identical(d$y, moe_mean(p, x))
-  expect_identical(nrow(moe_simulate(p, n = 99, sd = 0, x = x)), 3L)
-})
-
-test_that("moe_simulate validates its arguments", {
-  p <- moe_params(beta0 = c(0, 0), beta1 = c(1, -1), a = c(1, 1), b = c(0, 0))
-  expect_error(moe_simulate(p, n = 10, sd = -1), "`sd`")
-  expect_error(moe_simulate(p, n = 10, sd = NA), "`sd`")
-  expect_error(moe_simulate(p, n = 10, sd = c(1, 2)), "`sd`")
-  expect_error(moe_simulate(p, n = 10, sd = Inf), "`sd`")
-  expect_error(moe_simulate(p, n = 2.5, sd = 1), "`n` must be a whole number >= 1, not 2.5.",
-               fixed = TRUE)
-  expect_error(moe_simulate(p, n = 0, sd = 1), "`n`")
-  expect_error(moe_simulate(p, sd = 1, x = matrix(0, 2, 2)), "`x`")
-  expect_error(moe_simulate("p", n = 10, sd = 1), "`params`")
 })

@@ -197,10 +197,7 @@ test_that("theta_params inverts params_theta", {
   for (gating in c("sigmoid", "softmax", "normalized_sigmoid")) {
     for (expert in c("tanh", "constant")) {
       k <- 3; d <- 2
-      beta0 <- rnorm(k); beta1 <- matrix(rnorm(k * d), k)
-      if (gating == "softmax") { beta0[k] <- 0; beta1[k, ] <- 0 }
-      a <- if (expert == "constant") NULL else matrix(rnorm(k * d), k)
-      p <- moe_params(beta0, beta1, a, rnorm(k), gating = gating, expert = expert)
+      p <- random_params(k, d, gating, expert)
       th <- sigmoe:::params_theta(p)
       expect_identical(sigmoe:::theta_params(th, p), p)
       # new values land in the right places
@@ -211,6 +208,28 @@ test_that("theta_params inverts params_theta", {
       if (gating == "softmax") expect_identical(unname(c(p2$beta0[k], p2$beta1[k, ])), c(0, 0, 0))
       if (expert == "constant") expect_true(all(p2$a == 0))
     }
+  }
+})
+
+test_that("theta_layout describes theta as the plain-R reference unpacks it", {
+  # every position of theta holds the block, expert and column the layout
+  # says; unpacking and packing follow it, for every gate x expert
+  for (gating in gatings) for (cs in expert_cases) for (k in c(1L, 3L)) for (d in c(1L, 3L)) {
+    label <- sprintf("%s, k = %d", case_label(gating, cs, d), k)
+    lay <- sigmoe:::theta_layout(k, d, gating, cs$expert)
+    theta <- seq_along(lay$index) + 0.5
+    raw <- ref_unpack(theta, k, d, gating, cs$expert)
+    at <- vapply(seq_along(theta), function(t) {
+      i <- lay$expert[t]; j <- lay$column[t]
+      switch(lay$block[t], beta0 = raw$beta0[i], beta1 = raw$beta1[i, j], a = raw$a[i, j],
+             b = raw$b[i])
+    }, numeric(1))
+    expect_identical(at, theta, label = label)
+    template <- moe_params(numeric(k), matrix(0, k, d), if (cs$expert == "constant") NULL else matrix(0, k, d),
+                           numeric(k), gating = gating, expert = cs$expert, degree = cs$degree)
+    p <- sigmoe:::theta_params(theta, template)
+    expect_identical(lapply(unclass(p)[c("beta0", "beta1", "a", "b")], unname), raw, label = label)
+    expect_identical(sigmoe:::params_theta(p), stats::setNames(theta, lay$name), label = label)
   }
 })
 

@@ -117,3 +117,49 @@ test_that("abort_arg describes what was given", {
   err <- tryCatch(sigmoe:::abort_arg("foo", "a thing", 1), error = identity)
   expect_null(conditionCall(err))
 })
+
+test_that("check_x_dim wants the model's d columns", {
+  expect_identical(sigmoe:::check_x_dim(c(1, 2), 1L), matrix(c(1, 2)))
+  expect_error(sigmoe:::check_x_dim(matrix(0, 2, 3), 2L, "newdata"),
+               "`newdata` must have d = 2 columns (the model's inputs), not 3.", fixed = TRUE)
+  expect_error(sigmoe:::check_x_dim(matrix(0, 2, 2), 1L),
+               "`x` must have d = 1 column (the model's inputs), not 2.", fixed = TRUE)
+})
+
+test_that("check_y takes a numeric vector or one-column matrix of n finite values", {
+  expect_identical(sigmoe:::check_y(1:3, 3L), c(1, 2, 3))
+  expect_identical(sigmoe:::check_y(matrix(c(0.5, 1)), 2L), c(0.5, 1))
+  expect_error(sigmoe:::check_y(c(1, 2), 3L),
+               "`y` must have one value per row of `x` (n = 3), not 2 values.", fixed = TRUE)
+  expect_error(sigmoe:::check_y(matrix(0, 2, 2), 2L), "`y` must be a numeric vector")
+  expect_error(sigmoe:::check_y(c("a", "b"), 2L), "`y` must be a numeric vector")
+  expect_error(sigmoe:::check_y(c(1, NA), 2L), "`y`.*element 2 is NA")
+})
+
+test_that("check_degree wants a degree for the polynomial expert only", {
+  expect_identical(sigmoe:::check_degree(3, "polynomial"), 3L)
+  expect_null(sigmoe:::check_degree(3, "relu"))
+  expect_null(sigmoe:::check_degree(NULL, "linear"))
+  expect_error(sigmoe:::check_degree(NULL, "polynomial"),
+               "`degree` must be given for the polynomial expert.", fixed = TRUE)
+  expect_error(sigmoe:::check_degree(0, "polynomial"), "`degree` must be a whole number >= 1, not 0.",
+               fixed = TRUE)
+})
+
+test_that("check_params and check_dots_empty name what is wrong", {
+  p <- moe_params(beta0 = 0, beta1 = 1, a = 1, b = 0)
+  expect_invisible(sigmoe:::check_params(p, "truth"))
+  expect_error(sigmoe:::check_params(unclass(p), "truth"),
+               "`truth` must be a `moe_params` object (see ?moe_params), not a list of length 9.",
+               fixed = TRUE)
+  expect_null(sigmoe:::check_dots_empty())
+  expect_error(sigmoe:::check_dots_empty(sedd = 1),
+               "Unknown argument `sedd`: check the spelling of the arguments.", fixed = TRUE)
+  expect_error(sigmoe:::check_dots_empty(1), "Unknown argument an unnamed argument")
+})
+
+test_that("is_whole_vec is is_whole elementwise", {
+  x <- c(1, 2.5, NA, Inf, -3, 4 + 1e-12)
+  expect_identical(sigmoe:::is_whole_vec(x), c(TRUE, FALSE, FALSE, FALSE, TRUE, TRUE))
+  expect_identical(sigmoe:::is_whole_vec(x), vapply(x, sigmoe:::is_whole, logical(1)))
+})

@@ -1,0 +1,116 @@
+#' Plot a mixture-of-experts fit
+#'
+#' For one input (d = 1) the default shows the data with the fitted
+#' regression function and each gated expert \eqn{g_i(x) h(a_i x + b_i)}
+#' (panel 1), and the gates \eqn{g_i(x)} (panel 2), side by side. For more
+#' inputs it shows residuals against fitted values (panel 3) and a normal QQ
+#' plot of the residuals (panel 4). The graphical parameters are restored on
+#' exit.
+#'
+#' @param x A `moe_fit` object from [moe_fit()] or [moe()].
+#' @param which Panels to draw, a subset of 1:4: 1 data, fit and gated
+#'   experts and 2 gates (both only for d = 1), 3 residuals against fitted
+#'   values, 4 normal QQ plot of the residuals. Default `c(1, 2)` for d = 1,
+#'   `c(3, 4)` otherwise.
+#' @param col Colours of the experts, one per expert (recycled); default
+#'   [grDevices::hcl.colors()] with palette `"Dark 3"`.
+#' @param legend Where to put the legends of panels 1 and 2: `"auto"` (a
+#'   band kept free above the data and curves), a keyword of
+#'   [graphics::legend()] such as `"topleft"`, or `FALSE` for none.
+#' @param n_grid Number of grid points for the curves of panels 1 and 2.
+#' @param ... Further graphical parameters for the data points, such as
+#'   `pch` or `cex`.
+#' @returns `x`, invisibly.
+#' @examples
+#' truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1),
+#'                     b = c(0.2, 0.2), expert = "relu")
+#' set.seed(1)
+#' d <- moe_simulate(truth, n = 300, sd = 0.05)
+#' fit <- moe_fit(d$x1, d$y, k = 2, nstart = 3)
+#' plot(fit)
+#' plot(fit, which = 3:4)
+#' @export
+plot.moe_fit <- function(x, which = NULL, col = NULL, legend = "auto", n_grid = 400L, ...) {
+  fit <- x
+  if (is.null(which)) which <- if (fit$d == 1L) c(1L, 2L) else c(3L, 4L)
+  if (!is.numeric(which) || length(which) < 1L || !all(is_whole_vec(which)) ||
+      !all(which %in% 1:4) || anyDuplicated(which))
+    abort_arg("which", "distinct panel numbers among 1, 2, 3, 4", which)
+  which <- as.integer(which)
+  if (fit$d != 1L && any(which <= 2L))
+    stop(sprintf("`which` = 1 and 2 (data and gates against x) need d = 1, but the fit has d = %d inputs.",
+                 fit$d), call. = FALSE)
+  if (!isFALSE(legend) && !(is.character(legend) && length(legend) == 1L))
+    abort_arg("legend", "a legend position such as \"topleft\", or FALSE", legend)
+  n_grid <- check_whole(n_grid, "n_grid", min = 2)
+  k <- fit$k
+  col <- if (is.null(col)) grDevices::hcl.colors(k, "Dark 3") else rep_len(col, k)
+  if (length(which) > 1L) {
+    op <- graphics::par(mfrow = c(1L, length(which)))
+    on.exit(graphics::par(op), add = TRUE)
+  }
+  if (any(which <= 2L)) {
+    xv <- fit$x[, 1L]
+    grid <- seq(min(xv), max(xv), length.out = n_grid)
+    comp <- model_components(fit$coefficients, grid)
+    xlab <- fit$xnames[1L]
+  }
+  labels <- paste("expert", seq_len(k))
+  for (w in which) {
+    if (w == 1L) {
+      yv <- fit$y
+      gh <- comp$gates * comp$experts
+      ylim <- legend_room(range(yv, comp$f, gh), legend, k + 1L)
+      graphics::plot(range(xv), ylim, type = "n", xlab = xlab, ylab = "y",
+                     main = "Data, fit and gated experts")
+      graphics::points(xv, yv, col = grDevices::gray(0.6, 0.6), ...)
+      # the fit first: where one expert dominates its gated output lies on
+      # the fit, and drawn underneath it would vanish
+      graphics::lines(grid, comp$f, lwd = 2)
+      graphics::matlines(grid, gh, col = col, lty = 2, lwd = 2)
+      if (!isFALSE(legend)) {
+        labs <- as.expression(c(list("fit"), lapply(seq_len(k), function(i) bquote(g[.(i)] * h[.(i)]))))
+        draw_legend(legend, labs, col = c("black", col), lty = c(1, rep(2, k)),
+                    lwd = 2)
+      }
+    } else if (w == 2L) {
+      graphics::matplot(grid, comp$gates, type = "l", col = col, lty = 1, lwd = 2,
+                        ylim = legend_room(c(0, 1), legend, k), xlab = xlab, ylab = "gate",
+                        main = sprintf("Gates (%s)", sub("_", " ", fit$gating)))
+      if (!isFALSE(legend)) {
+        draw_legend(legend, labels, col = col, lty = 1, lwd = 2)
+      }
+    } else if (w == 3L) {
+      fv <- fit$fitted.values
+      rv <- fit$residuals
+      graphics::plot(fv, rv, xlab = "Fitted values", ylab = "Residuals",
+                     main = "Residuals vs fitted", col = grDevices::gray(0.3, 0.6), ...)
+      graphics::abline(h = 0, lty = 3)
+    } else {
+      rv <- fit$residuals
+      stats::qqnorm(rv, main = "Normal Q-Q of residuals", ylab = "Residuals",
+                    col = grDevices::gray(0.3, 0.6), ...)
+      stats::qqline(rv, lty = 3)
+    }
+  }
+  invisible(x)
+}
+
+# With legend = "auto" the legend goes in a band added above the data, at
+# most 4 entries per row, so that it never hides points or curves.
+legend_columns <- function(n) min(n, 4L)
+
+legend_room <- function(ylim, legend, n) {
+  if (!identical(legend, "auto")) return(ylim)
+  rows <- ceiling(n / legend_columns(n))
+  ylim + c(0, (0.04 + 0.07 * rows) * diff(ylim))
+}
+
+draw_legend <- function(legend, labels, ...) {
+  if (identical(legend, "auto")) {
+    graphics::legend("top", legend = labels, ncol = legend_columns(length(labels)),
+                     bty = "n", cex = 0.8, ...)
+  } else {
+    graphics::legend(legend, legend = labels, bty = "n", cex = 0.8, ...)
+  }
+}

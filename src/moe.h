@@ -1,0 +1,208 @@
+/* sigmoe: the model's types and the kernels' prototypes.
+ *
+ * Two layers (see the file list): C_<area>_<verb>() adapters check SEXP types
+ * and allocate results (their helpers are in adapt.h); the moe_<area>_<verb>()
+ * kernels declared here work on raw pointers and never call the R API, so
+ * they are safe to run inside OpenMP regions. Scratch memory of the kernels
+ * comes from R_alloc, on the main thread, before any parallel region.
+ *
+ * Matrices are column-major, as in R. A data matrix x is n x d with leading
+ * dimension ldx (>= n) so that a block of rows is addressed as x + row0 with
+ * the same ldx, without copying.
+ *
+ * The architecture, one file per concept:
+ *   gating.c (gates) and experts.c (experts) -> model.c (f_G and its
+ *   Jacobian over row blocks) -> lsq.c (the Levenberg-Marquardt solver);
+ *   losses.c (Voronoi loss, expert errors) beside them; threads.c (BLAS and
+ *   OpenMP thread counts); adapt.c (helpers of the .Call adapters); init.c
+ *   (the registration table).
+ */
+#ifndef SIGMOE_MOE_H
+#define SIGMOE_MOE_H
+
+#define R_NO_REMAP
+#ifndef USE_FC_LEN_T
+#define USE_FC_LEN_T
+#endif
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/BLAS.h>
+#include <R_ext/Lapack.h>
+#ifndef FCONE
+#define FCONE
+#endif
+
+#include "simd.h"
+
+/* Gate codes; the same integers are used on the R side (R/params.R). */
+enum {
+    MOE_GATE_SIGMOID = 1,
+    MOE_GATE_SOFTMAX = 2,
+    MOE_GATE_NSIGMOID = 3 /* normalized sigmoid: sigma(z_i) / sum_j sigma(z_j) */
+};
+
+/* Expert codes; the same integers are used on the R side (R/params.R). */
+enum {
+    MOE_EXPERT_LINEAR = 1,
+    MOE_EXPERT_RELU = 2,
+    MOE_EXPERT_GELU = 3,
+    MOE_EXPERT_SIGMOID = 4,
+    MOE_EXPERT_TANH = 5,
+    MOE_EXPERT_POLY = 6,
+    MOE_EXPERT_CONSTANT = 7
+};
+
+/* A model structure: k experts on d inputs; npar is the length of theta. */
+typedef struct {
+    int k, d, gating, expert, degree, npar;
+} moe_spec;
+
+/* ---- the layout of theta: the only place in C that knows it ----
+ * The free parameters are stored expert by expert; for expert i:
+ *   beta0_i, beta1_i[1..d]   unless the gate is softmax and i == k - 1 (the
+ *                            reference, held at 0)
+ *   a_i[1..d]                unless the expert is constant
+ *   b_i
+ * Only the last expert can lack its gate part, so every expert's block
+ * starts at i times the length of a full block. R/params.R mirrors this. */
+static inline int moe_theta_gate_len(const moe_spec *s) { return 1 + s->d; }
+static inline int moe_theta_expert_len(const moe_spec *s)
+{
+    return s->expert == MOE_EXPERT_CONSTANT ? 1 : s->d + 1;
+}
+/* 1 if expert i has free gate parameters */
+static inline int moe_theta_gated(const moe_spec *s, int i)
+{
+    return !(s->gating == MOE_GATE_SOFTMAX && i == s->k - 1);
+}
+/* Position of beta0_i (beta1_i[j] follows at + 1 + j); only when gated. */
+static inline int moe_theta_gate(const moe_spec *s, int i)
+{
+    return i * (moe_theta_gate_len(s) + moe_theta_expert_len(s));
+}
+/* Position of a_i[0] (a_i[j] at + j), or of b_i for the constant expert. */
+static inline int moe_theta_expert(const moe_spec *s, int i)
+{
+    return moe_theta_gate(s, i) + (moe_theta_gated(s, i) ? moe_theta_gate_len(s) : 0);
+}
+/* Position of b_i. */
+static inline int moe_theta_b(const moe_spec *s, int i)
+{
+    return moe_theta_expert(s, i) + moe_theta_expert_len(s) - 1;
+}
+/* The length of theta (the spec's npar). */
+static inline int moe_theta_len(const moe_spec *s)
+{
+    return moe_theta_b(s, s->k - 1) + 1;
+}
+
+/* ---- gating.c ---- */
+/* g = gate(z) for m rows of k columns; z and g have leading dimension ld,
+ * so that a thread can take a range of rows of a larger block. work is
+ * scratch for m doubles (softmax and normalized sigmoid). */
+void moe_gate_eval(int gating, const double *z, int ld, int m, int k, double *g,
+                   double *work);
+/* du = d f / d z for m rows given the gates' inputs z, the gates g, the expert
+ * outputs h (all leading dimension ld) and the model values f (length m). */
+void moe_gate_score(int gating, const double *z, const double *g,
+                    const double *h, const double *f, int ld, int m, int k,
+                    double *du);
+
+/* ---- experts.c ---- */
+/* h = expert(t) and, when dh is not NULL, dh = d expert / d t, elementwise. */
+void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
+                     double *h, double *dh);
+
+/* ---- model.c ---- */
+/* Rows per block so that one block of the Jacobian stays small (cache sized). */
+int moe_block_rows(int n, int npar);
+
+/* The workspace of one block of rows (defined in model.c). */
+typedef struct moe_work moe_work;
+
+/* Everything one pass over the data needs: the rows are cut into nblocks
+ * blocks of mmax rows, and block b is summed into partial b % nparts. The
+ * partition depends only on n and npar; threads share out the partials. */
+typedef struct {
+    int n, mmax, nblocks, nparts, nwork;
+    moe_work *work;     /* one per thread (nwork) */
+    double **J;         /* one mmax x npar Jacobian block per thread */
+    double *A, *g, *sse; /* partial normal equations and SSEs (nparts each) */
+} moe_pass;
+
+/* Allocate for passes on up to nthreads threads (R_alloc). */
+void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps);
+/* One pass over the n rows of x (leading dimension n) at theta: returns the
+ * SSE and, when A is not NULL, the upper triangle of A = J'J and g = J'r
+ * (r = y - f), accumulated block by block with dsyrk and dgemv. Partials run
+ * on up to nthreads threads and are reduced in a fixed order, so the result
+ * does not depend on nthreads. */
+double moe_model_pass(const moe_spec *s, const double *x, const double *y,
+                      const double *theta, moe_pass *ps, double *A, double *g,
+                      int nthreads);
+/* f (length n) and, when G and H are not NULL, the gates and expert outputs
+ * (n x k each) at the n rows of x. */
+void moe_model_values(const moe_spec *s, const double *x, int n, const double *theta,
+                      double *f, double *G, double *H, int nthreads);
+/* The full n x npar Jacobian of f at theta (for users and tests: the fit
+ * never forms it). */
+void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double *theta,
+                        double *J, int nthreads);
+
+/* ---- lsq.c ---- */
+/* The least-squares problem: minimise sum_r (y_r - f(x_r; theta))^2 over
+ * lower <= theta <= upper. Observation weights belong here when the solver
+ * learns them. */
+typedef struct {
+    const moe_spec *spec;
+    const double *x, *y; /* n x d (leading dimension n) and n */
+    int n;
+    const double *lower, *upper; /* npar each (may hold -Inf / Inf), or NULL */
+} moe_lsq_problem;
+
+/* Settings of the solver (see ?moe_control). The hooks let the solver stay
+ * free of the R API: the adapter passes R_CheckUserInterrupt and Rprintf. */
+typedef struct {
+    int maxit, threads, trace;
+    double ftol, xtol, gtol, lambda;
+    void (*check_interrupt)(void);
+    void (*print)(const char *fmt, ...);
+} moe_lsq_control;
+
+/* Termination codes of the solver (> 0: converged). */
+enum {
+    MOE_LSQ_FTOL = 1,      /* relative reduction of the SSE below ftol */
+    MOE_LSQ_XTOL = 2,      /* relative step below xtol */
+    MOE_LSQ_GTOL = 3,      /* every column of J nearly orthogonal to r */
+    MOE_LSQ_ZERO = 4,      /* SSE is zero to rounding */
+    MOE_LSQ_STALL = 5,     /* no damping gives a decrease: a numerical minimum */
+    MOE_LSQ_MAXIT = -1,    /* iteration cap reached */
+    MOE_LSQ_NONFINITE = -2 /* the SSE at the start is not finite */
+};
+
+typedef struct {
+    double sse;
+    int iterations, evaluations, code;
+    double *trace;  /* the SSE after each iteration, iterations + 1 values */
+    double *jtj;    /* upper triangle of J'J at the solution, npar x npar */
+    double *jtr;    /* J'r at the solution, npar */
+} moe_lsq_result;
+
+/* Levenberg-Marquardt from theta (overwritten by the solution). Scratch and
+ * the result's arrays come from R_alloc. */
+void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double *theta,
+                   moe_lsq_result *res);
+/* The message of a termination code. */
+const char *moe_lsq_message(int code);
+
+/* ---- threads.c ---- */
+/* Set OpenBLAS's thread count when R uses OpenBLAS; returns the previous
+ * count, or 0 (and does nothing) for any other BLAS. No R API. */
+int moe_blas_threads_set(int n);
+/* Record the loading process (R_init_sigmoe). */
+void moe_threads_init(void);
+/* The OpenMP threads that may be used when n are asked for: 1 in a forked
+ * child, else n. */
+int moe_threads_cap(int n);
+
+#endif

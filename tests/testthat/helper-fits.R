@@ -1,0 +1,44 @@
+# A well-specified truth and the fits shared by the tests of the fit object's
+# methods, inference, predictions and plots.
+
+relu_truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2),
+                         gating = "sigmoid", expert = "relu")
+
+# The fits and their data, made on first use and then shared: a test file
+# puts them in its environment with list2env(fit_fixtures(), environment()),
+# where update() finds the data of the stored calls.
+fit_fixtures <- local({
+  made <- NULL
+  function() {
+    if (is.null(made)) made <<- make_fit_fixtures()
+    made
+  }
+})
+
+make_fit_fixtures <- function() {
+  set.seed(11)
+  dat1 <- moe_simulate(relu_truth, n = 300, sd = 0.05)
+  fit_x <- moe_fit(dat1$x1, dat1$y, k = 2, start = relu_truth, nstart = 2)
+  fit_f <- moe(y ~ x1, data = dat1, k = 2, start = relu_truth, nstart = 2)
+
+  # One true expert fitted by three, from a start that splits the true atom
+  # into three equal ones: over-specified, and the fitted atoms stay (nearly)
+  # equal, so the information is singular whatever the solver's path.
+  relu1 <- moe_params(beta0 = 1, beta1 = 3, a = 1, b = 0.2, expert = "relu")
+  set.seed(2)
+  dat_over <- moe_simulate(relu1, n = 300, sd = 0.05)
+  split3 <- moe_params(beta0 = rep(-0.5, 3), beta1 = rep(3, 3), a = rep(1, 3), b = rep(0.2, 3),
+                       expert = "relu")
+  fit_over <- moe_fit(dat_over$x1, dat_over$y, k = 3, start = split3, nstart = 0)
+
+  # d = 2, formula interface.
+  lin2 <- moe_params(beta0 = c(0.5, 0), beta1 = rbind(c(4, 1), c(0, 0)),
+                     a = rbind(c(1, 0.5), c(-1, 0.5)), b = c(0.2, -0.1),
+                     gating = "softmax", expert = "linear")
+  set.seed(5)
+  dat2 <- moe_simulate(lin2, n = 300, sd = 0.05)
+  fit_2 <- moe(y ~ x1 + x2, data = dat2, k = 2, gating = "softmax", expert = "linear",
+               start = lin2, nstart = 2)
+  list(dat1 = dat1, fit_x = fit_x, fit_f = fit_f, dat_over = dat_over, fit_over = fit_over,
+       lin2 = lin2, dat2 = dat2, fit_2 = fit_2)
+}

@@ -1,0 +1,32 @@
+# The formula interface (R/formula.R): the same fit as moe_fit() on the model
+# matrix, and checks of the formula and of missing values.
+
+test_that("the formula interface gives the coefficients of moe_fit on the same matrix", {
+  set.seed(19)
+  d <- moe_simulate(relu_truth, n = 300, sd = 0.05)
+  set.seed(20); f1 <- moe(y ~ x1, data = d, k = 2, nstart = 3)
+  set.seed(20); f2 <- moe_fit(d$x1, d$y, k = 2, nstart = 3)
+  expect_identical(coef(f1), coef(f2))
+  expect_identical(f1$theta, f2$theta)
+  expect_identical(f1$starts, f2$starts)
+
+  truth2 <- moe_params(beta0 = c(0, 0), beta1 = rbind(c(3, 1), c(-3, 0)), a = rbind(c(1, 0), c(-1, 1)),
+                       b = c(0.2, 0), expert = "relu")
+  d2 <- moe_simulate(truth2, n = 300, sd = 0.05)
+  d2$noise <- rnorm(300)
+  set.seed(21); g1 <- moe(y ~ x1 + x2, data = d2, k = 2, expert = "linear", nstart = 2)
+  set.seed(21); g2 <- moe_fit(as.matrix(d2[c("x1", "x2")]), d2$y, k = 2, expert = "linear", nstart = 2)
+  expect_identical(coef(g1), coef(g2))
+  expect_identical(colnames(coef(g1)$beta1), c("x1", "x2"))
+  expect_identical(g1$formula, y ~ x1 + x2)
+})
+
+test_that("the formula interface checks its formula and missing values", {
+  d <- data.frame(x1 = c(0.1, 0.5, NA, -0.3, 0.7, -0.9, 0.2, 0.4, -0.5, 0.8, -0.1, 0.6),
+                  y = c(1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3))
+  expect_error(moe(~ x1, data = d, k = 1), "`formula`")
+  expect_error(moe("y ~ x1", data = d, k = 1), "`formula`")
+  expect_error(moe(y ~ x1, data = d, k = 1), "missing values.*row 3")
+  fit <- moe(y ~ x1, data = d, k = 1, na.action = stats::na.omit, nstart = 1)
+  expect_identical(fit$nobs, 11L)
+})
