@@ -18,6 +18,29 @@
 #' (`control$jitter`). Everything random comes from R's generator, so
 #' `set.seed()` reproduces a fit.
 #'
+#' @section The compact parameter set (`lower`, `upper`):
+#' The least-squares theory takes the minimum over a compact parameter set;
+#' without one an over-specified fit can run off (gates turning into steps,
+#' surplus weights or slopes growing without bound). `lower` and `upper` state
+#' that set as a box on every free parameter. Each is a number, applied to
+#' every free parameter, or a named list in the layout of [moe_params()]
+#' (`beta0`, `beta1`, `a`, `b`), each element a number or an array of the
+#' parameter's full size (for example `upper = list(beta1 = 10)`); blocks left
+#' out are unbounded. The box must contain every `start` (an error otherwise);
+#' data-driven starts are moved into it.
+#'
+#' The solver enforces the box by a projected, active-set Levenberg-Marquardt
+#' method: at each iteration a parameter at a bound whose descent direction
+#' points out of the box is held there, the step of the others is projected
+#' onto the box, and a step is accepted by its actual against its predicted
+#' reduction at the projected point. It stops where the bound-constrained
+#' first-order conditions hold to the tolerances of [moe_control()]: the
+#' gradient test runs over the parameters not held at a bound. A fit in which
+#' no bound is ever reached is bit-identical to the fit without bounds. The
+#' parameters that end at a bound are flagged in `at_bound`; [summary()],
+#' [vcov()][vcov.moe_fit] and [confint()][confint.moe_fit] give them `NA`
+#' standard errors, since a Wald interval there would leave the box.
+#'
 #' @param x Inputs: an n x d numeric matrix (or data frame of numeric
 #'   columns), or a numeric vector when d = 1.
 #' @param y Responses, a numeric vector of length n.
@@ -28,11 +51,16 @@
 #'   with one `start` runs exactly one local search from it).
 #' @param nstart Number of data-driven starts, a whole number >= 0.
 #' @param control Solver settings, see [moe_control()].
+#' @param lower,upper The box of the parameter set: each a number or a named
+#'   list of `beta0`, `beta1`, `a`, `b` bounds (see the section on the compact
+#'   parameter set). The defaults, `-Inf` and `Inf`, leave the parameters free.
 #' @returns An object of class `moe_fit`, with methods `print`, `summary`,
 #'   `coef` (the fitted [moe_params()]), `fitted`, `residuals`, `predict`,
 #'   `plot`, `logLik`, `AIC`, `BIC`, `nobs`, `deviance`, `sigma`, `vcov` and
 #'   `confint`. Its elements include `theta` (the free parameters),
-#'   `convergence` (code, message, iterations, SSE trace) and `starts`.
+#'   `convergence` (code, message, iterations, SSE trace), `starts`,
+#'   `lower` and `upper` (the box as vectors in the order of `theta`) and
+#'   `at_bound` (logical, per free parameter: at a finite bound).
 #' @seealso [moe()] for the formula interface.
 #' @examples
 #' truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1),
@@ -44,7 +72,8 @@
 #' coef(fit)
 #' @export
 moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
-                    start = NULL, nstart = 10L, control = moe_control()) {
+                    start = NULL, nstart = 10L, control = moe_control(),
+                    lower = -Inf, upper = Inf) {
   cl <- match.call()
   x <- check_x(x, "x")
   y <- check_y(y, nrow(x))
@@ -64,16 +93,18 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   template <- moe_params(beta0 = numeric(k), beta1 = matrix(0, k, d, dimnames = list(NULL, x_names(x))),
                          a = matrix(0, k, d), b = numeric(k), gating = gating,
                          expert = expert, degree = degree)
-  user <- check_starts(start, template)
+  box <- box_theta(lower, upper, template)
+  user <- check_starts(start, template, box)
   if (length(user) == 0L && nstart == 0L)
     stop("`nstart` must be >= 1 when no `start` is given, not 0.", call. = FALSE)
 
   thetas <- c(lapply(user, params_theta),
-              data_starts(x, y, template, nstart, control))
+              lapply(data_starts(x, y, template, nstart, control), box_project, box = box))
   source <- rep(c("user", "data"), c(length(user), nstart))
   spec <- params_spec(template)
   ctl <- lsq_control_vector(control)
-  runs <- lapply(thetas, function(theta) lsq_search(spec, unname(theta), x, y, ctl))
+  runs <- lapply(thetas, function(theta)
+    lsq_search(spec, unname(theta), x, y, ctl, unname(box$lower), unname(box$upper)))
   sse <- vapply(runs, `[[`, numeric(1), "sse")
   starts <- data.frame(
     start = seq_along(runs), source = source, sse = sse,
@@ -86,19 +117,19 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
     stop("Every start gave a non-finite SSE; check the scale of `x` and `y` or pass `start`.",
          call. = FALSE)
   best <- runs[[ok[which.min(sse[ok])]]]
-  new_moe_fit(best, template, x, y, starts, control, cl)
+  new_moe_fit(best, template, x, y, starts, control, cl, box)
 }
 
 # One Levenberg-Marquardt search of the solver (src/lsq.c) from theta, with
 # the settings of lsq_control_vector(): the one call of the C solver. Bounds
-# on theta are vectors of its length, NULL for none (all fits today).
+# on theta are vectors of its length, NULL for none.
 lsq_search <- function(spec, theta, x, y, ctl, lower = NULL, upper = NULL) {
   .Call(C_lsq_fit, spec, theta, x, y, ctl, lower, upper)
 }
 
 # User starts: NULL, one moe_params, or a list of them, each matching the
 # model being fitted.
-check_starts <- function(start, template) {
+check_starts <- function(start, template, box = NULL) {
   if (is.null(start)) return(list())
   if (inherits(start, "moe_params")) start <- list(start)
   if (!is.list(start) || length(start) == 0L)
@@ -126,11 +157,20 @@ check_starts <- function(start, template) {
     if (template$gating == "softmax" && (p$beta0[p$k] != 0 || any(p$beta1[p$k, ] != 0)))
       stop(sprintf("%s: the softmax reference expert k must have beta0 and beta1 equal to 0.", what),
            call. = FALSE)
+    if (!is.null(box)) {
+      theta <- params_theta(p)
+      out <- which(box_outside(theta, box))
+      if (length(out))
+        stop(sprintf("%s must lie in the box of `lower` and `upper`: %s = %s is outside [%s, %s].",
+                     what, names(theta)[out[1L]], format(theta[[out[1L]]]),
+                     format(box$lower_all[[out[1L]]]), format(box$upper_all[[out[1L]]])), call. = FALSE)
+    }
   }
   start
 }
 
-new_moe_fit <- function(run, template, x, y, starts, control, call) {
+new_moe_fit <- function(run, template, x, y, starts, control, call,
+                        box = box_theta(-Inf, Inf, template)) {
   theta <- stats::setNames(run$theta, param_names(template$k, template$d, template$gating,
                                                   template$expert))
   params <- theta_params(theta, template)
@@ -162,6 +202,9 @@ new_moe_fit <- function(run, template, x, y, starts, control, call) {
                        iterations = run$iterations, evaluations = run$evaluations,
                        trace = run$trace),
     starts = starts,
+    lower = box$lower_all,
+    upper = box$upper_all,
+    at_bound = box_at_bound(theta, box),
     jtj = jtj,
     control = control,
     call = call

@@ -8,7 +8,7 @@
 #' @param formula A formula such as `y ~ x1 + x2`.
 #' @param data A data frame holding the variables of `formula`.
 #' @param k Number of experts.
-#' @param ... Further arguments to [moe_fit()]: `gating`, `expert`, `degree`,
+#' @param ... Further arguments to [moe_fit()]: `gating`, `expert`, `degree`, `lower`, `upper`,
 #'   `start`, `nstart`, `control`.
 #' @param subset Optional expression selecting rows of `data`.
 #' @param na.action What to do with rows that have missing values. By

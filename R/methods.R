@@ -62,6 +62,7 @@ print.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
               format(x$sse, digits = digits), as.integer(x$df.residual),
               format(sigma.moe_fit(x), digits = digits)))
   cat(convergence_line(x), "\n", sep = "")
+  if (any(x$at_bound)) cat("At a bound of the box: ", bound_list(x), "\n", sep = "")
   cat("\nFitted mixing measure:\n")
   print(params_table(x$coefficients), digits = digits)
   if (x$gating == "softmax") cat("(expert ", x$k, " is the softmax reference)\n", sep = "")
@@ -114,6 +115,8 @@ summary.moe_fit <- function(object, ...) {
     rank = info$rank,
     singular = info$singular,
     estimable = info$estimable,
+    at_bound = info$at_bound,
+    bounds = if (any(info$at_bound)) bound_list(object) else NULL,
     convergence = object$convergence[c("code", "message", "converged", "iterations",
                                        "evaluations")],
     starts = list(n = nrow(st), user = sum(st$source == "user"),
@@ -153,12 +156,20 @@ print.summary.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L),
                      "reached by %d of %d (within 1e-6 relative)\n"),
               s$n, s$user, s$data, s$converged, format(s$best_sse, digits = digits),
               s$n_best, s$n))
-  if (x$singular)
+  at_bound <- if (is.null(x$at_bound)) logical(length(x$estimable)) else x$at_bound
+  if (x$singular) {
+    unident <- sum(!x$estimable & !at_bound)
     cat(sprintf(paste0("\nNote: the information J'J is singular (numerical rank %d of %d), ",
                        "usually because the model is over-specified; the %d parameter%s ",
                        "in unidentified directions %s NA standard errors.\n"),
-                x$rank, x$npar, sum(!x$estimable), if (sum(!x$estimable) == 1L) "" else "s",
-                if (sum(!x$estimable) == 1L) "has" else "have"))
+                x$rank, sum(!at_bound), unident, if (unident == 1L) "" else "s",
+                if (unident == 1L) "has" else "have"))
+  }
+  if (any(at_bound))
+    cat(sprintf(paste0("\nNote: %d parameter%s ended at a bound of the box (%s); %s NA ",
+                       "standard errors, since a Wald interval would leave the box.\n"),
+                sum(at_bound), if (sum(at_bound) == 1L) "" else "s", x$bounds,
+                if (sum(at_bound) == 1L) "it has" else "they have"))
   invisible(x)
 }
 
