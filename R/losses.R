@@ -1,4 +1,4 @@
-# Losses between a fitted and a true mixing measure (SPEC section 3): the
+# Losses between a fitted and a true mixing measure (vignette("theory")): the
 # Voronoi loss and the expert-level L2(mu) error. The kernels are in
 # src/losses.c; this file validates, builds the atoms' weights and locations,
 # and labels the results.
@@ -49,7 +49,7 @@
 #' @param truth The true mixing measure, a [moe_params()] object with the
 #'   same gate, expert and input dimension as `fit` (any number of atoms).
 #' @param r_exact,r_over Exponents of the exact-specified and over-specified
-#'   terms, numbers > 0 (defaults 1 and 2 as in SPEC section 3).
+#'   terms, numbers > 0 (defaults 1 and 2, as in Nguyen, Ho and Rinaldo, 2024).
 #' @param align For the softmax gate: `"mass"` (default) or `"none"`, see
 #'   Details. Ignored for the sigmoid gates.
 #' @param ... Not used; must be empty.
@@ -95,8 +95,10 @@ voronoi_compute <- function(fitp, truth, r_exact = 1, r_over = 2, align = "mass"
   wt <- atom_weights(truth)
   shift <- 0
   if (fitp$gating == "softmax" && align == "mass") {
-    shift <- log(sum(wt)) - log(sum(w))
-    w <- w * exp(shift)
+    # on the log scale: exp(beta0) overflows for intercepts past ~709, and
+    # Inf * 0 would make the loss NaN for a finite fit
+    shift <- log_sum_exp(truth$beta0) - log_sum_exp(fitp$beta0)
+    w <- exp(fitp$beta0 + shift)
   }
   out <- .Call(C_losses_voronoi, as.double(w), as.double(fitp$beta0), atom_locations(fitp),
                as.double(wt), as.double(truth$beta0), atom_locations(truth),
@@ -216,7 +218,7 @@ expert_error_compute <- function(fitp, truth, x) {
 #' split <- moe_params(beta0 = c(qlogis(w), qlogis(w), -0.5), beta1 = c(0, 0, -3),
 #'                     a = c(1.5, 1.5, -1), b = c(0.3, 0.3, 0.2), expert = "relu")
 #' cell_error(split, truth)
-#' # with a non-zero slope the same split does not (SPEC section 3)
+#' # with a non-zero slope the same split does not (see vignette("theory"))
 #' truth$beta1[1, ] <- split$beta1[1:2, ] <- 3
 #' cell_error(split, truth)
 #' @export
@@ -248,6 +250,12 @@ atom_cells <- function(fitp, truth) {
   .Call(C_losses_voronoi, rep(1, fitp$k), numeric(fitp$k), loc, rep(1, truth$k),
         numeric(truth$k), loct, if (same_gate) as.integer(fitp$d) else 0L, FALSE,
         c(1, 2))$cell
+}
+
+# log(sum(exp(v))) without overflow.
+log_sum_exp <- function(v) {
+  m <- max(v)
+  m + log(sum(exp(v - m)))
 }
 
 # L2(mu) distance between the fitted and the true regression functions on x,

@@ -123,7 +123,7 @@ params_table <- function(p) {
 }
 
 # Atom weights of the mixing measure: sigma(beta0) for sigmoid-type gates,
-# exp(beta0) for softmax (SPEC section 3).
+# exp(beta0) for softmax (vignette("theory"), section on mixing measures).
 atom_weights <- function(p) {
   if (p$gating == "softmax") exp(p$beta0) else stats::plogis(p$beta0)
 }

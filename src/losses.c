@@ -73,12 +73,16 @@ static double voronoi_terms(int k, int kt, int d, int q,
         int j = cell[i];
         double db1 = row_dist(loc, k, i, loct, kt, j, 0, d);
         double deta = row_dist(loc, k, i, loct, kt, j, d, q);
+        /* a zero distance adds nothing, whatever the weight: a weight that
+         * overflowed to Inf must not turn it into NaN */
+        double dist;
         if (count[j] == 1) {
             double c = use_c ? fabs(beta0[i] - beta0t[j]) : 0.0;
-            term[j] += w[i] * pow(c + db1 + deta, r_exact);
+            dist = pow(c + db1 + deta, r_exact);
         } else {
-            term[j] += w[i] * (pow(db1, r_over) + pow(deta, r_over));
+            dist = pow(db1, r_over) + pow(deta, r_over);
         }
+        if (dist > 0.0) term[j] += w[i] * dist;
     }
     double total = 0.0;
     for (int j = 0; j < kt; j++) {

@@ -271,3 +271,27 @@ test_that("cell_error rejects mismatched models with clear errors", {
   expect_error(cell_error(1, truth), "`fit` must be a `moe_fit` or a `moe_params` object")
   expect_error(cell_error(truth, truth, x = matrix(0, 3, 2)), "`x` must have d = 1 column")
 })
+
+test_that("the Voronoi loss is never NaN for a finite fit, however extreme", {
+  t_soft <- moe_params(c(0.5, 0), c(1, 0), c(1, 1), c(0, 0), gating = "softmax", expert = "linear")
+  far <- moe_params(c(800, 0), c(1, 0), c(1, 1), c(0, 0), gating = "softmax", expert = "linear")
+  # aligned on the log scale: the fitted weights are (1, e^-800) times the
+  # true total e^0.5 + 1, so atom 1 carries all of it (mass term 1) and atom
+  # 2 none (mass term 1); both locations are exact
+  v <- voronoi_loss(far, t_soft)
+  expect_equal(as.numeric(v), ((exp(0.5) + 1) - exp(0.5)) + 1, tolerance = 1e-12)
+  expect_equal(attr(v, "cells")$fitted_weight, c(exp(0.5) + 1, 0))
+  # without alignment the weight e^800 is beyond double precision: Inf, not NaN
+  expect_identical(as.numeric(voronoi_loss(far, t_soft, align = "none")), Inf)
+  set.seed(71)
+  for (i in 1:200) for (g in c("sigmoid", "softmax")) {
+    k <- 3
+    b0 <- c(runif(2, -1e3, 1e3), if (g == "softmax") 0 else runif(1, -1e3, 1e3))
+    b1 <- c(runif(2, -1e3, 1e3), if (g == "softmax") 0 else runif(1, -1e3, 1e3))
+    fit <- moe_params(b0, b1, runif(k, -1e3, 1e3), runif(k, -1e3, 1e3), gating = g,
+                      expert = "relu")
+    truth <- moe_params(c(0.5, 0), c(if (g == "softmax") 3 else 2, 0), c(1, -1), c(0.2, 0.1),
+                        gating = g, expert = "relu")
+    for (al in c("mass", "none")) expect_false(is.nan(as.numeric(voronoi_loss(fit, truth, align = al))))
+  }
+})
