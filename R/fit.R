@@ -18,6 +18,19 @@
 #' (`control$jitter`). Everything random comes from R's generator, so
 #' `set.seed()` reproduces a fit.
 #'
+#' @section Scale and location:
+#' The fit is equivariant to the location and scale of the data: it works in
+#' coordinates where x is centred (when a column's mean is more than 4
+#' standard deviations from 0, and the box leaves the intercepts `beta0` and
+#' `b` free) and scaled by a power of two (when a column's standard deviation
+#' is outside \[1/16, 16\]), and y is scaled by a power of two (when its root
+#' mean square is outside \[1/16, 16\], for the linear, ReLU, polynomial and
+#' constant experts, whose output scale is a scale of their parameters). The
+#' starts and the box are mapped into those coordinates and the solution is
+#' mapped back exactly, so a fit of `a * x + c` is the fit of `x` after the
+#' change of variables. Data of ordinary size are used as they are. The map
+#' is in `fit$scaling`.
+#'
 #' @section The compact parameter set (`lower`, `upper`):
 #' The least-squares theory takes the minimum over a compact parameter set;
 #' without one an over-specified fit can run off (gates turning into steps,
@@ -98,14 +111,20 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   if (length(user) == 0L && nstart == 0L)
     stop("`nstart` must be >= 1 when no `start` is given, not 0.", call. = FALSE)
 
-  thetas <- c(lapply(user, params_theta),
-              lapply(data_starts(x, y, template, nstart, control), box_project, box = box))
+  # the search runs in the fit's own coordinates (R/scaling.R)
+  sc <- fit_scaling(x, y, template, box)
+  dat <- scale_data(sc, x, y)
+  box_fit <- scale_box(sc, box, template)
+  thetas <- c(lapply(user, function(p) scale_theta(sc, params_theta(p), template, "fit")),
+              lapply(data_starts(dat$x, dat$y, template, nstart, control), box_project,
+                     box = box_fit))
   source <- rep(c("user", "data"), c(length(user), nstart))
   spec <- params_spec(template)
   ctl <- lsq_control_vector(control)
   runs <- lapply(thetas, function(theta)
-    lsq_search(spec, unname(theta), x, y, ctl, unname(box$lower), unname(box$upper)))
-  sse <- vapply(runs, `[[`, numeric(1), "sse")
+    lsq_search(spec, unname(theta), dat$x, dat$y, ctl, unname(box_fit$lower),
+               unname(box_fit$upper)))
+  sse <- vapply(runs, `[[`, numeric(1), "sse") * sc$yscale^2
   starts <- data.frame(
     start = seq_along(runs), source = source, sse = sse,
     code = vapply(runs, `[[`, integer(1), "code"),
@@ -117,7 +136,7 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
     stop("Every start gave a non-finite SSE; check the scale of `x` and `y` or pass `start`.",
          call. = FALSE)
   best <- runs[[ok[which.min(sse[ok])]]]
-  new_moe_fit(best, template, x, y, starts, control, cl, box)
+  new_moe_fit(best, template, x, y, starts, control, cl, box, sc)
 }
 
 # One Levenberg-Marquardt search of the solver (src/lsq.c) from theta, with
@@ -170,9 +189,14 @@ check_starts <- function(start, template, box = NULL) {
 }
 
 new_moe_fit <- function(run, template, x, y, starts, control, call,
-                        box = box_theta(-Inf, Inf, template)) {
+                        box = box_theta(-Inf, Inf, template),
+                        scaling = fit_scaling(x, y, template, box)) {
   theta <- stats::setNames(run$theta, param_names(template$k, template$d, template$gating,
                                                   template$expert))
+  theta <- scale_theta(scaling, theta, template, "data")
+  run$sse <- run$sse * scaling$yscale^2
+  run$trace <- run$trace * scaling$yscale^2
+  run$jtj <- scale_jtj(scaling, run$jtj, theta, template)
   params <- theta_params(theta, template)
   fitted <- model_eval(params, x, threads = control$threads)
   names(fitted) <- names(y)
@@ -206,6 +230,7 @@ new_moe_fit <- function(run, template, x, y, starts, control, call,
     upper = box$upper_all,
     at_bound = box_at_bound(theta, box),
     jtj = jtj,
+    scaling = scaling,
     control = control,
     call = call
   ), class = "moe_fit")

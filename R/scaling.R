@@ -1,0 +1,124 @@
+# The coordinates a fit works in. The solver's stopping rules and the
+# conditioning of J'J depend on the location and scale of x and y: inputs
+# shifted far from 0 make every gate's intercept and slope columns nearly
+# collinear, and inputs of size 1e300 or 1e-8 put J'J out of range. So the
+# fit centres and scales x, and scales y, maps the starts and the box into
+# those coordinates, and maps the solution back (exactly for the scales,
+# which are powers of two; to rounding of the size |centre| eps for a centre).
+#
+# - An input column is centred at its mean when the mean is more than
+#   `center_ratio` standard deviations from 0 (only then are the intercept and
+#   slope nearly collinear), and only when the box leaves every beta0 and b
+#   free: a box on the intercepts in the original coordinates is not a box
+#   after centring.
+# - An input column is scaled by a power of two near its standard deviation
+#   when that is outside [1/16, 16]; y by a power of two near its root mean
+#   square when that is outside [1/16, 16], and only for the experts where a
+#   scale of the output is a scale of the parameters (positively homogeneous:
+#   linear, ReLU, polynomial, constant). Powers of two make both maps exact
+#   in floating point, and a box maps to a box.
+# Data of ordinary size are left as they are, so the fit is unchanged there.
+
+scaling_center_ratio <- 4
+scaling_range <- c(1 / 16, 16)
+
+# The nearest power of two to v, or 1 when v is in the ordinary range (or is
+# not a positive finite number); for the polynomial expert the exponent is a
+# multiple of its degree, so that the p-th root is a power of two too.
+power_of_two_scale <- function(v, multiple = 1L) {
+  ok <- is.finite(v) & v > 0
+  out <- rep(1, length(v))
+  far <- ok & (v < scaling_range[1L] | v > scaling_range[2L])
+  e <- multiple * round(log2(v[far]) / multiple)
+  out[far] <- 2^e
+  out
+}
+
+# The coordinates of a fit of `template` to (x, y) with the box `box`
+# (box_theta()): centre and scale of x, scale of y, and the factor e by which
+# the experts' (a, b) divide.
+fit_scaling <- function(x, y, template, box) {
+  mu <- colMeans(x)
+  sdv <- vapply(seq_len(ncol(x)), function(j) safe_rms(x[, j] - mu[j]), numeric(1))
+  s <- power_of_two_scale(sdv)
+  lay <- theta_layout(template$k, template$d, template$gating, template$expert)
+  intercept <- lay$block %in% c("beta0", "b")
+  free_intercepts <- all(box$lower_all[intercept] == -Inf) && all(box$upper_all[intercept] == Inf)
+  center <- if (free_intercepts) ifelse(is.finite(sdv) & abs(mu) > scaling_center_ratio * sdv, mu, 0)
+            else rep(0, length(mu))
+  p <- if (template$expert == "polynomial") template$degree else 1L
+  homogeneous <- template$expert %in% c("linear", "relu", "polynomial", "constant")
+  yscale <- if (homogeneous) power_of_two_scale(safe_rms(y), multiple = p) else 1
+  structure(list(center = center, scale = s, yscale = yscale, e = yscale^(1 / p),
+                 identity = all(center == 0) && all(s == 1) && yscale == 1),
+            class = "moe_scaling")
+}
+
+# sqrt(mean(v^2)) without overflow or underflow of the squares.
+safe_rms <- function(v) {
+  m <- max(abs(v))
+  if (!(m > 0) || !is.finite(m)) return(m)
+  m * sqrt(mean((v / m)^2))
+}
+
+# x and y in the fit's coordinates (not copied when nothing changes).
+scale_data <- function(sc, x, y) {
+  if (sc$identity) return(list(x = x, y = y))
+  xs <- x
+  if (any(sc$center != 0) || any(sc$scale != 1)) {
+    xs <- sweep(sweep(x, 2L, sc$center), 2L, sc$scale, "/")
+    attributes(xs) <- attributes(x)
+  }
+  list(x = xs, y = if (sc$yscale != 1) y / sc$yscale else y)
+}
+
+# theta of the original coordinates -> the fit's (to = "fit"), or back
+# (to = "data"); template gives the model's structure.
+scale_theta <- function(sc, theta, template, to = c("fit", "data")) {
+  if (sc$identity) return(theta)
+  to <- match.arg(to)
+  p <- theta_params(theta, template)
+  s <- sc$scale; cen <- sc$center; e <- sc$e
+  if (to == "fit") {
+    p$beta0 <- p$beta0 + drop(p$beta1 %*% cen)
+    p$b <- (p$b + drop(p$a %*% cen)) / e
+    p$beta1 <- sweep(p$beta1, 2L, s, "*")
+    p$a <- sweep(p$a, 2L, s, "*") / e
+  } else {
+    p$beta1 <- sweep(p$beta1, 2L, s, "/")
+    p$a <- sweep(p$a, 2L, s, "/") * e
+    p$beta0 <- p$beta0 - drop(p$beta1 %*% cen)
+    p$b <- p$b * e - drop(p$a %*% cen)
+  }
+  stats::setNames(params_theta(p), names(theta))
+}
+
+# The box in the fit's coordinates: only scales act on bounded parameters (a
+# centre is used only when beta0 and b are free), and they are positive.
+scale_box <- function(sc, box, template) {
+  if (sc$identity) return(box)
+  lay <- theta_layout(template$k, template$d, template$gating, template$expert)
+  f <- rep(1, length(lay$block))
+  f[lay$block == "beta1"] <- sc$scale[lay$column[lay$block == "beta1"]]
+  f[lay$block == "a"] <- sc$scale[lay$column[lay$block == "a"]] / sc$e
+  f[lay$block == "b"] <- 1 / sc$e
+  out <- box
+  out$lower_all <- box$lower_all * f
+  out$upper_all <- box$upper_all * f
+  if (!is.null(box$lower)) out$lower <- out$lower_all
+  if (!is.null(box$upper)) out$upper <- out$upper_all
+  out
+}
+
+# J'J in the original coordinates from J'J in the fit's: f = yscale * f_fit
+# and theta_fit = T theta + const, so J = yscale * J_fit T.
+scale_jtj <- function(sc, jtj, theta, template) {
+  if (sc$identity) return(jtj)
+  P <- length(theta)
+  zero <- scale_theta(sc, numeric(P), template, "fit")
+  Tm <- vapply(seq_len(P), function(j) {
+    u <- numeric(P); u[j] <- 1
+    scale_theta(sc, u, template, "fit") - zero
+  }, numeric(P))
+  sc$yscale^2 * crossprod(Tm, jtj %*% Tm)
+}
