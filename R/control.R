@@ -12,14 +12,18 @@
 #' `maxit` iterations gives code -1 and a non-finite SSE at the start code -2;
 #' neither is an error: the fit records the code and its message.
 #'
-#' @param maxit Maximum number of Levenberg-Marquardt iterations per start.
+#' @param maxit Maximum number of Levenberg-Marquardt iterations per start, a
+#'   whole number between 1 and 1e9.
 #' @param ftol,xtol,gtol Tolerances of the stopping rules (see Details).
 #' @param lambda Initial damping, relative to the diagonal of \eqn{J^\top J}.
 #' @param threads Number of OpenMP threads for the elementwise work of the C
-#'   core. Results do not depend on it.
+#'   core, a whole number between 1 and 1024. Results do not depend on it. A
+#'   process forked from R (`parallel::mclapply()`, `future::multicore`) runs
+#'   single-threaded whatever is asked, since GNU OpenMP cannot be used after
+#'   a fork.
 #' @param trace If `TRUE`, print the SSE, damping and gain ratio at every accepted
 #'   iteration, and each rejected trial step.
-#' @param start_rows The data-driven starts are computed on at most this many
+#' @param start_rows A whole number >= 10: the data-driven starts are computed on at most this many
 #'   rows (a random subsample for larger data); the local searches always use
 #'   all rows.
 #' @param jitter Standard deviation of the relative Gaussian noise added to
@@ -31,29 +35,44 @@
 moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
                         lambda = 1e-3, threads = getOption("sigmoe.threads", 1L),
                         trace = FALSE, start_rows = 5000L, jitter = 0.1) {
+  control_validate(list(maxit = maxit, ftol = ftol, xtol = xtol, gtol = gtol, lambda = lambda,
+                        threads = threads, trace = trace, start_rows = start_rows,
+                        jitter = jitter), "")
+}
+
+# Every setting checked, with messages that name it as the caller wrote it
+# (`maxit`, or `control$maxit` for a control list or object).
+control_validate <- function(v, prefix) {
+  arg <- function(name) paste0(prefix, name)
   structure(list(
-    maxit = check_whole(maxit, "maxit", min = 1),
-    ftol = check_number(ftol, "ftol", min = 0),
-    xtol = check_number(xtol, "xtol", min = 0),
-    gtol = check_number(gtol, "gtol", min = 0),
-    lambda = check_number(lambda, "lambda", min = 0, open_min = TRUE),
-    threads = check_whole(threads, "threads", min = 1),
-    trace = check_flag(trace, "trace"),
-    start_rows = check_whole(start_rows, "start_rows", min = 10),
-    jitter = check_number(jitter, "jitter", min = 0)
+    maxit = check_whole(v$maxit, arg("maxit"), min = 1, max = 1e9),
+    ftol = check_number(v$ftol, arg("ftol"), min = 0),
+    xtol = check_number(v$xtol, arg("xtol"), min = 0),
+    gtol = check_number(v$gtol, arg("gtol"), min = 0),
+    lambda = check_number(v$lambda, arg("lambda"), min = 0, open_min = TRUE),
+    threads = check_whole(v$threads, arg("threads"), min = 1, max = max_threads),
+    trace = check_flag(v$trace, arg("trace")),
+    start_rows = check_whole(v$start_rows, arg("start_rows"), min = 10),
+    jitter = check_number(v$jitter, arg("jitter"), min = 0)
   ), class = "moe_control")
 }
 
+# The largest thread count accepted anywhere (MOE_MAX_THREADS in src/adapt.h).
+max_threads <- 1024L
+
+# A control object is checked again, whatever its class says: a hand-edited
+# object must give an error, never reach the C solver unchecked.
 check_control <- function(control) {
-  if (inherits(control, "moe_control")) return(control)
+  known <- names(formals(moe_control))
   if (is.list(control) && !is.null(names(control)) && all(nzchar(names(control)))) {
-    known <- names(formals(moe_control))
     bad <- setdiff(names(control), known)
     if (length(bad))
       stop(sprintf("`control` has unknown setting%s %s; known: %s.", if (length(bad) > 1) "s" else "",
                    paste0("\"", bad, "\"", collapse = ", "), paste(known, collapse = ", ")),
            call. = FALSE)
-    return(do.call(moe_control, control))
+    full <- if (inherits(control, "moe_control")) unclass(control)
+            else utils::modifyList(unclass(moe_control()), control)
+    return(control_validate(full, "control$"))
   }
   abort_arg("control", "a `moe_control()` object or a named list of its settings", control)
 }

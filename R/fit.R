@@ -57,12 +57,14 @@
 #' @param x Inputs: an n x d numeric matrix (or data frame of numeric
 #'   columns), or a numeric vector when d = 1.
 #' @param y Responses, a numeric vector of length n.
-#' @param k Number of experts, a whole number >= 1.
+#' @param k Number of experts, a whole number between 1 and 10000 (and no more
+#'   free parameters than observations).
 #' @inheritParams moe_params
 #' @param start `NULL`, a [moe_params()] object or a list of them: starts
 #'   that run in addition to the `nstart` data-driven ones (so `nstart = 0`
 #'   with one `start` runs exactly one local search from it).
-#' @param nstart Number of data-driven starts, a whole number >= 0.
+#' @param nstart Number of data-driven starts, a whole number between 0 and
+#'   1e5.
 #' @param control Solver settings, see [moe_control()].
 #' @param lower,upper The box of the parameter set: each a number or a named
 #'   list of `beta0`, `beta1`, `a`, `b` bounds (see the section on the compact
@@ -88,11 +90,16 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
                     start = NULL, nstart = 10L, control = moe_control(),
                     lower = -Inf, upper = Inf) {
   cl <- match.call()
+  pin_blas_threads()
   x <- check_x(x, "x")
+  if (anyDuplicated(colnames(x)))
+    stop(sprintf(paste0("`x` has the column name \"%s\" more than once; inputs must have distinct ",
+                        "names, which predict() matches."), colnames(x)[anyDuplicated(colnames(x))]),
+         call. = FALSE)
   y <- check_y(y, nrow(x))
   n <- nrow(x)
   d <- ncol(x)
-  k <- check_whole(k, "k", min = 1)
+  k <- check_whole(k, "k", min = 1, max = 1e4)
   gating <- check_choice(gating, gating_types, "gating")
   expert <- check_choice(expert, expert_types, "expert")
   degree <- check_degree(degree, expert)
@@ -101,7 +108,7 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
     stop(sprintf(paste0("`k` = %d is more than the data can identify: the model has %d free ",
                         "parameters but there are only %d observations."), k, npar, n),
          call. = FALSE)
-  nstart <- check_whole(nstart, "nstart", min = 0)
+  nstart <- check_whole(nstart, "nstart", min = 0, max = 1e5)
   control <- check_control(control)
   template <- moe_params(beta0 = numeric(k), beta1 = matrix(0, k, d, dimnames = list(NULL, x_names(x))),
                          a = matrix(0, k, d), b = numeric(k), gating = gating,

@@ -51,6 +51,7 @@ name_list <- function(x, max = 6L) {
 # tolerance does not depend on the units of the parameters.
 information_inverse <- function(object, tol = sqrt(.Machine$double.eps)) {
   tol <- check_number(tol, "tol", min = 0)
+  pin_blas_threads()
   A <- unname(object$jtj)
   P <- ncol(A)
   at_bound <- if (is.null(object$at_bound)) logical(P) else unname(object$at_bound)

@@ -173,7 +173,13 @@ loss_inputs <- function(fit, truth, x, same_gate) {
   fitp <- loss_fit_params(fit, "fit")
   check_params(truth, "truth")
   check_same_model(fitp, truth, gating = same_gate)
-  list(fitp = fitp, x = if (is.null(x)) default_eval_x(truth$d) else check_x_dim(x, truth$d, "x"))
+  if (!is.null(x)) {
+    x <- check_x_dim(x, truth$d, "x")
+    # a distance estimated on no points is not 0 but unknown
+    if (nrow(x) == 0L)
+      stop("`x` must have at least one row (a sample from the input law), not 0.", call. = FALSE)
+  }
+  list(fitp = fitp, x = if (is.null(x)) default_eval_x(truth$d) else x)
 }
 
 expert_error_compute <- function(fitp, truth, x) {

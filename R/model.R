@@ -15,7 +15,27 @@ model_eval <- function(params, x, components = FALSE, threads = 1L) {
 # f, gates and experts at unchecked inputs x.
 model_components <- function(params, x, arg = "x") {
   check_params(params, "params")
-  model_eval(params, check_x_dim(x, params$d, arg), components = TRUE)
+  out <- model_eval(params, check_x_dim(x, params$d, arg), components = TRUE)
+  check_model_finite(out$f, arg)
+  check_model_finite(out$gates, arg)
+  check_model_finite(out$experts, arg)
+  out
+}
+
+# Values of the model at user inputs must be numbers: inputs so large that a
+# linear predictor leaves the range of double precision make gates or experts
+# infinite and their products NaN, which is an error naming the input, never
+# a silent NaN.
+check_model_finite <- function(v, arg) {
+  bad <- first_nonfinite(v)
+  if (bad > 0) {
+    n <- NROW(v)
+    stop(sprintf(paste0("`%s` is too large for the model's parameters: at row %d a gate's or an ",
+                        "expert's linear predictor leaves the range of double precision, so the ",
+                        "model is not finite there; rescale the inputs."), arg, (bad - 1) %% n + 1),
+         call. = FALSE)
+  }
+  invisible(v)
 }
 
 # Rows per block of the C model for n rows and npar free parameters, so that
@@ -49,7 +69,7 @@ model_block_rows <- function(n, npar) {
 #' @export
 moe_mean <- function(params, x) {
   check_params(params, "params")
-  model_eval(params, check_x_dim(x, params$d))
+  check_model_finite(model_eval(params, check_x_dim(x, params$d)), "x")
 }
 
 #' @rdname moe_mean
@@ -58,7 +78,7 @@ moe_jacobian <- function(params, x) {
   check_params(params, "params")
   x <- check_x_dim(x, params$d)
   theta <- params_theta(params)
-  J <- .Call(C_model_jacobian, params_spec(params), theta, x, 1L)
+  J <- check_model_finite(.Call(C_model_jacobian, params_spec(params), theta, x, 1L), "x")
   colnames(J) <- names(theta)
   attr(J, "coef") <- names(theta)
   J

@@ -97,6 +97,10 @@ newdata_plain <- function(object, newdata) {
   xn <- object$xnames
   if (is.data.frame(newdata) || is.matrix(newdata)) {
     cn <- colnames(newdata)
+    twice <- intersect(cn[duplicated(cn)], xn)
+    if (length(twice))
+      stop(sprintf("`newdata` has the input column \"%s\" more than once; which one is meant is ambiguous.",
+                   twice[1L]), call. = FALSE)
     if (!is.null(cn) && all(xn %in% cn)) {
       newdata <- newdata[, xn, drop = FALSE]
     } else if (ncol(newdata) != d) {

@@ -7,7 +7,7 @@
 #' time. Parallel studies set it to 1 in each worker so that workers times
 #' BLAS threads never exceeds the cores.
 #'
-#' @param n A whole number >= 1 to set, or `NULL` to only read.
+#' @param n A whole number between 1 and 1024 to set, or `NULL` to only read.
 #' @returns The previous number of BLAS threads, invisibly when setting, or
 #'   `NA` when the BLAS is not OpenBLAS.
 #' @examples
@@ -15,8 +15,19 @@
 #' @export
 blas_threads <- function(n = NULL) {
   if (is.null(n)) return(.Call(C_blas_threads, NA_integer_))
-  n <- check_whole(n, "n", min = 1)
+  n <- check_whole(n, "n", min = 1, max = max_threads)
   invisible(.Call(C_blas_threads, n))
+}
+
+# BLAS on one thread for the rest of the calling function (restored on exit,
+# also on error): a multi-threaded BLAS may sum in another order, and a fit,
+# its starts and its inference must not depend on the session's thread count.
+pin_blas_threads <- function(envir = parent.frame()) {
+  prev <- .Call(C_blas_threads, 1L)
+  if (!is.na(prev) && prev != 1L)
+    do.call(on.exit, list(substitute(.Call(C_blas_threads, p), list(p = prev)), add = TRUE),
+            envir = envir)
+  invisible(prev)
 }
 
 # Workers of the future plan in force (1 without future).

@@ -28,10 +28,15 @@ is_whole <- function(x) {
     abs(x - round(x)) < 1e-8
 }
 
-check_whole <- function(x, arg, min = -Inf, max = Inf) {
+# Whole numbers become integers, so none may pass the integer range.
+check_whole <- function(x, arg, min = -Inf, max = .Machine$integer.max) {
+  int_max <- .Machine$integer.max
+  stated <- max < int_max
+  max <- min(max, int_max)
   if (!is_whole(x) || x < min || x > max) {
-    bound <- if (is.finite(max)) sprintf("between %s and %s", min, max)
-             else sprintf(">= %s", min)
+    bound <- if (stated) sprintf("between %s and %s", format(min), format(max))
+             else if (is_whole(x) && x > max) sprintf("between %s and %d (the integer range)", format(min), int_max)
+             else sprintf(">= %s", format(min))
     abort_arg(arg, sprintf("a whole number %s", bound), x)
   }
   as.integer(round(x))

@@ -396,10 +396,14 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
     return sse;
 }
 
+/* Evaluations outside the passes pin BLAS (dgemm of the linear predictors,
+ * d > MOE_DIRECT_MAX_D) to one thread too, so that no value depends on the
+ * BLAS's thread count. */
 void moe_model_values(const moe_spec *s, const double *x, int n, const double *theta,
                       double *f, double *G, double *H, int nthreads)
 {
     if (n < 1) return;
+    int prev = moe_blas_threads_set(1);
     moe_work w;
     work_alloc(s, moe_block_rows(n, s->npar), &w);
     work_set(s, theta, &w);
@@ -413,13 +417,14 @@ void moe_model_values(const moe_spec *s, const double *x, int n, const double *t
                 memcpy(H + row0 + (size_t) l * n, w.H + (size_t) l * m, sizeof(double) * m);
             }
     }
+    if (prev > 1) moe_blas_threads_set(prev);
 }
 
 void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double *theta,
                         double *out, int nthreads)
 {
     if (n < 1) return;
-    int P = s->npar;
+    int P = s->npar, prev = moe_blas_threads_set(1);
     moe_work w;
     work_alloc(s, moe_block_rows(n, P), &w);
     double *J = (double *) R_alloc((size_t) w.mmax * P, sizeof(double));
@@ -431,6 +436,7 @@ void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double 
         for (int c = 0; c < P; c++)
             memcpy(out + row0 + (size_t) c * n, J + (size_t) c * m, sizeof(double) * m);
     }
+    if (prev > 1) moe_blas_threads_set(prev);
 }
 
 /* ---- .Call adapters ---- */

@@ -84,6 +84,6 @@ SEXP C_blas_threads(SEXP n)
     int want = Rf_asInteger(n);
     if (!blas_lookup(&get, &set)) return Rf_ScalarInteger(NA_INTEGER);
     int prev = get();
-    if (want != NA_INTEGER && want >= 1) set(want);
+    if (want != NA_INTEGER && want >= 1) set(want > MOE_MAX_THREADS ? MOE_MAX_THREADS : want);
     return Rf_ScalarInteger(prev);
 }

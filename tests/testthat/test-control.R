@@ -43,3 +43,50 @@ test_that("the C solver refuses a control vector whose names differ", {
   expect_error(sigmoe:::lsq_search(spec, theta, x, y, v[c(2, 1, 3:7)]),
                "must be named \"maxit\", not \"ftol\"")
 })
+
+test_that("a hand-edited control object is checked again and never reaches C unchecked", {
+  set.seed(1)
+  p <- moe_params(c(0, 0), c(6, -6), c(1, -1), c(.2, .2))
+  d <- moe_simulate(p, 300, .05)
+  cc <- moe_control()
+  cc$maxit <- -1L
+  expect_error(moe_fit(d$x1, d$y, 2, control = cc), "`control\\$maxit` must be a whole number between 1 and 1e\\+09")
+  cc <- moe_control()
+  cc$maxit <- NULL
+  expect_error(moe_fit(d$x1, d$y, 2, control = cc), "`control\\$maxit` must be")
+  cc <- moe_control()
+  cc$threads <- 1e10
+  expect_error(moe_fit(d$x1, d$y, 2, control = cc), "`control\\$threads` must be a whole number between 1 and 1024")
+  cc <- moe_control()
+  cc$lambda <- NaN
+  expect_error(moe_fit(d$x1, d$y, 2, control = cc), "`control\\$lambda`")
+  # and the C adapter refuses what R would never send
+  spec <- sigmoe:::params_spec(p)
+  th <- unname(sigmoe:::params_theta(p))
+  x <- matrix(d$x1)
+  ctl <- sigmoe:::lsq_control_vector(moe_control())
+  for (bad in list(c(maxit = -1), c(maxit = 2^40), c(threads = 0), c(threads = 1e6),
+                   c(ftol = -1), c(lambda = 0), c(trace = 2), c(maxit = NA))) {
+    v <- ctl
+    v[names(bad)] <- bad
+    expect_error(sigmoe:::lsq_search(spec, th, x, d$y, v), names(bad), label = names(bad))
+  }
+})
+
+test_that("counts outside the integer range are errors naming the argument", {
+  set.seed(2)
+  p <- moe_params(c(0, 0), c(6, -6), c(1, -1), c(.2, .2))
+  d <- moe_simulate(p, 200, .05)
+  expect_error(moe_fit(d$x1, d$y, 2, control = list(maxit = .Machine$integer.max)),
+               "`control\\$maxit` must be a whole number between 1 and 1e\\+09")
+  expect_error(moe_control(threads = 1e10), "`threads` must be a whole number between 1 and 1024")
+  expect_error(moe_control(threads = 512 * 4), "`threads` must be")
+  expect_error(moe_fit(d$x1, d$y, 1e10), "`k` must be a whole number between 1 and 10000")
+  expect_error(moe_fit(d$x1, d$y, 2, nstart = 1e10), "`nstart` must be a whole number between 0 and 1e\\+05")
+  expect_error(blas_threads(1e10), "`n` must be a whole number between 1 and 1024")
+  expect_error(moe_simulate(p, 1e10, 0.1), "`n` must be a whole number between 1 and 2147483647 \\(the integer range\\)")
+  expect_error(moe_control(start_rows = 3e9), "`start_rows` must be")
+  # a maxit far beyond what runs costs nothing until it is used
+  f <- moe_fit(d$x1, d$y, 2, nstart = 1, control = list(maxit = 1e9))
+  expect_true(f$convergence$converged)
+})

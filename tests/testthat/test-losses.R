@@ -295,3 +295,10 @@ test_that("the Voronoi loss is never NaN for a finite fit, however extreme", {
     for (al in c("mass", "none")) expect_false(is.nan(as.numeric(voronoi_loss(fit, truth, align = al))))
   }
 })
+
+test_that("losses on no points are errors, not 0", {
+  p <- moe_params(c(0, 0), c(6, -6), c(1, -1), c(.2, .2))
+  q <- moe_params(c(0, 0), c(1, 1), c(1, 1), c(0, 0))
+  expect_error(expert_error(q, p, x = numeric(0)), "`x` must have at least one row")
+  expect_error(cell_error(q, p, x = matrix(numeric(0), 0, 1)), "`x` must have at least one row")
+})

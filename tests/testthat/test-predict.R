@@ -61,3 +61,39 @@ test_that("predict handles transformed inputs and factors through the terms", {
   expect_equal(predict(fit, new), moe_mean(coef(fit), cbind(log(new$u), 1)))
   expect_error(predict(fit, data.frame(g = "r", u = 1)), "`newdata` does not match.*new level")
 })
+
+test_that("duplicated input names are errors, never a silent choice of column", {
+  set.seed(3)
+  p <- moe_params(c(0, 0), matrix(c(2, -2, 1, 1), 2), matrix(c(1, -1, 0.5, 0.5), 2), c(.2, .2))
+  d <- moe_simulate(p, 300, .05)
+  X <- as.matrix(d[, c("x1", "x2")])
+  fit <- moe_fit(X, d$y, 2, nstart = 2)
+  Xdup <- cbind(X, x1 = 0)
+  expect_error(predict(fit, Xdup), "`newdata` has the input column \"x1\" more than once")
+  expect_equal(predict(fit, X), fitted(fit), ignore_attr = TRUE)
+  colnames(X) <- c("x", "x")
+  expect_error(moe_fit(X, d$y, 2), "`x` has the column name \"x\" more than once")
+})
+
+test_that("inputs beyond double precision for the model are errors naming the input", {
+  # a * x overflows to Inf at x = 1e308 when |a| = 2: the gated expert is
+  # Inf (gate 1) or 0 * Inf = NaN (gate 0), so the model has no value there
+  p <- moe_params(c(0, 0), c(6, -6), c(2, -2), c(.2, .2))
+  ps <- moe_params(c(0.5, 0), c(3, 0), c(2, -2), c(.2, .2), gating = "softmax")
+  for (q in list(p, ps)) {
+    expect_error(moe_mean(q, c(0, 1e308)), "`x` is too large for the model's parameters: at row 2")
+    expect_error(moe_experts(q, c(0, 0, -1e308)), "`x` is too large.*row 3")
+    expect_error(moe_jacobian(q, c(0, 1e308)), "`x` is too large")
+  }
+  # softmax logits Inf - Inf are NaN
+  expect_error(moe_gates(ps, c(1e308, 0)), "`x` is too large.*row 1")
+  # where the model is finite the value is right, even if a gate's input
+  # overflowed on the way: sigma(6e308) h(1e308 + 0.2) = 1e308
+  p1 <- moe_params(c(0, 0), c(6, -6), c(1, -1), c(0, 0))
+  expect_identical(moe_mean(p1, 1e308), 1e308)
+  set.seed(4)
+  d <- moe_simulate(p, 300, .05)
+  fit <- moe_fit(d$x1, d$y, 2, nstart = 2)
+  expect_error(predict(fit, c(0.1, 1e308)), "`newdata` is too large.*row 2")
+  expect_error(predict(fit, c(0.1, 1e308), type = "experts"), "`newdata` is too large")
+})
