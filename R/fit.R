@@ -66,6 +66,18 @@
 #' @param nstart Number of data-driven starts, a whole number between 0 and
 #'   1e5.
 #' @param control Solver settings, see [moe_control()].
+#' @param weights `NULL` or observation weights, n finite numbers >= 0: the fit
+#'   minimises \eqn{\sum_i w_i (Y_i - f_G(X_i))^2}{sum_i w_i (Y_i - f_G(X_i))^2}.
+#'   As for [stats::nls()], `deviance()` is the weighted SSE, observations of
+#'   weight 0 do not count in `nobs()` and the residual degrees of freedom,
+#'   `sigma()`, `vcov()`, `logLik()` (and so `AIC()`, `BIC()`) are those of
+#'   weighted least squares, and `residuals()` are \eqn{Y_i - \hat f(X_i)}{Y_i - fhat(X_i)}
+#'   (`type = "pearson"` multiplies them by \eqn{\sqrt{w_i}}{sqrt(w_i)} and
+#'   divides by `sigma()`). Integer weights give the fit of the data with each
+#'   row repeated that many times.
+#' @param offset `NULL` or n known values added to the regression function:
+#'   the model is \eqn{Y_i = o_i + f_G(X_i) + \epsilon_i}{Y_i = o_i + f_G(X_i) + e_i}, and
+#'   `fitted()` includes \eqn{o_i}{o_i}.
 #' @param lower,upper The box of the parameter set: each a number or a named
 #'   list of `beta0`, `beta1`, `a`, `b` bounds (see the section on the compact
 #'   parameter set). The defaults, `-Inf` and `Inf`, leave the parameters free.
@@ -88,7 +100,7 @@
 #' @export
 moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
                     start = NULL, nstart = 10L, control = moe_control(),
-                    lower = -Inf, upper = Inf) {
+                    lower = -Inf, upper = Inf, weights = NULL, offset = NULL) {
   cl <- match.call()
   pin_blas_threads()
   x <- check_x(x, "x")
@@ -99,14 +111,18 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   y <- check_y(y, nrow(x))
   n <- nrow(x)
   d <- ncol(x)
+  weights <- check_weights(weights, n)
+  offset <- check_offset(offset, n)
   k <- check_whole(k, "k", min = 1, max = 1e4)
   gating <- check_choice(gating, gating_types, "gating")
   expert <- check_choice(expert, expert_types, "expert")
   degree <- check_degree(degree, expert)
   npar <- n_free_params(k, d, gating, expert)
-  if (npar > n)
+  n_obs <- if (is.null(weights)) n else sum(weights > 0)
+  if (npar > n_obs)
     stop(sprintf(paste0("`k` = %d is more than the data can identify: the model has %d free ",
-                        "parameters but there are only %d observations."), k, npar, n),
+                        "parameters but there are only %d observations%s."), k, npar, n_obs,
+                 if (is.null(weights)) "" else " of positive weight"),
          call. = FALSE)
   nstart <- check_whole(nstart, "nstart", min = 0, max = 1e5)
   control <- check_control(control)
@@ -118,19 +134,22 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   if (length(user) == 0L && nstart == 0L)
     stop("`nstart` must be >= 1 when no `start` is given, not 0.", call. = FALSE)
 
+  # the offset is known: the experts fit what is left of y
+  y_fit <- if (is.null(offset)) y else y - offset
   # the search runs in the fit's own coordinates (R/scaling.R)
-  sc <- fit_scaling(x, y, template, box)
-  dat <- scale_data(sc, x, y)
+  sc <- fit_scaling(x, y_fit, template, box)
+  dat <- scale_data(sc, x, y_fit)
   box_fit <- scale_box(sc, box, template)
   thetas <- c(lapply(user, function(p) scale_theta(sc, params_theta(p), template, "fit")),
-              lapply(data_starts(dat$x, dat$y, template, nstart, control), box_project,
+              lapply(data_starts(dat$x, dat$y, template, nstart, control, weights), box_project,
                      box = box_fit))
   source <- rep(c("user", "data"), c(length(user), nstart))
   spec <- params_spec(template)
   ctl <- lsq_control_vector(control)
+  sw <- if (is.null(weights)) NULL else sqrt(weights)
   runs <- lapply(thetas, function(theta)
     lsq_search(spec, unname(theta), dat$x, dat$y, ctl, unname(box_fit$lower),
-               unname(box_fit$upper)))
+               unname(box_fit$upper), sw))
   sse <- vapply(runs, `[[`, numeric(1), "sse") * sc$yscale^2
   starts <- data.frame(
     start = seq_along(runs), source = source, sse = sse,
@@ -143,14 +162,45 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
     stop("Every start gave a non-finite SSE; check the scale of `x` and `y` or pass `start`.",
          call. = FALSE)
   best <- runs[[ok[which.min(sse[ok])]]]
-  new_moe_fit(best, template, x, y, starts, control, cl, box, sc)
+  new_moe_fit(best, template, x, y, starts, control, cl, box, sc, weights, offset)
+}
+
+# Observation weights: NULL, or n finite numbers >= 0, not all 0.
+check_weights <- function(weights, n) {
+  if (is.null(weights)) return(NULL)
+  if (!is.numeric(weights) || !is.null(dim(weights)) && length(dim(weights)) > 1L && ncol(weights) != 1L)
+    abort_arg("weights", "NULL or a numeric vector of observation weights", weights)
+  weights <- as.double(weights)
+  if (length(weights) != n)
+    stop(sprintf("`weights` must have one value per observation (n = %d), not %d values.", n,
+                 length(weights)), call. = FALSE)
+  bad <- which(!is.finite(weights) | weights < 0)
+  if (length(bad))
+    stop(sprintf("`weights` must be finite numbers >= 0; element %d is %s.", bad[1L],
+                 format(weights[bad[1L]])), call. = FALSE)
+  if (!any(weights > 0)) stop("`weights` must not all be 0.", call. = FALSE)
+  weights
+}
+
+# An offset: NULL, or n finite numbers added to the model's regression function.
+check_offset <- function(offset, n) {
+  if (is.null(offset)) return(NULL)
+  if (!is.numeric(offset) || !is.null(dim(offset)) && length(dim(offset)) > 1L && ncol(offset) != 1L)
+    abort_arg("offset", "NULL or a numeric vector, one value per observation", offset)
+  offset <- as.double(offset)
+  if (length(offset) != n)
+    stop(sprintf("`offset` must have one value per observation (n = %d), not %d values.", n,
+                 length(offset)), call. = FALSE)
+  check_finite_numeric(offset, "offset")
+  offset
 }
 
 # One Levenberg-Marquardt search of the solver (src/lsq.c) from theta, with
 # the settings of lsq_control_vector(): the one call of the C solver. Bounds
-# on theta are vectors of its length, NULL for none.
-lsq_search <- function(spec, theta, x, y, ctl, lower = NULL, upper = NULL) {
-  .Call(C_lsq_fit, spec, theta, x, y, ctl, lower, upper)
+# on theta are vectors of its length, NULL for none; observation weights
+# enter as their square roots, NULL for none.
+lsq_search <- function(spec, theta, x, y, ctl, lower = NULL, upper = NULL, sqrt_weights = NULL) {
+  .Call(C_lsq_fit, spec, theta, x, y, ctl, lower, upper, sqrt_weights)
 }
 
 # User starts: NULL, one moe_params, or a list of them, each matching the
@@ -197,7 +247,8 @@ check_starts <- function(start, template, box = NULL) {
 
 new_moe_fit <- function(run, template, x, y, starts, control, call,
                         box = box_theta(-Inf, Inf, template),
-                        scaling = fit_scaling(x, y, template, box)) {
+                        scaling = fit_scaling(x, y, template, box), weights = NULL,
+                        offset = NULL) {
   theta <- stats::setNames(run$theta, param_names(template$k, template$d, template$gating,
                                                   template$expert))
   theta <- scale_theta(scaling, theta, template, "data")
@@ -206,8 +257,10 @@ new_moe_fit <- function(run, template, x, y, starts, control, call,
   run$jtj <- scale_jtj(scaling, run$jtj, theta, template)
   params <- theta_params(theta, template)
   fitted <- model_eval(params, x, threads = control$threads)
+  if (!is.null(offset)) fitted <- fitted + offset
   names(fitted) <- names(y)
-  n <- nrow(x)
+  # as nls: observations of weight 0 do not count
+  n <- if (is.null(weights)) nrow(x) else sum(weights > 0)
   npar <- length(theta)
   jtj <- run$jtj
   dimnames(jtj) <- list(names(theta), names(theta))
@@ -221,6 +274,8 @@ new_moe_fit <- function(run, template, x, y, starts, control, call,
     npar = npar,
     df.residual = n - npar,
     sigma = if (n > npar) sqrt(run$sse / (n - npar)) else NaN,
+    weights = weights,
+    offset = offset,
     x = x,
     xnames = x_names(x),
     y = y,

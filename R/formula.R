@@ -9,7 +9,13 @@
 #' @param data A data frame holding the variables of `formula`.
 #' @param k Number of experts.
 #' @param ... Further arguments to [moe_fit()]: `gating`, `expert`, `degree`, `lower`, `upper`,
-#'   `start`, `nstart`, `control`.
+#'   `start`, `nstart`, `control`. Any other name is an error.
+#' @param weights Optional observation weights, evaluated in `data` like the
+#'   variables of the formula (see [moe_fit()] for how they enter).
+#' @param offset Optional known values added to the regression function,
+#'   evaluated in `data`; `offset()` terms in the formula are added to it, as
+#'   in [stats::lm()]. [predict()][predict.moe_fit] evaluates both on
+#'   `newdata`.
 #' @param subset Optional expression selecting rows of `data`.
 #' @param na.action What to do with rows that have missing values. By
 #'   default they are an error, which names the rows; pass
@@ -24,13 +30,23 @@
 #' fit <- moe(y ~ x1, data = d, k = 2, nstart = 3)
 #' summary(fit)
 #' @export
-moe <- function(formula, data, k, ..., subset, na.action) {
+moe <- function(formula, data, k, ..., weights, offset, subset, na.action) {
   cl <- match.call()
   if (!inherits(formula, "formula") || length(formula) != 3L)
     abort_arg("formula", "a two-sided formula such as y ~ x1 + x2", formula)
+  passed <- names(list(...))
+  if (...length() && (is.null(passed) || any(!nzchar(passed))))
+    stop("Arguments to moe() after `k` must be named (see ?moe_fit).", call. = FALSE)
+  fit_args <- setdiff(names(formals(moe_fit)), c("x", "y", "k", "weights", "offset"))
+  unknown <- setdiff(passed, fit_args)
+  if (length(unknown))
+    stop(sprintf("`%s` is not an argument of moe() or moe_fit(); they take %s.", unknown[1L],
+                 paste0("`", c("formula", "data", "k", fit_args, "weights", "offset", "subset",
+                               "na.action"), "`", collapse = ", ")), call. = FALSE)
   if (missing(data)) data <- environment(formula)
   mf <- match.call(expand.dots = FALSE)
-  mf <- mf[c(1L, match(c("formula", "data", "subset", "na.action"), names(mf), 0L))]
+  mf <- mf[c(1L, match(c("formula", "data", "subset", "weights", "offset", "na.action"),
+                       names(mf), 0L))]
   mf$drop.unused.levels <- TRUE
   if (missing(na.action)) mf$na.action <- quote(stats::na.pass)
   mf[[1L]] <- quote(stats::model.frame)
@@ -47,7 +63,9 @@ moe <- function(formula, data, k, ..., subset, na.action) {
   y <- stats::model.response(mf, "numeric")
   if (is.null(y)) stop("`formula` must have a response on its left-hand side.", call. = FALSE)
   X <- formula_design(mt, mf)
-  fit <- moe_fit(X, y, k, ...)
+  w <- stats::model.weights(mf)
+  off <- stats::model.offset(mf)
+  fit <- moe_fit(X, y, k, ..., weights = w, offset = off)
   fit$call <- cl
   fit$formula <- formula
   fit$terms <- mt

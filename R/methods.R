@@ -282,7 +282,10 @@ fitted.moe_fit <- function(object, ...) {
 residuals.moe_fit <- function(object, type = c("response", "pearson"), ...) {
   type <- match.arg(type)
   r <- object$residuals
-  if (type == "pearson") r <- r / sigma.moe_fit(object)
+  if (type == "pearson") {
+    if (!is.null(object$weights)) r <- r * sqrt(object$weights)
+    r <- r / sigma.moe_fit(object)
+  }
   stats::naresid(object$na.action, r)
 }
 
@@ -309,7 +312,10 @@ sigma.moe_fit <- function(object, ...) {
 #' @export
 logLik.moe_fit <- function(object, ...) {
   n <- object$nobs
-  structure(-n / 2 * (log(2 * pi * object$sse / n) + 1),
+  # Gaussian errors of variance sigma^2 / w_i, as stats:::logLik.nls
+  w <- object$weights
+  logw <- if (is.null(w)) 0 else sum(log(w[w > 0]))
+  structure(-n / 2 * (log(2 * pi * object$sse / n) + 1) + logw / 2,
             df = object$npar + 1L, nobs = n, class = "logLik")
 }
 

@@ -121,53 +121,184 @@ with_all_cores <- function(expr) {
 
 #' Reproduce the paper's Figure 1
 #'
-#' The main job of the package: runs the full-size Figure 1 study (ReLU and
-#' linear experts, sigmoid and softmax gates on the same data, k* = 2, k = 3,
-#' 20 sample sizes from 1e3 to 1e5, `reps` replicates), writes the figure
-#' (average loss against n on log-log axes, sigmoid in blue, softmax in green,
-#' fitted lines red and dash-dotted with their slopes in the legend) and
-#' prints the rate table and the sample sizes each gate needs. It runs through
-#' the [future::plan()] in force, or on all cores when none is set.
+#' The main job of the package: runs the full-size Figure 1 study (by
+#' default ReLU and linear experts as in the paper, sigmoid and softmax gates
+#' on the same data, k* = 2, k = 3, 20 sample sizes from 1e3 to 1e5, `reps`
+#' replicates), writes the figure (mean loss against n on log-log axes,
+#' sigmoid in blue, softmax in green, fitted lines red and dash-dotted with
+#' their slopes in the legend, one panel per expert type; see
+#' [plot.moe_study()]) and prints the rate table, the sample sizes each gate
+#' needs (extrapolated ones marked `*`) and how to read them. It runs
+#' through the [future::plan()] in force, or on all cores when none is set.
+#'
+#' Means are the paper's statistic; the printed rate table counts the fits
+#' that stopped at the iteration cap or at a bound, and
+#' `rate_table(st, stat = "median")` and `plot(st, stat = "median")` give
+#' the medians beside them.
 #'
 #' @inheritParams paper_study
+#' @param expert Expert types, one panel each: a character vector of distinct
+#'   types of [moe_params()]; default the paper's two, `c("relu", "linear")`;
+#'   `c("relu", "linear", "gelu")` adds a GELU panel.
 #' @param file Where to write the figure (PNG), or `NULL` to draw on the
 #'   current device.
 #' @param loss The loss on the vertical axis: `"voronoi"` (as in the paper),
 #'   `"expert_error"`, `"cell_error"` or `"l2"`.
 #' @param eps Loss levels for [sample_size()]; default: for each expert type,
 #'   the geometric mean of the two gates' mean losses at the largest n.
-#' @param width,height,res Size (inches) and resolution of the PNG.
+#' @param progress Report progress: `NULL` (a progress bar in interactive
+#'   sessions only), `TRUE` (always, through the progressr handlers in force,
+#'   see [study_progress_handler()] for one that writes lines to a log) or
+#'   `FALSE`.
+#' @param width,height,res Size (inches) and resolution of the PNG; the
+#'   default width is 5 inches per panel.
 #' @returns The `moe_study`, invisibly.
-#' @seealso [paper_table1()], the vignette `vignette("figure1", package = "sigmoe")`.
+#' @seealso [paper_table1()], [study_progress_handler()], the vignette
+#'   `vignette("figure1", package = "sigmoe")`.
 #' @examples
 #' \donttest{
 #' paper_figure1(reps = 2, n = c(500, 1000, 2000), file = NULL)
 #' }
 #' @export
 paper_figure1 <- function(reps = 40L, file = "figure1.png", design = "same_data",
-                          n = paper_sizes(), loss = "voronoi", eps = NULL, seed = 20240513L,
-                          cache_dir = NULL, progress = NULL, width = 10, height = 4.5,
-                          res = 150, ...) {
+                          expert = c("relu", "linear"), n = paper_sizes(), loss = "voronoi",
+                          eps = NULL, seed = 20240513L, cache_dir = NULL, progress = NULL,
+                          width = NULL, height = 4.5, res = 150, ...) {
   loss <- check_choice(loss, c("voronoi", "expert_error", "cell_error", "l2"), "loss")
+  expert <- check_expert_types(expert, "expert")
   if (!is.null(file) && (!is.character(file) || length(file) != 1L || is.na(file)))
     abort_arg("file", "NULL or a file name", file)
-  width <- check_number(width, "width", min = 1)
+  width <- if (is.null(width)) 5 * length(expert) else check_number(width, "width", min = 1)
   height <- check_number(height, "height", min = 1)
   res <- check_number(res, "res", min = 30)
-  st <- paper_study(design, expert = c("relu", "linear"), n = n, reps = reps, seed = seed,
+  st <- paper_study(design, expert = expert, n = n, reps = reps, seed = seed,
                     cache_dir = cache_dir, progress = progress, ...)
   if (!is.null(file)) {
     grDevices::png(file, width = width, height = height, units = "in", res = res)
     on.exit(grDevices::dev.off(), add = TRUE)
   }
   graphics::plot(st, loss = loss)
-  cat(sprintf("Figure 1 (%s design, %s loss): %d fits in %.1f s\n\n", design, loss,
-              nrow(st$results), st$elapsed))
+  if (!is.null(file)) {
+    # closed now, so that the file is complete when we say where it is
+    grDevices::dev.off()
+    on.exit()
+  }
+  cat(sprintf("Figure 1 (%s design, %s loss, %s experts): %d fits in %.1f s\n\n", design, loss,
+              paste(expert, collapse = ", "), nrow(st$results), st$elapsed))
   print(rate_table(st, losses = loss))
   cat("\n")
   print(figure1_sample_sizes(st, loss, eps))
+  cat("\n", figure1_reading_guide(loss), sep = "")
   if (!is.null(file)) cat(sprintf("\nFigure written to %s\n", normalizePath(file, mustWork = FALSE)))
   invisible(st)
+}
+
+#' A progress handler that writes lines to a log
+#'
+#' A [progressr](https://progressr.futureverse.org) handler for long studies
+#' run in batch (`Rscript`, a scheduler): instead of a bar redrawn with
+#' carriage returns, which a log file shows as one unreadable line, it writes
+#' one line at the start, then at most one every `interval` seconds, and one
+#' at the end: tasks done out of all, time elapsed and an estimate of the
+#' time left (from the mean time per finished task so far). A task is one
+#' data set fitted with every gate.
+#'
+#' Set it with `progressr::handlers(study_progress_handler())` in a script
+#' (package functions never set handlers), then run the study with
+#' `progress = TRUE`, as `inst/scripts/figure1.R` does.
+#'
+#' @param interval Least number of seconds between two lines, a number >= 0.
+#' @param file Where to write: `""` (the default, standard output, or the
+#'   [sink()] in force, which a log or [capture.output()] collects) or a
+#'   connection.
+#' @returns A progressr progression handler.
+#' @seealso [convergence_study()], [paper_figure1()].
+#' @examples
+#' if (requireNamespace("progressr", quietly = TRUE)) {
+#'   truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1, -1),
+#'                       b = c(0.2, 0.1), gating = "softmax", expert = "relu")
+#'   op <- options(progressr.handlers = NULL)
+#'   progressr::handlers(study_progress_handler(interval = 0))
+#'   st <- convergence_study(truth, n = c(200, 400), reps = 2, k = 3, sd = 0.1,
+#'                           seed = 1, progress = TRUE)
+#'   options(op)
+#' }
+#' @export
+study_progress_handler <- function(interval = 10, file = "") {
+  if (!requireNamespace("progressr", quietly = TRUE))
+    stop("study_progress_handler() needs the progressr package.", call. = FALSE)
+  interval <- check_number(interval, "interval", min = 0)
+  if (!identical(file, "") && !inherits(file, "connection"))
+    abort_arg("file", "\"\" (standard output) or a connection", file)
+  t0 <- NULL
+  last <- -Inf
+  say <- function(done, total, final = FALSE) {
+    now <- proc.time()[["elapsed"]]
+    spent <- now - t0
+    left <- if (final) "done"
+            else if (done > 0) sprintf("~%s left", format_seconds(spent / done * (total - done)))
+            else "estimating the time left"
+    cat(sprintf("  %d/%d tasks, %s elapsed, %s\n", done, total, format_seconds(spent), left),
+        file = file)
+    last <<- now
+  }
+  reporter <- list(
+    initiate = function(config, state, progression, ...) {
+      t0 <<- last <<- proc.time()[["elapsed"]]
+      cat(sprintf("  0/%d tasks, started at %s\n", config$max_steps, format(Sys.time(), "%H:%M:%S")),
+          file = file)
+    },
+    update = function(config, state, progression, ...) {
+      if (is.null(t0)) t0 <<- proc.time()[["elapsed"]]
+      if (proc.time()[["elapsed"]] - last >= interval && state$step < config$max_steps)
+        say(state$step, config$max_steps)
+    },
+    finish = function(config, state, progression, ...) {
+      if (is.null(t0)) return(invisible())
+      if (state$step >= config$max_steps) {
+        say(state$step, config$max_steps, final = TRUE)
+      } else {
+        # an error or an interrupt ends the study early: no time left to guess
+        cat(sprintf("  stopped after %d/%d tasks, %s elapsed\n", state$step, config$max_steps,
+                    format_seconds(proc.time()[["elapsed"]] - t0)), file = file)
+      }
+      t0 <<- NULL
+    })
+  # not target "terminal": progressr would then hold back the study's output,
+  # messages and warnings until the end to keep a bar intact, which lines
+  # written one after another do not need
+  progressr::make_progression_handler("sigmoe_lines", reporter, enable = TRUE, target = "gui")
+}
+
+# "4 s", "3 min 10 s", "2 h 5 min": durations as a log reader wants them.
+format_seconds <- function(s) {
+  s <- max(0, round(s))
+  if (s < 60) return(sprintf("%d s", s))
+  if (s < 3600) return(sprintf("%d min %d s", s %/% 60, s %% 60))
+  sprintf("%d h %d min", s %/% 3600, (s %% 3600) %/% 60)
+}
+
+# Distinct expert types, or an error naming the argument.
+check_expert_types <- function(x, arg) {
+  if (!is.character(x) || length(x) < 1L || anyNA(x) || !all(x %in% expert_types) ||
+      anyDuplicated(x))
+    abort_arg(arg, sprintf("a character vector of distinct expert types (%s)",
+                           paste0("\"", expert_types, "\"", collapse = ", ")), x)
+  x
+}
+
+# How to read what paper_figure1() prints, in a few plain lines.
+figure1_reading_guide <- function(loss) {
+  paste0(
+    "How to read these tables:\n",
+    sprintf("  slope: the least-squares slope of log(mean %s loss) on log(n) over the studied n\n", loss),
+    "    (the red dash-dotted lines of the figure); CI: a bootstrap over replicates.\n",
+    "  theory: the slope the theory predicts, a prediction beside the measurement, not a result;\n",
+    "    see ", theory_source, ".\n",
+    "  maxit, bound, failed: fits that stopped at the iteration cap, ended at a bound or failed.\n",
+    "  Means are the paper's statistic; medians, which such fits move less, are in\n",
+    "    rate_table(st, stat = \"median\") and plot(st, stat = \"median\"), st being the study returned.\n",
+    "  n: the sample size at which the gate's line reaches eps; * marks an extrapolation.\n")
 }
 
 # Sample sizes each gate needs to reach loss levels eps; by default, for each
@@ -177,15 +308,13 @@ paper_figure1 <- function(reps = 40L, file = "figure1.png", design = "same_data"
 figure1_sample_sizes <- function(st, loss, eps = NULL) {
   if (!is.null(eps)) return(sample_size(st, eps = eps, loss = loss))
   m <- study_means(st, loss)
-  parts <- lapply(unique(m$expert), function(e) {
+  parts <- lapply(st$setup$expert, function(e) {
     v <- m$mean[m$expert == e & m$n == max(m$n) & is.finite(m$mean) & m$mean > 0]
     if (!length(v)) return(NULL)
     ss <- sample_size(st, eps = signif(exp(mean(log(v))), 2), loss = loss)
     ss[ss$expert == e, , drop = FALSE]
   })
-  out <- do.call(rbind, parts)
-  rownames(out) <- NULL
-  out
+  new_sample_size(do.call(rbind, parts))
 }
 
 #' The paper's Table 1, measured
@@ -197,7 +326,8 @@ figure1_sample_sizes <- function(st, loss, eps = NULL) {
 #' `"zero_slope"`), the sigmoid gate when it has a non-zero slope (design
 #' `"same_data"`), and the softmax gate (design `"same_data"`). Each cell is
 #' the fitted log-log slope with its bootstrap confidence interval, beside the
-#' rate the theory predicts (SPEC section 4; `NA` where it states none).
+#' rate the theory predicts (`vignette("theory", package = "sigmoe")`,
+#' arXiv:2405.13997 and arXiv:2402.02952; `NA` where they state none).
 #'
 #' @inheritParams paper_study
 #' @param experts Expert types, the columns of the table.

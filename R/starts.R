@@ -9,12 +9,16 @@ expert_anchor <- function(expert, degree) {
   c(t0 = t0, h0 = expert_eval(t0, expert, degree), h1 = expert_eval(t0, expert, degree, TRUE))
 }
 
-data_starts <- function(x, y, template, nstart, control) {
+data_starts <- function(x, y, template, nstart, control, weights = NULL) {
   if (nstart == 0L) return(list())
-  n <- nrow(x); d <- ncol(x); k <- template$k
-  rows <- if (n > control$start_rows) sort(sample.int(n, control$start_rows)) else seq_len(n)
+  d <- ncol(x); k <- template$k
+  # rows of weight 0 say nothing about the fit, so the starts ignore them too
+  use <- if (is.null(weights)) seq_len(nrow(x)) else which(weights > 0)
+  n <- length(use)
+  rows <- use[if (n > control$start_rows) sort(sample.int(n, control$start_rows)) else seq_len(n)]
   xs <- x[rows, , drop = FALSE]
   ys <- y[rows]
+  sw <- if (is.null(weights)) NULL else sqrt(weights[rows])
   center <- colMeans(xs)
   scale <- sqrt(colMeans(sweep(xs, 2L, center)^2))
   scale[!(scale > 0)] <- 1
@@ -37,8 +41,8 @@ data_starts <- function(x, y, template, nstart, control) {
     p <- template
     p$beta0 <- beta0
     p$beta1[] <- beta1
-    g <- moe_gates(p, xs)
-    ex <- start_experts(xs, ys, g, template$expert, anchor)
+    g <- model_eval(p, xs, components = TRUE)$gates
+    ex <- start_experts(xs, ys, g, template$expert, anchor, sw)
     p$a[] <- ex$a
     p$b <- ex$b
     theta <- params_theta(p)
@@ -83,13 +87,18 @@ start_gates <- function(p, levels, gating, k, first) {
 
 # Experts given the gates: sum_i g_i (alpha_i'x + beta_i) fitted by linear
 # least squares, then each piece mapped through the expert's expansion.
-start_experts <- function(xs, ys, g, expert, anchor) {
+start_experts <- function(xs, ys, g, expert, anchor, sw = NULL) {
   k <- ncol(g); d <- ncol(xs)
   constant <- expert == "constant"
   blocks <- lapply(seq_len(k), function(i) {
     if (constant) g[, i, drop = FALSE] else cbind(g[, i] * xs, g[, i])
   })
   M <- do.call(cbind, blocks)
+  if (!is.null(sw)) {
+    # weighted least squares: rows times the square roots of their weights
+    M <- M * sw
+    ys <- ys * sw
+  }
   # a small ridge keeps the solve defined when gates are nearly collinear
   MtM <- crossprod(M)
   ridge <- 1e-8 * max(mean(diag(MtM)), 1e-12)

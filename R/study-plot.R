@@ -5,19 +5,39 @@ utils::globalVariables(".data") # the ggplot2 pronoun in autoplot()
 
 study_gate_colours <- c(sigmoid = "blue", softmax = "green4", normalized_sigmoid = "purple")
 
+# A point is drawn open when more than this share of its fits stopped at
+# maxit, ended at a bound or failed: its statistic is then partly about the
+# solver, not the estimator.
+flag_share <- 0.1
+
 #' Plot the convergence of a study
 #'
-#' Log-log plot of the mean loss against n for every gate, with error bars
-#' of plus or minus two standard errors over the replicates, and the fitted
-#' lines of [rate_table()] red and dash-dotted, their slopes in the legend,
-#' as in Figure 1 of Nguyen, Ho and Rinaldo (2024): the sigmoid gate in blue,
-#' the softmax gate in green (the normalized sigmoid in purple). One panel
-#' per expert type. `autoplot()` draws the same with ggplot2, when it is
-#' installed.
+#' Log-log plot of the mean (or median) loss against n for every gate, with
+#' error bars, and the fitted lines of [rate_table()] red and dash-dotted,
+#' their slopes in the legend, as in Figure 1 of Nguyen, Ho and Rinaldo
+#' (2024): the sigmoid gate in blue, the softmax gate in green (the
+#' normalized sigmoid in purple). One panel per expert type. `autoplot()`
+#' draws the same with ggplot2, when it is installed.
+#'
+#' With `stat = "mean"` (the paper's statistic) the bars are plus or minus
+#' two standard errors of the mean over the replicates; with `stat =
+#' "median"` they are the interquartile range of the replicates (the middle
+#' half of the fits, as in a box plot), which needs no assumption of
+#' normality and no resampling. The lower end of a bar is kept above a tenth
+#' of its point so that it stays on the log axis.
+#'
+#' Every point is drawn open instead of filled when more than 10% of its fits
+#' stopped at the iteration cap, ended with a parameter at a bound of the box
+#' or failed (see [rate_table()]); a line under each panel (the caption in
+#' `autoplot()`) counts those fits over the panel, and lists the sample sizes
+#' of the open points.
 #'
 #' @param x,object A `moe_study` object.
 #' @param loss The loss to plot, one of the study's loss columns (default
 #'   `"voronoi"`, else the first one recorded).
+#' @param stat The statistic of the replicates at each n: `"mean"` (the
+#'   default, as in the paper) or `"median"`; the fitted lines are those of
+#'   `rate_table(stat = stat)`.
 #' @param ... Further graphical parameters passed to [plot.default()] for
 #'   every panel (e.g. `main`, `ylab`).
 #' @returns `plot()`: the study, invisibly. `autoplot()`: a ggplot object.
@@ -28,25 +48,24 @@ study_gate_colours <- c(sigmoid = "blue", softmax = "green4", normalized_sigmoid
 #' st <- convergence_study(truth, n = c(200, 400, 800), reps = 3, k = 3,
 #'                         sd = 0.1, seed = 1)
 #' plot(st, loss = "l2")
+#' plot(st, loss = "l2", stat = "median")
 #' if (requireNamespace("ggplot2", quietly = TRUE)) ggplot2::autoplot(st)
 #' @export
-plot.moe_study <- function(x, loss = NULL, ...) {
-  pd <- study_plot_data(x, loss)
+plot.moe_study <- function(x, loss = NULL, stat = c("mean", "median"), ...) {
+  pd <- study_plot_data(x, loss, stat)
   experts <- x$setup$expert
   op <- graphics::par(mfrow = c(1L, length(experts)))
   on.exit(graphics::par(op), add = TRUE)
   dots <- list(...)
   for (e in experts) {
-    m <- pd$means[pd$means$expert == e & is.finite(pd$means$mean) & pd$means$mean > 0, , drop = FALSE]
-    bars <- error_bars(m)
-    lo <- bars$lo
-    hi <- bars$hi
-    ylim <- if (nrow(m)) range(lo, hi) else c(0.1, 1)
+    m <- pd$points[pd$points$expert == e, , drop = FALSE]
+    ylim <- if (nrow(m)) range(m$lo, m$hi) else c(0.1, 1)
     # head room for the legend
-    ylim[2L] <- ylim[2L] * (ylim[2L] / ylim[1L])^0.4
+    ylim[2L] <- ylim[2L] * (ylim[2L] / ylim[1L])^0.6
     xlim <- range(x$setup$n)
     args <- utils::modifyList(list(x = 1, y = 1, type = "n", log = "xy", xlim = xlim, ylim = ylim,
-                                   xlab = "n", ylab = pd$loss, main = sprintf("%s experts", e)), dots)
+                                   xlab = "n", ylab = pd$ylab, main = sprintf("%s experts", e)),
+                              dots)
     do.call(graphics::plot, args)
     legend_text <- character(0)
     legend_col <- character(0)
@@ -54,10 +73,9 @@ plot.moe_study <- function(x, loss = NULL, ...) {
       mg <- m[m$gating == g, , drop = FALSE]
       if (!nrow(mg)) next
       col <- study_gate_colours[[g]]
-      lg <- lo[m$gating == g]
-      hg <- hi[m$gating == g]
-      graphics::arrows(mg$n, lg, mg$n, hg, angle = 90, code = 3, length = 0.03, col = col)
-      graphics::points(mg$n, mg$mean, pch = 19, col = col)
+      graphics::arrows(mg$n, mg$lo, mg$n, mg$hi, angle = 90, code = 3, length = 0.03, col = col)
+      graphics::points(mg$n, mg$y, pch = ifelse(mg$open, 21, 19), col = col,
+                       bg = ifelse(mg$open, "white", col))
       rt <- pd$rates[pd$rates$gating == g & pd$rates$expert == e, , drop = FALSE]
       if (nrow(rt) && is.finite(rt$slope)) {
         nn <- c(rt$n_min, rt$n_max)
@@ -69,41 +87,93 @@ plot.moe_study <- function(x, loss = NULL, ...) {
       }
       legend_col <- c(legend_col, col)
     }
-    if (length(legend_text))
-      graphics::legend("topright", legend = c(legend_text, "fitted lines"),
-                       col = c(legend_col, "red"), pch = c(rep(19, length(legend_col)), NA),
-                       lty = c(rep(NA, length(legend_col)), 4), lwd = c(rep(1, length(legend_col)), 2),
-                       bty = "n", cex = 0.85)
+    if (length(legend_text)) {
+      ng <- length(legend_col)
+      extra <- c("fitted lines", pd$bars)
+      pch <- c(rep(19, ng), NA, NA)
+      lty <- c(rep(NA, ng), 4, 1)
+      lwd <- c(rep(1, ng), 2, 1)
+      cols <- c(legend_col, "red", "grey30")
+      if (any(m$open)) {
+        extra <- c(extra, sprintf("open: > %d%% of fits at maxit/bound/failed", 100 * flag_share))
+        pch <- c(pch, 21)
+        lty <- c(lty, NA)
+        lwd <- c(lwd, 1)
+        cols <- c(cols, "grey30")
+      }
+      graphics::legend("topright", legend = c(legend_text, extra), col = cols, pch = pch,
+                       lty = lty, lwd = lwd, pt.bg = "white", bty = "n", cex = 0.8)
+    }
+    graphics::mtext(panel_note(pd$cells[pd$cells$expert == e, , drop = FALSE]), side = 1,
+                    line = 4, cex = 0.65, col = "grey30")
   }
   invisible(x)
 }
 
-study_plot_data <- function(x, loss) {
+# Everything both plots draw: the points with their bars and open flags, the
+# fitted lines, the counts, and the words that say which statistic it is.
+study_plot_data <- function(x, loss, stat) {
   check_study(x, "x")
   loss <- check_study_loss(x, loss)
-  list(loss = loss, means = study_means(x, loss), rates = rate_table(x, losses = loss, B = 0L))
+  stat <- check_stat(stat)
+  cells <- study_means(x, loss)
+  cells$y <- cells[[stat]]
+  m <- cells[is.finite(cells$y) & cells$y > 0, , drop = FALSE]
+  m[c("lo", "hi")] <- error_bars(m, stat)
+  m$open <- m$flagged > flag_share * m$fits
+  list(loss = loss, stat = stat, points = m, cells = cells,
+       rates = rate_table(x, losses = loss, stat = stat, B = 0L),
+       ylab = sprintf("%s %s loss over replicates", stat, loss),
+       bars = if (stat == "mean") sprintf("bars: mean %s 2 SE", plus_minus())
+              else "bars: interquartile range")
 }
 
-# Plus or minus two standard errors of the mean loss, the lower end kept
-# above a tenth of the mean so that it stays on the log axis.
-error_bars <- function(m) {
-  se2 <- 2 * ifelse(is.finite(m$se), m$se, 0)
-  list(lo = pmax(m$mean - se2, m$mean / 10), hi = m$mean + se2)
+# A plus-minus sign where the locale can draw it.
+plus_minus <- function() if (isTRUE(l10n_info()[["UTF-8"]])) "\u00b1" else "+/-"
+
+# Bars around the statistic: plus or minus two standard errors of a mean, the
+# interquartile range of the replicates around a median; the lower end kept
+# above a tenth of the point so that it stays on the log axis.
+error_bars <- function(m, stat = "mean") {
+  if (stat == "median") {
+    lo <- ifelse(is.finite(m$q25), m$q25, m$y)
+    hi <- ifelse(is.finite(m$q75), m$q75, m$y)
+  } else {
+    se2 <- 2 * ifelse(is.finite(m$se), m$se, 0)
+    lo <- m$y - se2
+    hi <- m$y + se2
+  }
+  list(lo = pmax(lo, m$y / 10), hi = hi)
+}
+
+# One line under a panel: how many of its fits stopped at maxit, ended at a
+# bound or failed, and at which n more than the flagged share of them did.
+panel_note <- function(cells) {
+  if (!nrow(cells)) return("")
+  txt <- sprintf("%d fits: %d at maxit, %d at a bound, %d failed", sum(cells$fits),
+                 sum(cells$at_maxit), sum(cells$at_bound), sum(cells$failed))
+  open <- cells[cells$flagged > flag_share * cells$fits, , drop = FALSE]
+  if (nrow(open)) {
+    ns <- sort(unique(open$n))
+    shown <- if (length(ns) > 6L) c(format(ns[1:5], trim = TRUE, scientific = FALSE), "...")
+             else format(ns, trim = TRUE, scientific = FALSE)
+    txt <- sprintf("%s; open points at n = %s", txt, paste(shown, collapse = ", "))
+  }
+  txt
 }
 
 #' @rdname plot.moe_study
 #' @exportS3Method ggplot2::autoplot
-autoplot.moe_study <- function(object, loss = NULL, ...) {
+autoplot.moe_study <- function(object, loss = NULL, stat = c("mean", "median"), ...) {
   if (!requireNamespace("ggplot2", quietly = TRUE))
     stop("autoplot() of a study needs the ggplot2 package.", call. = FALSE)
-  pd <- study_plot_data(object, loss)
-  m <- pd$means[is.finite(pd$means$mean) & pd$means$mean > 0, , drop = FALSE]
-  m[c("lo", "hi")] <- error_bars(m)
+  pd <- study_plot_data(object, loss, stat)
+  m <- pd$points
   rt <- pd$rates[is.finite(pd$rates$slope), , drop = FALSE]
   lines <- do.call(rbind, lapply(seq_len(nrow(rt)), function(i) {
     nn <- exp(seq(log(rt$n_min[i]), log(rt$n_max[i]), length.out = 20L))
     data.frame(expert = rt$expert[i], gating = rt$gating[i], n = nn,
-               mean = exp(rt$intercept[i] + rt$slope[i] * log(nn)),
+               y = exp(rt$intercept[i] + rt$slope[i] * log(nn)),
                label = sprintf("%s: slope %.2f", rt$gating[i], rt$slope[i]))
   }))
   cols <- study_gate_colours[unique(m$gating)]
@@ -112,17 +182,24 @@ autoplot.moe_study <- function(object, loss = NULL, ...) {
     d
   }
   m <- facet(m)
-  p <- ggplot2::ggplot(m, ggplot2::aes(x = .data$n, y = .data$mean, colour = .data$gating)) +
+  flag_labels <- c(sprintf("<= %d%%", 100 * flag_share), sprintf("> %d%%", 100 * flag_share))
+  m$flag <- factor(ifelse(m$open, flag_labels[2L], flag_labels[1L]), levels = flag_labels)
+  notes <- vapply(object$setup$expert, function(e)
+    sprintf("%s: %s", e, panel_note(pd$cells[pd$cells$expert == e, , drop = FALSE])), character(1))
+  caption <- paste(c(sprintf("points: %s over replicates; %s; red dash-dotted: least-squares lines of log(%s loss) on log(n)",
+                             pd$stat, pd$bars, pd$stat), notes), collapse = "\n")
+  p <- ggplot2::ggplot(m, ggplot2::aes(x = .data$n, y = .data$y, colour = .data$gating)) +
     ggplot2::geom_errorbar(ggplot2::aes(ymin = .data$lo, ymax = .data$hi), width = 0.03) +
-    ggplot2::geom_point() +
+    ggplot2::geom_point(ggplot2::aes(shape = .data$flag), fill = "white") +
     ggplot2::scale_x_log10() + ggplot2::scale_y_log10() +
     ggplot2::scale_colour_manual(values = cols) +
+    ggplot2::scale_shape_manual(values = stats::setNames(c(19, 21), flag_labels), drop = FALSE) +
     ggplot2::facet_wrap(~expert) +
-    ggplot2::labs(x = "n", y = pd$loss, colour = "gate",
-                  caption = "red dash-dotted: least-squares lines of log(mean loss) on log(n)")
+    ggplot2::labs(x = "n", y = pd$ylab, colour = "gate",
+                  shape = "fits at maxit,\nbound or failed", caption = caption)
   if (!is.null(lines) && nrow(lines)) {
     p <- p + ggplot2::geom_line(data = facet(lines),
-                                ggplot2::aes(x = .data$n, y = .data$mean, group = .data$gating),
+                                ggplot2::aes(x = .data$n, y = .data$y, group = .data$gating),
                                 colour = "red", linetype = "dotdash", linewidth = 0.8,
                                 inherit.aes = FALSE)
     # slopes written in each panel, top right, in the colour of their gate
@@ -131,9 +208,9 @@ autoplot.moe_study <- function(object, loss = NULL, ...) {
                                label = sprintf("%s: slope %.2f", rt$gating, rt$slope)))
     labels$rank <- stats::ave(seq_len(nrow(labels)), labels$expert, FUN = seq_along)
     labels$n <- max(object$setup$n)
-    labels$mean <- top * 1.6^(2 - labels$rank)
+    labels$y <- top * 1.6^(2 - labels$rank)
     p <- p + ggplot2::geom_text(data = labels,
-                                ggplot2::aes(x = .data$n, y = .data$mean, label = .data$label,
+                                ggplot2::aes(x = .data$n, y = .data$y, label = .data$label,
                                              colour = .data$gating),
                                 hjust = 1, size = 3.5, inherit.aes = FALSE, show.legend = FALSE)
   }

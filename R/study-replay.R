@@ -3,7 +3,7 @@
 #' Recomputes a single (expert, gating, n, replicate) cell of a
 #' [convergence_study()] from its stored seed, alone, and returns the fit
 #' with its data. Its row is identical to the study's row (all columns but
-#' `seconds`).
+#' `seconds`), the starts of a global search included.
 #'
 #' @param study A `moe_study` object.
 #' @param gating The gate of the cell, one of the study's gates.
@@ -13,7 +13,9 @@
 #'   has one type.
 #' @returns A list with `result` (the cell's row, a one-row data frame),
 #'   `fit` (the `moe_fit`, or the error if the fit failed), `start` (the start
-#'   of a near-truth fit, else `NULL`) and `data` (the simulated data frame).
+#'   built from the truth, noise included, of a near-truth fit; the named list
+#'   of them, one per representation, of a global search; else `NULL`) and
+#'   `data` (the simulated data frame).
 #' @examples
 #' truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1, -1),
 #'                     b = c(0.2, 0.1), gating = "softmax", expert = "relu")

@@ -1,39 +1,6 @@
 # Running the tasks of a convergence study: one task draws one data set and
 # fits every gate to it, each gate from its own sub-stream of the task's
-# random stream.
-
-# The near-truth start of SPEC section 5 (see ?convergence_study).
-near_truth_start <- function(truth, k, split, init_sd) {
-  kt <- truth$k
-  if (k >= kt) {
-    copies <- rep(1L, kt)
-    if (k > kt) copies <- copies + tabulate(split, nbins = kt)
-    idx <- rep(seq_len(kt), copies)
-    m <- copies[idx]
-  } else {
-    w <- atom_weights(truth)
-    idx <- sort(order(-w, seq_len(kt))[seq_len(k)])
-    m <- rep(1L, k)
-  }
-  beta0 <- truth$beta0[idx]
-  beta1 <- truth$beta1[idx, , drop = FALSE]
-  if (truth$gating == "softmax") {
-    beta0 <- beta0 - log(m)
-    beta0 <- beta0 - beta0[k]
-    beta1 <- sweep(beta1, 2L, beta1[k, ])
-  } else {
-    beta0 <- stats::qlogis(stats::plogis(beta0) / m)
-  }
-  p <- moe_params(beta0 = beta0, beta1 = beta1,
-                  a = if (truth$expert == "constant") NULL else truth$a[idx, , drop = FALSE],
-                  b = truth$b[idx], gating = truth$gating, expert = truth$expert,
-                  degree = truth$degree)
-  if (init_sd > 0) {
-    theta <- params_theta(p)
-    p <- theta_params(theta + stats::rnorm(length(theta), 0, init_sd), p)
-  }
-  p
-}
+# random stream, and records one row of losses per fit.
 
 # The sub-stream of gate g within a task's stream.
 gate_seed <- function(seed, g) {
@@ -68,17 +35,28 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
   for (g in gatings) {
     rng_set(gate_seed(task$seed, g))
     tg <- tr$fit[[g]]
-    near <- setup$init == "near_truth" && !is.null(tg)
-    start <- if (near) near_truth_start(tg, setup$k, setup$split, setup$init_sd) else NULL
+    box <- study_fit_box(setup, g)
+    reps <- study_task_starts(setup, e, g)
+    start <- lapply(reps, noisy_start, init_sd = setup$init_sd, lower = box$lower, upper = box$upper)
+    init <- if (length(reps)) setup$init else "multistart"
+    nstart <- if (init == "near_truth") 0L else setup$nstart
+    kinds <- c(names(reps), rep("data", nstart))
     t0 <- proc.time()[["elapsed"]]
     fit <- tryCatch(
-      moe_fit(x, y, setup$k, gating = g, expert = e, degree = tr$data$degree, start = start,
-              nstart = if (near) 0L else setup$nstart, control = setup$control),
+      moe_fit(x, y, setup$k, gating = g, expert = e, degree = tr$data$degree,
+              start = if (length(start)) unname(start) else NULL, nstart = nstart,
+              control = setup$control, lower = box$lower, upper = box$upper),
       error = function(err) err)
     secs <- proc.time()[["elapsed"]] - t0
-    row <- list(expert = e, gating = g, n = n, rep = task$rep, task = task$id,
-                misspecified = is.null(tg), init = if (near) "near_truth" else "multistart")
     failed <- inherits(fit, "error")
+    won <- if (failed) list(start = if (length(unique(kinds)) == 1L) kinds[1L] else NA_character_,
+                            gap = NA_real_)
+           else start_winner(fit$starts$sse, kinds)
+    row <- list(expert = e, gating = g, n = n, rep = task$rep, task = task$id,
+                misspecified = is.null(tg), init = init,
+                surplus = if (length(reps) && !identical(names(reps), "truth"))
+                  paste(names(reps), collapse = "+") else NA_character_,
+                start = won$start)
     lb <- setup$losses$builtin
     if ("voronoi" %in% lb)
       row$voronoi <- if (failed || is.null(tg)) NA_real_
@@ -102,14 +80,17 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
       row[[nm]] <- as.numeric(v)
     }
     row$sse <- if (failed) NA_real_ else fit$sse
+    row$sse_gap <- won$gap
     row$code <- if (failed) NA_integer_ else as.integer(fit$convergence$code)
     row$converged <- if (failed) FALSE else isTRUE(fit$convergence$converged)
     row$iterations <- if (failed) NA_integer_ else as.integer(fit$convergence$iterations)
+    row$at_bound <- if (failed) NA_integer_ else sum(fit$at_bound)
     row$seconds <- secs
     row$error <- if (failed) conditionMessage(fit) else NA_character_
     row$seed <- seed_text
     cols[[g]] <- row
-    if (keep) fits[[g]] <- list(fit = fit, start = start)
+    if (keep) fits[[g]] <- list(fit = fit, start = if (length(start) > 1L) start
+                                                  else if (length(start)) start[[1L]])
   }
   # a list of columns, one element per gate: cheap to store and to bind
   nms <- names(cols[[1L]])
@@ -121,6 +102,35 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
     out$data <- data.frame(x, y = y)
   }
   out
+}
+
+# The noise-free starts a fit of gate g builds from the truth; studies stored
+# before representations were recorded split surplus atoms.
+study_task_starts <- function(setup, expert, g) {
+  if (!is.null(setup$starts)) return(setup$starts[[expert]][[g]])
+  if (is.null(setup$surplus)) setup$surplus <- stats::setNames(rep("split", length(setup$gating)),
+                                                               setup$gating)
+  study_gate_starts(setup, expert, g)
+}
+
+# The box of gate g in the forms of moe_fit(); none for studies stored
+# before studies had a box.
+study_fit_box <- function(setup, g) {
+  b <- setup$bounds$gates[[g]]
+  if (is.null(b)) list(lower = -Inf, upper = Inf) else b
+}
+
+# Which kind of start the fit kept (moe_fit() keeps the first lowest finite
+# SSE), and its relative lead over the best start of any other kind: how
+# clearly the data chose it.
+start_winner <- function(sse, kinds) {
+  ok <- which(is.finite(sse))
+  best <- ok[which.min(sse[ok])]
+  other <- ok[kinds[ok] != kinds[best]]
+  gap <- if (!length(other)) NA_real_
+         else if (sse[best] > 0) (min(sse[other]) - sse[best]) / sse[best]
+         else if (min(sse[other]) > 0) Inf else 0
+  list(start = kinds[best], gap = gap)
 }
 
 # Row-bind lists of equal-named columns (data frames or lists) quickly.
@@ -157,4 +167,56 @@ run_study_tasks <- function(pending, setup, progress) {
   if (isTRUE(progress) || (is.null(progress) && interactive()))
     progressr::with_progress(body(), enable = TRUE)
   else body()
+}
+
+# ---- inputs and losses ------------------------------------------------------
+
+default_x_law <- function(n, d) matrix(stats::runif(n * d, -1, 1), n, d)
+
+draw_inputs <- function(law, n, d, arg) {
+  x <- law(n, d)
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (is.null(dim(x)) && d == 1L && is.numeric(x)) x <- matrix(x, ncol = 1L)
+  if (!is.matrix(x) || !is.numeric(x) || nrow(x) != n || ncol(x) != d)
+    stop(sprintf("`%s` must return an n x d numeric matrix (n = %d, d = %d), not %s.", arg, n, d,
+                 describe_value(x)), call. = FALSE)
+  storage.mode(x) <- "double"
+  if (!all_finite(x)) stop(sprintf("`%s` returned non-finite inputs.", arg), call. = FALSE)
+  colnames(x) <- paste0("x", seq_len(d))
+  x
+}
+
+check_study_losses <- function(losses) {
+  expected <- sprintf("a character vector of %s, or a list of these names and named functions",
+                      paste0("\"", study_builtin_losses, "\"", collapse = ", "))
+  if (is.character(losses)) losses <- as.list(losses)
+  if (!is.list(losses) || length(losses) < 1L) abort_arg("losses", expected, losses)
+  nm <- names(losses)
+  if (is.null(nm)) nm <- rep("", length(losses))
+  builtin <- character(0)
+  custom <- list()
+  reserved <- c("expert", "gating", "n", "rep", "task", "misspecified", "init", "surplus", "start",
+                "sse", "sse_gap", "code", "converged", "iterations", "at_bound", "seconds", "error",
+                "seed", study_builtin_losses)
+  for (i in seq_along(losses)) {
+    l <- losses[[i]]
+    if (is.character(l) && length(l) == 1L && !is.na(l)) {
+      if (!l %in% study_builtin_losses)
+        stop(sprintf("`losses` must name built-in losses among %s, not \"%s\".",
+                     paste0("\"", study_builtin_losses, "\"", collapse = ", "), l), call. = FALSE)
+      builtin <- c(builtin, l)
+    } else if (is.function(l)) {
+      if (!nzchar(nm[i]) || !grepl("^[A-Za-z][A-Za-z0-9_.]*$", nm[i]))
+        stop(sprintf("`losses[[%d]]` is a function and must have a syntactic name.", i), call. = FALSE)
+      if (nm[i] %in% reserved || startsWith(nm[i], "expert_error"))
+        stop(sprintf("`losses` has a function named \"%s\", the name of a column of the study.", nm[i]),
+             call. = FALSE)
+      custom[[nm[i]]] <- l
+    } else {
+      abort_arg("losses", expected, losses)
+    }
+  }
+  if (anyDuplicated(c(builtin, names(custom))))
+    stop("`losses` must not name a loss twice.", call. = FALSE)
+  list(builtin = builtin, custom = custom)
 }

@@ -1,8 +1,10 @@
 # Convergence-rate studies: the design of a study, its validation and its
-# table of tasks. The tasks run in R/study-run.R (one L'Ecuyer-CMRG stream per
-# task, so the results do not depend on the plan or the number of workers),
-# are cached task by task in R/study-cache.R, and the log-log lines of the
-# mean losses are fitted in R/rates.R.
+# table of tasks. The starts that represent the truth are built in
+# R/study-starts.R and the box of every fit in R/study-box.R; the tasks run in
+# R/study-run.R (one L'Ecuyer-CMRG stream per task, so the results do not
+# depend on the plan or the number of workers), are cached task by task in
+# R/study-cache.R, and the log-log lines of the mean losses are fitted in
+# R/rates.R.
 
 study_builtin_losses <- c("voronoi", "expert_error", "l2")
 
@@ -31,39 +33,136 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' expert error uses cells on the expert parameters alone, and it starts from
 #' data-driven starts (`nstart`) instead of near the truth.
 #'
+#' @section The compact parameter set (`bounds`):
+#' The theory is about the least-squares estimator over a compact parameter
+#' set. Without one an over-specified fit can run off (gates turning into
+#' steps, surplus weights or slopes growing without bound) and is then not
+#' that estimator, so by default every fit of a study is made on a box, the
+#' `lower` and `upper` of [moe_fit()], the same for every gate and expert
+#' type. With `bounds = "auto"` (the default) the box is \eqn{[-c, c]} on
+#' every free parameter, where c is the larger of 10 and twice the largest
+#' absolute value of any parameter of the truth (in its own gate's and in
+#' each fitted gate's parameterisation) and of every start the study builds
+#' from the truth, before noise (the representations below), rounded up to a
+#' whole number: the box holds the truth and every start with room to spare.
+#' `bounds = c` gives the box \eqn{[-c, c]}; `list(lower = , upper = )` any
+#' box in the forms of [moe_fit()] (each a number, or a named list of `beta0`,
+#' `beta1`, `a`, `b`, each a number or an array of the parameter's size);
+#' `NULL` no box at all. A box that does not hold the truth (every true atom
+#' in the position of each of its copies) and every start before noise is an
+#' error; noisy starts are projected into it. The box is stored in
+#' `setup$bounds` and printed with the study, and the column `at_bound`
+#' counts the free parameters of each fit that ended at a bound: such a fit
+#' stopped on the edge of the box, not at an interior minimiser.
+#'
 #' @section Starts near the truth (`init = "near_truth"`):
 #' The theory is about the global least-squares minimiser, and as in the
 #' simulations of this line of work each fit is a single local search from a
-#' start near the truth. With k > k* surplus atoms are made by splitting true
-#' atoms (`split`, by default atoms 1, 2, ... in turn) so that the weights add
-#' up: an atom split into m copies has, in each copy, weight \eqn{w^*/m}{w*/m},
-#' i.e. `beta0 = qlogis(plogis(beta0*) / m)` for the sigmoid gates and
-#' `beta0* - log(m)` for the softmax gate. The copies of the softmax reference
-#' atom come last, and the softmax start is re-expressed relative to the last
-#' copy (subtracting its `beta0` and `beta1` from every atom), which leaves the
-#' model unchanged. With k < k* the k heaviest true atoms are kept. Then every
-#' free parameter gets independent Gaussian noise of standard deviation
-#' `init_sd` (default 0.05), drawn from the task's random stream. With
-#' `init = "multistart"` every fit uses `nstart` data-driven starts of
-#' [moe_fit()] instead, and knows nothing of the truth.
+#' start near the truth. With k = k* the start is the truth, with k < k* its
+#' k heaviest atoms. With k > k* it represents the truth with more atoms than
+#' the truth has: true atom j takes \eqn{m_j}{m_j} copies (the surplus atoms
+#' copy the atoms `split`, by default 1, 2, ... in turn), and `surplus` says
+#' how the copies enter:
+#'
+#' * `"split"`: m copies of the atom whose weights add up to its weight
+#'   \eqn{w^*}{w*}, i.e. `beta0 = qlogis(plogis(beta0*) / m)` for the sigmoid
+#'   gates and `beta0* - log(m)` for the softmax gate. It reproduces the
+#'   truth's regression function exactly under the softmax gate at any gating
+#'   slope, and under the sigmoid and normalized sigmoid gates when every split
+#'   atom has gating slope zero in that gate's parameterisation. With a
+#'   non-zero slope no sum of sigmoids of that slope is one sigmoid: under the
+#'   sigmoid gates it is then not a representation of the truth at all.
+#'
+#' * `"dead"`: the atom itself, with its full weight, and m - 1 copies (same
+#'   `beta1`, `a`, `b`) whose gate is switched off: `beta0 = -(8 + max |beta1'x|)`
+#'   over the evaluation sample for the sigmoid gates, so that a copy's gate is
+#'   at most \eqn{\sigma(-8) \approx 3.4 \times 10^{-4}}{sigma(-8) ~ 3.4e-4} on
+#'   the support, and `beta0* - 8` for the softmax gate, so that a copy's gate
+#'   is \eqn{e^{-8}}{e^-8} times the atom's. It is exact in the limit (as the
+#'   margin 8 grows) for every gate, expert and slope: the regression function
+#'   differs from the truth's by at most about \eqn{3.4 \times 10^{-4}}{3.4e-4}
+#'   times the size of the copied expert per dead copy (under the normalized
+#'   sigmoid gate, relative to the sum of the true gates). The margin keeps a
+#'   copy invisible at the noise levels of a study while its gradient does not
+#'   vanish, so a fit can still revive it.
+#'
+#' * `"scaled"`: m copies that keep the atom's full gate (same `beta0`,
+#'   `beta1`) and carry fractions 1/m of its expert: `(a/m, b/m)` for linear
+#'   and ReLU experts (positively homogeneous), \eqn{(a, b)/m^{1/p}}{(a, b) / m^(1/p)}
+#'   for the polynomial expert \eqn{t^p}{t^p}, `b/m` for the constant expert.
+#'   Exact under the sigmoid gate for these experts at any slope (and for any
+#'   fractions in (0, 1) adding up to 1). It is no representation under the
+#'   softmax and normalized sigmoid gates, whose normalisation counts every
+#'   copy's gate again, nor for GELU, sigmoid and tanh experts, which are not
+#'   homogeneous: asking for it there is an error.
+#'
+#' By default (`surplus = NULL`) each gate gets a representation that is
+#' exact for the truth at hand: `"split"` for the softmax gate, and for the
+#' sigmoid gates when every split atom has gating slope zero in their
+#' parameterisation; `"dead"` otherwise. `surplus` may also name one per gate,
+#' e.g. `c(sigmoid = "scaled", softmax = "split")`. The representation of each
+#' gate is in `setup$surplus` and in the column `surplus`. The copies of the
+#' softmax reference atom come last, and the softmax start is re-expressed
+#' relative to the last atom (subtracting its `beta0` and `beta1` from every
+#' atom), which leaves the model unchanged. Then every free parameter gets
+#' independent Gaussian noise of standard deviation `init_sd` (default 0.05),
+#' drawn from the gate's random stream, and the start is projected into the
+#' box. With `init = "multistart"` every fit uses `nstart` data-driven starts
+#' of [moe_fit()] instead, and knows nothing of the truth.
+#'
+#' @section The global search (`init = "global"`):
+#' With surplus atoms the least-squares minimisers of the truth form a set,
+#' and in the regime of non-zero slopes the representation a local search
+#' starts near decides where it ends (and with it the Voronoi loss and the
+#' expert error), while the SSEs of the ends can agree to within the noise.
+#' With `init = "global"` every fit starts from each representation that is
+#' exact or exact in the limit for its gate, expert and truth (`"split"`
+#' where it is exact, `"dead"` always, `"scaled"` under the sigmoid gate with
+#' linear, ReLU, polynomial and constant experts), each with its own noise
+#' drawn in that order from the gate's stream, and from `nstart` data-driven
+#' starts, and keeps the lowest SSE: the closest a study comes to the global
+#' minimiser the theory is about. The column `start` says which kind of
+#' start won, and `sse_gap` by how much: (the lowest SSE of the starts of the
+#' other kinds - the winning SSE) / the winning SSE. A gap near 0 says that
+#' the data cannot choose between the kinds. A fit costs one local search per
+#' representation plus `nstart`, instead of one.
 #'
 #' @section Losses recorded:
 #' One row per (expert, gating, n, replicate) with
+#'
 #' * `voronoi`: [voronoi_loss()] against the truth in that gate's
 #'   parameterisation (`r_exact = 1`, `r_over = 2`);
+#'
 #' * `expert_error`: the largest [expert_error()] over the true experts, and
 #'   `expert_error1`, ..., one per true expert;
+#'
 #' * `l2`: the \eqn{L^2(\mu)}{L2(mu)} distance between the fitted and the true
 #'   regression functions;
+#'
 #' * any named function of `losses`, called as `f(fit, truth, x)` with the
 #'   `moe_fit`, the truth (in the fitted gate's parameterisation when it
 #'   exists) and the evaluation sample, returning one number;
 #'
 #' all computed on one evaluation sample of `eval_n` points from `x_law`,
-#' drawn once from `seed`; and always `sse`, the convergence `code`,
-#' `converged`, `iterations`, the fit's `seconds`, `error` (the message if the
-#' fit failed, else `NA`) and `seed`, the task's L'Ecuyer-CMRG `.Random.seed`
-#' as a comma-separated string ([study_replay()] reruns one cell from it).
+#' drawn once from `seed`; and always
+#'
+#' * `misspecified`, `init` (`"near_truth"`, `"global"`, or `"multistart"`
+#'   for fits from data-driven starts only);
+#'
+#' * `surplus`: the representation(s) the starts built from the truth used,
+#'   joined by `"+"` for a global search (`NA` with k <= k* or without such
+#'   starts);
+#'
+#' * `start`: the kind of start the fit ended from, `"split"`, `"dead"`,
+#'   `"scaled"`, `"truth"` (k <= k*) or `"data"`, and `sse_gap`, its relative
+#'   lead over the best start of another kind (`NA` when there is none, as
+#'   with `"near_truth"` and `"multistart"`);
+#'
+#' * `sse`, the convergence `code`, `converged`, `iterations`, `at_bound`
+#'   (the number of free parameters at a bound of the box, `NA` if the fit
+#'   failed), the fit's `seconds`, `error` (the message if the fit failed,
+#'   else `NA`) and `seed`, the task's L'Ecuyer-CMRG `.Random.seed` as a
+#'   comma-separated string ([study_replay()] reruns one cell from it).
 #'
 #' @section Random numbers and parallel runs:
 #' `seed` starts the L'Ecuyer-CMRG generator; the evaluation sample uses its
@@ -122,8 +221,8 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' @param x_law The input law mu: `NULL` (uniform on \eqn{[-1, 1]^d}) or a
 #'   function `function(n, d)` returning an n x d numeric matrix, drawing
 #'   from R's generator.
-#' @param init `"near_truth"` (default) or `"multistart"`, see the section
-#'   on starts.
+#' @param init `"near_truth"` (default), `"global"` or `"multistart"`, see
+#'   the sections on starts and on the global search.
 #' @param losses Losses to record: a character vector of `"voronoi"`,
 #'   `"expert_error"`, `"l2"`, or a list mixing these names with named
 #'   functions `function(fit, truth, x)`.
@@ -136,10 +235,20 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' @param split With `init = "near_truth"` and k > k*: which true atom each
 #'   of the k - k* surplus atoms splits, a vector of k - k* atom numbers
 #'   (repeats split an atom into more copies). Default atoms 1, 2, ...
+#' @param surplus With `init = "near_truth"` and k > k*: how the surplus
+#'   atoms enter the start, `"split"`, `"dead"` or `"scaled"` (see the section
+#'   on starts), or such names by gate, e.g.
+#'   `c(sigmoid = "dead", softmax = "split")`. `NULL` (default): a
+#'   representation exact for the truth, per gate.
+#' @param bounds The box of every fit: `"auto"` (default), a number c > 0
+#'   (the box \eqn{[-c, c]} on every free parameter), `list(lower = , upper = )`
+#'   in the forms of [moe_fit()], or `NULL` (no box); see the section on the
+#'   compact parameter set.
 #' @param init_sd Standard deviation of the noise added to near-truth
 #'   starts, a number >= 0.
-#' @param nstart Number of data-driven starts for `init = "multistart"` and
-#'   for misspecified gates.
+#' @param nstart Number of data-driven starts for `init = "multistart"`, for
+#'   `init = "global"` (besides the representations) and for misspecified
+#'   gates.
 #' @param control Solver settings for every fit, see [moe_control()].
 #' @param eval_n Size of the evaluation sample of the losses, a whole number
 #'   >= 100.
@@ -151,8 +260,11 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #'   parameterisation, `NULL` where misspecified), `misspecified` (per gate),
 #'   `regime` (`"zero_slope"` or `"nonzero_slope"`: whether every split true
 #'   atom has zero gating slope in the sigmoid parameterisation, or
-#'   `"exact"` when k <= k*), `settings`, `x_eval`, `elapsed`, `workers` and
-#'   `call`.
+#'   `"exact"` when k <= k*), `settings`, `setup` (with `bounds`: the box's
+#'   `lower`, `upper`, per gate in `gates`, and its one-line `label`; and
+#'   `surplus`: the representation per gate), `x_eval`, `elapsed`, `workers`
+#'   and `call`. The results have the columns listed in the section on the
+#'   losses recorded.
 #' @seealso [rate_table()], [plot.moe_study()], [sample_size()],
 #'   [study_replay()], [voronoi_loss()], [expert_error()].
 #' @references Nguyen, H., Ho, N. and Rinaldo, A. (2024). Sigmoid gating is
@@ -170,13 +282,18 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' st
 #' head(as.data.frame(st))
 #' rate_table(st, B = 100)
+#' # every representation of the truth and two data-driven starts per fit
+#' gl <- convergence_study(truth, n = c(200, 400), reps = 2, k = 3, sd = 0.1,
+#'                         seed = 1, init = "global", nstart = 2)
+#' as.data.frame(gl)[c("gating", "n", "surplus", "start", "sse_gap", "at_bound")]
 #' @export
 convergence_study <- function(truth, n, reps, k, gating = c("sigmoid", "softmax"),
                               expert = NULL, sd, x_law = NULL,
-                              init = c("near_truth", "multistart"),
+                              init = c("near_truth", "global", "multistart"),
                               losses = c("voronoi", "expert_error", "l2"),
                               seed, cache_dir = NULL, ...,
-                              degree = NULL, split = NULL, init_sd = 0.05,
+                              degree = NULL, split = NULL, surplus = NULL, bounds = "auto",
+                              init_sd = 0.05,
                               nstart = 10L, control = moe_control(),
                               eval_n = 10000L, progress = NULL) {
   cl <- match.call()
@@ -194,8 +311,8 @@ convergence_study <- function(truth, n, reps, k, gating = c("sigmoid", "softmax"
   setup <- study_setup(truth = truth, n = n, reps = reps, k = k, gating = gating,
                        expert = expert, sd = sd, x_law = x_law, init = init,
                        losses = losses, seed = seed, degree = degree, split = split,
-                       init_sd = init_sd, nstart = nstart, control = control,
-                       eval_n = eval_n)
+                       surplus = surplus, bounds = bounds, init_sd = init_sd, nstart = nstart,
+                       control = control, eval_n = eval_n)
   for (g in names(setup$misspecified)[setup$misspecified])
     message(sprintf(paste0("The truth (%s gate, k* = %d) is not a model with the %s gate: the %s ",
                            "fits are misspecified (column `misspecified`; no Voronoi loss, ",
@@ -246,7 +363,7 @@ convergence_study <- function(truth, n, reps, k, gating = c("sigmoid", "softmax"
 # ---- setup ---------------------------------------------------------------
 
 study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, losses,
-                        seed, degree, split, init_sd, nstart, control, eval_n) {
+                        seed, degree, split, surplus, bounds, init_sd, nstart, control, eval_n) {
   check_params(truth, "truth")
   if (!is.numeric(n) || length(n) < 1L || anyNA(n) || !all(vapply(n, is_whole, logical(1))) ||
       any(n < 1))
@@ -285,8 +402,10 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
   sd <- check_number(sd, "sd", min = 0)
   if (!is.null(x_law) && !is.function(x_law))
     abort_arg("x_law", "NULL or a function(n, d) returning an n x d matrix", x_law)
-  if (!is.character(init) || length(init) < 1L) abort_arg("init", "\"near_truth\" or \"multistart\"", init)
-  init <- check_choice(init[1L], c("near_truth", "multistart"), "init")
+  init_types <- c("near_truth", "global", "multistart")
+  if (!is.character(init) || length(init) < 1L)
+    abort_arg("init", sprintf("one of %s", paste0("\"", init_types, "\"", collapse = ", ")), init)
+  init <- check_choice(init[1L], init_types, "init")
   loss_spec <- check_study_losses(losses)
   seed <- check_whole(seed, "seed", min = -.Machine$integer.max, max = .Machine$integer.max)
   init_sd <- check_number(init_sd, "init_sd", min = 0)
@@ -323,7 +442,8 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
   names(misspecified) <- gating
   sig <- if (truth$gating == "sigmoid") truth else truth_for_gate(truth, "sigmoid")
   regime <- if (k <= kt) "exact" else if (is.null(sig)) NA_character_
-            else if (all(sig$beta1[unique(split), ] == 0)) "zero_slope" else "nonzero_slope"
+            else if (split_zero_slope(sig, split)) "zero_slope" else "nonzero_slope"
+  surplus <- check_study_surplus(surplus, init, k, kt, gating, expert, truths, misspecified, split)
 
   # one L'Ecuyer-CMRG stream for the evaluation sample, then one per task
   x_law_fun <- if (is.null(x_law)) default_x_law else x_law
@@ -339,139 +459,27 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
   tasks <- lapply(seq_len(nrow(grid)), function(t)
     list(id = t, expert = grid$expert[t], n = grid$n[t], rep = grid$rep[t], seed = seeds[[t]]))
   f_eval <- lapply(truths, function(tr) model_eval(tr$data, x_eval))
+  plan <- list(truths = truths, init = init, k = k, split = split, surplus = surplus,
+               x_eval = x_eval)
+  starts <- lapply(stats::setNames(expert, expert), function(e)
+    lapply(stats::setNames(gating, gating), function(g) study_gate_starts(plan, e, g)))
+  box <- study_bounds(bounds, truths, starts, k, d, gating, expert, degree, split)
 
   settings <- list(truth = truth, n = n, reps = reps, k = k, gating = gating, expert = expert,
                    degree = degree, sd = sd, x_law = x_law, init = init, losses = losses,
-                   seed = seed, split = split, init_sd = init_sd, nstart = nstart,
+                   seed = seed, split = split, surplus = surplus,
+                   bounds = list(lower = box$lower, upper = box$upper), init_sd = init_sd,
+                   nstart = nstart,
                    control = unclass(control)[setdiff(names(control), c("threads", "trace"))],
                    eval_n = eval_n)
   list(truth = truth, truths = truths, misspecified = misspecified, regime = regime,
        n = n, reps = reps, k = k, d = d, gating = gating, expert = expert, degree = degree,
        sd = sd, x_law = x_law_fun, init = init, losses = loss_spec, split = split,
-       init_sd = init_sd, nstart = nstart, control = control, x_eval = x_eval,
-       f_eval = f_eval, tasks = tasks, settings = settings)
-}
-
-default_x_law <- function(n, d) matrix(stats::runif(n * d, -1, 1), n, d)
-
-draw_inputs <- function(law, n, d, arg) {
-  x <- law(n, d)
-  if (is.data.frame(x)) x <- as.matrix(x)
-  if (is.null(dim(x)) && d == 1L && is.numeric(x)) x <- matrix(x, ncol = 1L)
-  if (!is.matrix(x) || !is.numeric(x) || nrow(x) != n || ncol(x) != d)
-    stop(sprintf("`%s` must return an n x d numeric matrix (n = %d, d = %d), not %s.", arg, n, d,
-                 describe_value(x)), call. = FALSE)
-  storage.mode(x) <- "double"
-  if (!all_finite(x)) stop(sprintf("`%s` returned non-finite inputs.", arg), call. = FALSE)
-  colnames(x) <- paste0("x", seq_len(d))
-  x
-}
-
-check_study_losses <- function(losses) {
-  expected <- sprintf("a character vector of %s, or a list of these names and named functions",
-                      paste0("\"", study_builtin_losses, "\"", collapse = ", "))
-  if (is.character(losses)) losses <- as.list(losses)
-  if (!is.list(losses) || length(losses) < 1L) abort_arg("losses", expected, losses)
-  nm <- names(losses)
-  if (is.null(nm)) nm <- rep("", length(losses))
-  builtin <- character(0)
-  custom <- list()
-  reserved <- c("expert", "gating", "n", "rep", "task", "misspecified", "init", "sse", "code",
-                "converged", "iterations", "seconds", "error", "seed", study_builtin_losses)
-  for (i in seq_along(losses)) {
-    l <- losses[[i]]
-    if (is.character(l) && length(l) == 1L && !is.na(l)) {
-      if (!l %in% study_builtin_losses)
-        stop(sprintf("`losses` must name built-in losses among %s, not \"%s\".",
-                     paste0("\"", study_builtin_losses, "\"", collapse = ", "), l), call. = FALSE)
-      builtin <- c(builtin, l)
-    } else if (is.function(l)) {
-      if (!nzchar(nm[i]) || !grepl("^[A-Za-z][A-Za-z0-9_.]*$", nm[i]))
-        stop(sprintf("`losses[[%d]]` is a function and must have a syntactic name.", i), call. = FALSE)
-      if (nm[i] %in% reserved || startsWith(nm[i], "expert_error"))
-        stop(sprintf("`losses` has a function named \"%s\", the name of a column of the study.", nm[i]),
-             call. = FALSE)
-      custom[[nm[i]]] <- l
-    } else {
-      abort_arg("losses", expected, losses)
-    }
-  }
-  if (anyDuplicated(c(builtin, names(custom))))
-    stop("`losses` must not name a loss twice.", call. = FALSE)
-  list(builtin = builtin, custom = custom)
-}
-
-# The truth's atoms with another expert type.
-truth_with_expert <- function(truth, expert, degree) {
-  if (identical(expert, truth$expert) && (expert != "polynomial" || identical(degree, truth$degree)))
-    return(truth)
-  if (expert == "constant" && any(truth$a != 0))
-    stop(paste0("`expert` includes \"constant\" but the truth's experts have non-zero slopes `a`; ",
-                "the constant expert ignores x. Give a truth with a = 0."), call. = FALSE)
-  moe_params(beta0 = truth$beta0, beta1 = truth$beta1,
-             a = if (expert == "constant") NULL else truth$a, b = truth$b,
-             gating = truth$gating, expert = expert,
-             degree = if (expert == "polynomial") degree else NULL)
-}
-
-# The truth in the parameterisation of gate g, or NULL when no model with
-# that gate equals it (SPEC section 3: the two-expert softmax <-> sigmoid
-# identity).
-truth_for_gate <- function(truth, g) {
-  if (identical(truth$gating, g)) return(truth)
-  if (truth$k != 2L) return(NULL)
-  make <- function(beta0, beta1)
-    moe_params(beta0 = beta0, beta1 = beta1, a = if (truth$expert == "constant") NULL else truth$a,
-               b = truth$b, gating = g, expert = truth$expert, degree = truth$degree)
-  if (truth$gating == "softmax" && g == "sigmoid")
-    return(make(c(truth$beta0[1L], -truth$beta0[1L]), rbind(truth$beta1[1L, ], -truth$beta1[1L, ])))
-  if (truth$gating == "sigmoid" && g == "softmax") {
-    tol <- 1e-12 * max(1, abs(truth$beta0), abs(truth$beta1))
-    if (abs(truth$beta0[1L] + truth$beta0[2L]) <= tol &&
-        all(abs(truth$beta1[1L, ] + truth$beta1[2L, ]) <= tol))
-      return(make(c(truth$beta0[1L], 0), rbind(truth$beta1[1L, ], 0)))
-  }
-  NULL
+       surplus = surplus, bounds = box, starts = starts, init_sd = init_sd, nstart = nstart,
+       control = control, x_eval = x_eval, f_eval = f_eval, tasks = tasks, settings = settings)
 }
 
 check_study <- function(x, arg = "study") {
   if (!inherits(x, "moe_study")) abort_arg(arg, "a `moe_study` object (see ?convergence_study)", x)
   invisible(x)
-}
-
-# ---- methods -----------------------------------------------------------------
-
-#' @export
-as.data.frame.moe_study <- function(x, row.names = NULL, optional = FALSE, ...) {
-  out <- x$results
-  if (!is.null(row.names)) rownames(out) <- row.names
-  out
-}
-
-#' @export
-print.moe_study <- function(x, ...) {
-  s <- x$setup
-  cat(sprintf("Convergence study: k = %d fitted experts, truth k* = %d (%s gate), d = %d\n",
-              s$k, s$truth$k, s$truth$gating, s$d))
-  cat(sprintf("  gates: %s; experts: %s\n", paste(s$gating, collapse = ", "),
-              paste(s$expert, collapse = ", ")))
-  cat(sprintf("  n: %d sizes in [%d, %d]; %d replicates; sd = %s; init = %s; seed = %d\n",
-              length(s$n), min(s$n), max(s$n), s$reps, format(s$sd), s$init, s$settings$seed))
-  if (!is.na(x$regime)) cat(sprintf("  regime of the truth: %s\n", x$regime))
-  cat(sprintf("  %d fits (%d tasks computed, %d from cache) in %.1f s on %d worker%s\n",
-              nrow(x$results), x$computed, x$cached, x$elapsed, x$workers,
-              if (x$workers == 1L) "" else "s"))
-  bad <- sum(!x$results$converged)
-  if (bad) cat(sprintf("  %d fit%s did not converge (see columns `code`, `error`)\n", bad,
-                       if (bad == 1L) "" else "s"))
-  for (g in names(x$misspecified)[x$misspecified])
-    cat(sprintf("  NOTE: the %s gate is misspecified for this truth (no Voronoi loss).\n", g))
-  cat("\n")
-  print(rate_table(x, B = 200L))
-  invisible(x)
-}
-
-#' @export
-summary.moe_study <- function(object, ...) {
-  rate_table(object, ...)
 }

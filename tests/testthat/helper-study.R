@@ -44,3 +44,30 @@ shared_study <- local({
     made
   }
 })
+
+# A tiny study whose results are a hand-made table of fit outcomes: per gate,
+# expert and n (100, 400, 1600) seven replicates with losses falling as
+# n^-1/2, of which some stopped at maxit (code -1), some ended with
+# parameters at a bound (at_bound > 0) and some failed (an error, no losses);
+# the last replicate of every cell is a stuck fit with a huge loss, which
+# moves the mean and not the median.
+outcome_study <- function() {
+  st <- shared_study()
+  grid <- expand.grid(rep = 1:7, n = c(100, 400, 1600), expert = c("relu", "linear"),
+                      gating = c("sigmoid", "softmax"), stringsAsFactors = FALSE)
+  m <- nrow(grid)
+  set.seed(2)
+  grid$voronoi <- 2 * grid$n^-0.5 * exp(rnorm(m, 0, 0.2))
+  grid$voronoi[grid$rep == 7L] <- 50 * c(1, 3, 9)[match(grid$n[grid$rep == 7L], c(100, 400, 1600))]
+  grid$expert_error <- grid$voronoi / 2
+  grid$l2 <- grid$n^-0.5 * exp(rnorm(m, 0, 0.2))
+  grid$code <- ifelse(runif(m) < 0.2 | grid$rep == 7L, -1L, 1L)
+  grid$at_bound <- ifelse(runif(m) < 0.15, sample(1:3, m, replace = TRUE), 0L)
+  failed <- runif(m) < 0.1 & grid$rep < 7L
+  grid$error <- ifelse(failed, "singular system", NA_character_)
+  grid$code[failed] <- NA_integer_
+  grid$at_bound[failed] <- NA_integer_
+  grid[failed, c("voronoi", "expert_error", "l2")] <- NA_real_
+  st$results <- grid
+  st
+}

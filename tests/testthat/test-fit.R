@@ -355,3 +355,90 @@ test_that("the iteration limit is a result, not an error", {
   expect_identical(one$convergence$iterations, 1L)
   expect_true(is.character(one$convergence$message) && nzchar(one$convergence$message))
 })
+
+test_that("integer weights give the fit of the data with rows repeated", {
+  set.seed(81)
+  truth <- moe_params(c(0.5, -0.3), c(2, -3), c(1.5, -1), c(0.3, 0.5), expert = "linear")
+  n <- 400
+  x <- runif(n, -1, 1)
+  y <- moe_mean(truth, x) + rnorm(n, sd = 0.1)
+  w <- sample(0:3, n, TRUE)
+  ctl <- moe_control(ftol = 1e-12, xtol = 1e-12)
+  fw <- moe_fit(x, y, 2, expert = "linear", start = truth, nstart = 0, weights = w, control = ctl)
+  fr <- moe_fit(rep(x, w), rep(y, w), 2, expert = "linear", start = truth, nstart = 0, control = ctl)
+  expect_equal(fw$sse, fr$sse, tolerance = 1e-10)
+  # the regression function (this over-parameterised model has a flat
+  # direction in theta, which the two sums of rounding resolve differently)
+  expect_equal(unname(fitted(fw)), unname(predict(fr, x)), tolerance = 1e-7)
+  expect_equal(deviance(fw), sum(w * residuals(fw)^2), tolerance = 1e-10)
+  # as nls: rows of weight 0 do not count, the rest count once each
+  expect_identical(nobs(fw), sum(w > 0))
+  expect_identical(df.residual(fw), sum(w > 0) - 8L)
+  expect_equal(sigma(fw), sqrt(fw$sse / (sum(w > 0) - 8)))
+  N <- sum(w > 0)
+  ll <- -N * (log(2 * pi) + 1 - log(N) - sum(log(w[w > 0])) / N + log(fw$sse)) / 2
+  expect_equal(as.numeric(logLik(fw)), ll, tolerance = 1e-12)
+  expect_equal(AIC(fw), -2 * ll + 2 * 9, tolerance = 1e-12)
+  expect_equal(residuals(fw, type = "pearson"), sqrt(w) * residuals(fw) / sigma(fw))
+  # the same through the formula interface, weights evaluated in data
+  d <- data.frame(x = x, y = y, w = w)
+  fm <- moe(y ~ x, data = d, k = 2, expert = "linear", start = truth, nstart = 0, weights = w,
+            control = ctl)
+  expect_equal(fm$theta, fw$theta, tolerance = 1e-12)
+})
+
+test_that("weights agree with nls on a smooth problem", {
+  set.seed(82)
+  n <- 300
+  x <- runif(n, -1, 1)
+  y <- plogis(0.5 + 2 * x) * (1.5 * x + 0.3) + rnorm(n, sd = 0.05)
+  w <- runif(n, 0.2, 3)
+  start <- moe_params(0.3, 1.5, 1.2, 0.2, expert = "linear")
+  fit <- moe_fit(x, y, 1, expert = "linear", start = start, nstart = 0, weights = w,
+                 control = moe_control(ftol = 1e-12, xtol = 1e-12))
+  ref <- nls(y ~ plogis(g0 + g1 * x) * (a * x + b), data = data.frame(x = x, y = y), weights = w,
+             start = list(g0 = 0.3, g1 = 1.5, a = 1.2, b = 0.2))
+  expect_equal(unname(fit$theta), unname(coef(ref)), tolerance = 1e-6)
+  expect_equal(deviance(fit), deviance(ref), tolerance = 1e-8)
+  expect_equal(sigma(fit), sigma(ref), tolerance = 1e-8)
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-8)
+  expect_equal(unname(vcov(fit)), unname(vcov(ref)), tolerance = 1e-5)
+  expect_equal(residuals(fit), as.numeric(residuals(ref)), tolerance = 1e-6, ignore_attr = TRUE)
+})
+
+test_that("an offset is the fit of y minus the offset", {
+  set.seed(83)
+  truth <- moe_params(c(0.5, -0.3), c(2, -3), c(1.5, -1), c(0.3, 0.5), expert = "linear")
+  n <- 300
+  x <- runif(n, -1, 1)
+  y <- moe_mean(truth, x) + rnorm(n, sd = 0.1)
+  off <- rnorm(n)
+  f0 <- moe_fit(x, y, 2, expert = "linear", start = truth, nstart = 0)
+  fo <- moe_fit(x, y + off, 2, expert = "linear", start = truth, nstart = 0, offset = off)
+  expect_equal(fo$theta, f0$theta, tolerance = 1e-9)
+  expect_equal(fitted(fo), fitted(f0) + off, tolerance = 1e-9)
+  expect_equal(residuals(fo), residuals(f0), tolerance = 1e-9)
+  expect_equal(predict(fo, c(-0.5, 0.5), offset = c(1, 2)), predict(f0, c(-0.5, 0.5)) + c(1, 2))
+  expect_error(predict(fo, c(-0.5, 0.5)), "`offset` must be given")
+  # formula: offset() terms and the offset argument add up
+  d <- data.frame(x = x, y = y + off, o1 = off / 2, o2 = off / 2)
+  fm <- moe(y ~ x + offset(o1), data = d, k = 2, expert = "linear", start = truth, nstart = 0,
+            offset = o2)
+  expect_equal(fm$theta, f0$theta, tolerance = 1e-9)
+  nd <- data.frame(x = c(-0.5, 0.5), o1 = c(1, 2), o2 = c(0.5, 0))
+  expect_equal(unname(predict(fm, nd)), unname(predict(f0, c(-0.5, 0.5)) + c(1.5, 2)), tolerance = 1e-9)
+})
+
+test_that("bad weights, offsets and unknown arguments are errors naming them", {
+  set.seed(84)
+  x <- runif(50); y <- x + rnorm(50)
+  expect_error(moe_fit(x, y, 1, weights = rep(1, 49)), "`weights` must have one value per observation")
+  expect_error(moe_fit(x, y, 1, weights = c(-1, rep(1, 49))), "`weights` must be finite numbers >= 0; element 1")
+  expect_error(moe_fit(x, y, 1, weights = rep(0, 50)), "`weights` must not all be 0")
+  expect_error(moe_fit(x, y, 1, weights = "a"), "`weights` must be NULL or a numeric vector")
+  expect_error(moe_fit(x, y, 1, offset = c(NA, rep(0, 49))), "`offset` must contain only finite values")
+  expect_error(moe_fit(x, y, 1, offset = 1:3), "`offset` must have one value per observation")
+  expect_error(moe(y ~ x, data = data.frame(x = x, y = y), k = 1, foo = 2),
+               "`foo` is not an argument of moe\\(\\) or moe_fit\\(\\)")
+  expect_error(moe_fit(x, y, 1, foo = 2), "unused argument \\(foo = 2\\)")
+})

@@ -42,6 +42,12 @@ test_that("paper_figure1 writes a PNG, prints the rate table and per-panel sampl
   expect_s3_class(st, "moe_study")
   expect_setequal(unique(st$results$expert), c("relu", "linear"))
   expect_true(any(grepl("Convergence rates", out)))
+  # the job ends by saying where the figure went and how to read the tables
+  expect_true(any(grepl("How to read these tables", out, fixed = TRUE)))
+  expect_true(any(grepl("rate_table(st, stat = \"median\")", out, fixed = TRUE)))
+  expect_true(any(grepl("a prediction beside the measurement", out, fixed = TRUE)))
+  expect_match(out[length(out)], paste0("Figure written to .*", basename(f)))
+  expect_false(any(grepl("SPEC", out)))
   # one loss level per panel: the geometric mean of the two gates' losses at the largest n
   ss <- sigmoe:::figure1_sample_sizes(st, "voronoi")
   m <- sigmoe:::study_means(st, "voronoi")
@@ -49,8 +55,82 @@ test_that("paper_figure1 writes a PNG, prints the rate table and per-panel sampl
     v <- m$mean[m$expert == e & m$n == 1200]
     expect_equal(unique(ss$eps[ss$expert == e]), signif(exp(mean(log(v))), 2))
   }
+  # every printed sample size beyond the studied range carries its mark
+  rows <- out[grepl("^ (sigmoid|softmax) +(relu|linear) +voronoi +[0-9.e+-]+ +-?[0-9.]+ ", out)]
+  expect_length(rows, nrow(ss))
+  marked <- ss$extrapolated & is.finite(ss$n)
+  expect_identical(grepl("\\*\\s*$", rows), marked)
+  expect_identical(any(grepl("* extrapolated beyond the studied range [300, 1,200]", out,
+                             fixed = TRUE)), any(marked))
   expect_error(paper_figure1(loss = "mse"), "`loss` must be one of")
   expect_error(paper_figure1(file = 3), "`file` must be NULL or a file name")
+  expect_error(paper_figure1(expert = "cubic"),
+               "`expert` must be a character vector of distinct expert types")
+  expect_error(paper_figure1(expert = c("relu", "relu")), "`expert` must be a character vector")
+  expect_error(paper_figure1(expert = character(0)), "`expert` must be a character vector")
+})
+
+test_that("paper_figure1 draws a GELU panel when asked, in a PNG sized to the panels", {
+  skip_on_cran()
+  f <- tempfile(fileext = ".png")
+  out <- withr_opts(capture.output(
+    st <- paper_figure1(reps = 2, n = c(300, 600), expert = c("relu", "linear", "gelu"), file = f,
+                        res = 40, progress = FALSE)))
+  expect_identical(st$setup$expert, c("relu", "linear", "gelu"))
+  # the PNG header's width and height (big-endian, bytes 17-24): 5 inches a panel
+  head <- readBin(f, "raw", 24L)
+  dims <- vapply(list(17:20, 21:24), function(b) sum(as.integer(head[b]) * 256^(3:0)), numeric(1))
+  expect_equal(dims, c(3 * 5 * 40, 4.5 * 40))
+  expect_true(any(grepl("relu, linear, gelu experts", out, fixed = TRUE)))
+  # three panels: three new plots in the display list, the last one titled gelu
+  pdf(NULL)
+  on.exit(dev.off(), add = TRUE)
+  dev.control("enable")
+  plot(st)
+  ops <- recordPlot()[[1]]
+  name <- vapply(ops, function(o) {
+    f <- o[[2]][[1]]
+    if (is.list(f) && !is.null(f$name)) f$name else ""
+  }, character(1))
+  expect_identical(sum(name == "C_plot_new"), 3L)
+  titles <- unlist(lapply(ops[name == "C_title"], function(o) o[[2]][[2]]))
+  expect_identical(titles, c("relu experts", "linear experts", "gelu experts"))
+  # the default stays the paper's two panels
+  expect_identical(eval(formals(paper_figure1)$expert), c("relu", "linear"))
+})
+
+test_that("the main job's progress handler writes lines a log can show", {
+  skip_on_cran()
+  skip_if_not_installed("progressr")
+  old <- options(progressr.handlers = NULL)
+  on.exit(options(old), add = TRUE)
+  progressr::handlers(study_progress_handler(interval = 0))
+  out <- capture.output(st <- withr_opts(
+    convergence_study(soft_truth(), n = c(150, 300), reps = 2, k = 3, sd = 0.1, seed = 3,
+                      progress = TRUE)))
+  expect_s3_class(st, "moe_study")
+  # one line at the start, one per task, one at the end; never a carriage return
+  expect_false(any(grepl("\r", out)))
+  expect_match(out[1], "^  0/4 tasks, started at [0-9]{2}:[0-9]{2}:[0-9]{2}$")
+  expect_match(out[2:4], "^  [1-3]/4 tasks, [0-9]+ s elapsed, ~[0-9]+ s left$")
+  expect_match(out[length(out)], "^  4/4 tasks, [0-9]+ s elapsed, done$")
+  # a long interval keeps the start and the end only
+  progressr::handlers(study_progress_handler(interval = 3600))
+  out <- capture.output(st <- withr_opts(
+    convergence_study(soft_truth(), n = c(150, 300), reps = 2, k = 3, sd = 0.1, seed = 3,
+                      progress = TRUE)))
+  expect_length(out, 2L)
+  expect_identical(sigmoe:::format_seconds(c(59.6)), "1 min 0 s")
+  expect_identical(sigmoe:::format_seconds(3725), "1 h 2 min")
+  expect_identical(sigmoe:::format_seconds(4), "4 s")
+  expect_error(study_progress_handler(interval = -1), "`interval` must be")
+  expect_error(study_progress_handler(file = "log.txt"), "`file` must be \"\" \\(standard output\\) or a connection")
+  # the script of the main job reports through it
+  script <- system.file("scripts", "figure1.R", package = "sigmoe")
+  skip_if(script == "", "the installed package has no scripts/figure1.R")
+  code <- readLines(script)
+  expect_true(any(grepl("progressr::handlers(study_progress_handler(", code, fixed = TRUE)))
+  expect_true(any(grepl("progress = TRUE", code, fixed = TRUE)))
 })
 
 test_that("paper_table1 has one row per setting and expert and reuses given studies", {

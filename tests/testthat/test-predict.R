@@ -97,3 +97,59 @@ test_that("inputs beyond double precision for the model are errors naming the in
   expect_error(predict(fit, c(0.1, 1e308)), "`newdata` is too large.*row 2")
   expect_error(predict(fit, c(0.1, 1e308), type = "experts"), "`newdata` is too large")
 })
+
+test_that("standard errors are the delta method with the analytic Jacobian", {
+  set.seed(91)
+  x <- runif(300, -1, 1)
+  y <- plogis(0.5 + 2 * x) * (1.5 * x + 0.3) + rnorm(300, sd = 0.05)
+  fit <- moe_fit(x, y, 1, expert = "linear", start = moe_params(0.3, 1.5, 1.2, 0.2, expert = "linear"),
+                 nstart = 0)
+  x0 <- c(-0.7, 0, 0.4)
+  p <- predict(fit, x0, se.fit = TRUE, interval = "confidence", level = 0.9)
+  # independent: numerical gradient of f(x0; theta) times vcov
+  f_at <- function(th) moe_mean(sigmoe:::theta_params(th, coef(fit)), x0)
+  th <- fit$theta
+  G <- sapply(seq_along(th), function(j) {
+    h <- 1e-6 * max(1, abs(th[j])); up <- th; dn <- th
+    up[j] <- up[j] + h; dn[j] <- dn[j] - h
+    (f_at(up) - f_at(dn)) / (2 * h)
+  })
+  se <- sqrt(rowSums((G %*% vcov(fit)) * G))
+  expect_equal(p$se.fit, se, tolerance = 1e-5)
+  q <- qt(0.95, df.residual(fit))
+  expect_equal(unname(p$fit[, "lwr"]), unname(p$fit[, "fit"] - q * se), tolerance = 1e-6)
+  expect_identical(p$df, df.residual(fit))
+  pp <- predict(fit, x0, interval = "prediction")
+  expect_equal(unname(pp[, "upr"] - pp[, "fit"]),
+               qt(0.975, df.residual(fit)) * sqrt(se^2 + sigma(fit)^2), tolerance = 1e-5)
+  expect_error(predict(fit, x0, type = "gates", interval = "confidence"), "`interval` is only for")
+  expect_error(predict(fit, x0, interval = "wide"), "`interval` must be one of")
+  expect_error(predict(fit, x0, level = 1.5), "`level`")
+  expect_error(predict(fit, x0, se.fit = NA), "`se.fit`")
+  expect_error(predict(fit, x0, interval = "prediction", pred.weights = -1), "`pred.weights`")
+  expect_error(predict(fit, x0, foo = 1), "Unknown argument `foo`")
+})
+
+test_that("confidence and prediction intervals cover at their level in a simulation", {
+  skip_on_cran()
+  set.seed(92)
+  truth <- moe_params(0.5, 2, 1.5, 0.3, expert = "linear")
+  x0 <- c(-0.7, 0, 0.4)
+  f0 <- moe_mean(truth, x0)
+  reps <- 1000
+  cover_c <- cover_p <- matrix(NA, reps, length(x0))
+  for (r in seq_len(reps)) {
+    x <- runif(200, -1, 1)
+    y <- moe_mean(truth, x) + rnorm(200, sd = 0.1)
+    fit <- moe_fit(x, y, 1, expert = "linear", start = truth, nstart = 0)
+    ci <- predict(fit, x0, interval = "confidence")
+    pi <- predict(fit, x0, interval = "prediction")
+    ynew <- f0 + rnorm(length(x0), sd = 0.1)
+    cover_c[r, ] <- ci[, "lwr"] <= f0 & f0 <= ci[, "upr"]
+    cover_p[r, ] <- pi[, "lwr"] <= ynew & ynew <= pi[, "upr"]
+  }
+  # 3000 intervals each (three per replicate, correlated): a 95% level
+  # gives coverage within [0.93, 0.97] with probability above 0.99
+  expect_gt(mean(cover_c), 0.93); expect_lt(mean(cover_c), 0.97)
+  expect_gt(mean(cover_p), 0.93); expect_lt(mean(cover_p), 0.97)
+})

@@ -98,3 +98,146 @@ test_that("the rate the theory predicts is given for every case it answers", {
                                      as.integer(cs[[4]])))
   }
 })
+
+test_that("the median rate is the least-squares line of log(median) on log(n), by hand", {
+  st <- outcome_study()
+  r <- st$results
+  for (stat in c("mean", "median")) {
+    rt <- rate_table(st, losses = "voronoi", stat = stat, B = 0)
+    expect_identical(unique(rt$stat), stat)
+    for (i in seq_len(nrow(rt))) {
+      sub <- r[r$gating == rt$gating[i] & r$expert == rt$expert[i] & !is.na(r$voronoi), ]
+      centre <- tapply(sub$voronoi, sub$n, if (stat == "median") median else mean)
+      line <- coef(lm(log(centre) ~ log(as.numeric(names(centre)))))
+      expect_equal(rt$slope[i], unname(line[2]))
+      expect_equal(rt$intercept[i], unname(line[1]))
+    }
+  }
+  # the stuck replicate moves the mean's slope far from -1/2, not the median's
+  med <- rate_table(st, losses = "voronoi", stat = "median", B = 0)
+  avg <- rate_table(st, losses = "voronoi", B = 0)
+  expect_true(all(abs(med$slope + 0.5) < 0.15))
+  expect_true(all(avg$slope > 0))
+  expect_identical(unique(avg$stat), "mean")
+})
+
+test_that("the bootstrap of the median slope recomputes medians of resampled replicates", {
+  st <- outcome_study()
+  r <- st$results
+  B <- 300
+  rt <- rate_table(st, losses = "voronoi", stat = "median", B = B, level = 0.9, seed = 7)
+  # the first row (sigmoid, relu) draws first: the same resamples, by hand
+  sub <- r[r$gating == "sigmoid" & r$expert == "relu" & !is.na(r$voronoi), ]
+  sizes <- sort(unique(sub$n))
+  slopes <- sigmoe:::with_rng(7, {
+    meds <- sapply(sizes, function(m) {
+      g <- sub$voronoi[sub$n == m]
+      idx <- matrix(sample.int(length(g), length(g) * B, replace = TRUE), nrow = B)
+      apply(idx, 1, function(i) median(g[i]))
+    })
+    apply(log(meds), 1, function(y) coef(lm(y ~ log(sizes)))[[2]])
+  })
+  expect_equal(c(rt$lower[1], rt$upper[1]),
+               unname(quantile(slopes, c(0.05, 0.95), type = 7)))
+  expect_true(rt$lower[1] < rt$slope[1] && rt$slope[1] < rt$upper[1])
+  # medians of rows, one sort for the whole matrix, against median(), odd and even
+  for (k in c(5L, 6L)) {
+    m <- matrix(rnorm(40 * k), 40, k)
+    expect_equal(sigmoe:::row_medians(m), apply(m, 1, median))
+  }
+})
+
+test_that("fits at maxit, at a bound and failed are counted per gate x expert and per n", {
+  st <- outcome_study()
+  r <- st$results
+  r$maxit <- r$code %in% -1L
+  r$bound <- !is.na(r$at_bound) & r$at_bound > 0
+  r$failed <- !is.na(r$error)
+  expect_true(sum(r$maxit) > 0 && sum(r$bound) > 0 && sum(r$failed) > 0)
+  rt <- rate_table(st, B = 0)
+  fits <- table(r$gating, r$expert)
+  maxit <- xtabs(maxit ~ gating + expert, r)
+  bound <- xtabs(bound ~ gating + expert, r)
+  failed <- xtabs(failed ~ gating + expert, r)
+  for (i in seq_len(nrow(rt))) {
+    g <- rt$gating[i]
+    e <- rt$expert[i]
+    expect_identical(rt$fits[i], as.integer(fits[g, e]))
+    expect_identical(rt$at_maxit[i], as.integer(maxit[g, e]))
+    expect_identical(rt$at_bound[i], as.integer(bound[g, e]))
+    expect_identical(rt$failed[i], as.integer(failed[g, e]))
+  }
+  # per n, in the attribute "cells" and in the per-n summaries of the plot
+  r$flagged <- r$maxit | r$bound | r$failed
+  want <- aggregate(cbind(fits = 1L, failed, at_maxit = maxit, at_bound = bound, flagged) ~
+                      gating + expert + n, data = r, FUN = sum)
+  cells <- attr(rt, "cells")
+  got <- merge(want, cells, by = c("gating", "expert", "n"), suffixes = c("", ".got"))
+  expect_identical(nrow(got), nrow(want))
+  expect_identical(nrow(cells), nrow(want))
+  for (j in c("fits", "failed", "at_maxit", "at_bound"))
+    expect_equal(got[[paste0(j, ".got")]], got[[j]], label = j)
+  means <- sigmoe:::study_means(st, "voronoi")
+  got <- merge(want, means, by = c("gating", "expert", "n"), suffixes = c("", ".got"))
+  expect_identical(nrow(got), nrow(want))
+  for (j in c("fits", "failed", "at_maxit", "at_bound", "flagged"))
+    expect_equal(got[[paste0(j, ".got")]], got[[j]], label = j)
+  expect_output(print(rt), "Fits per gate and expert")
+  expect_output(print(rt), "gives the rate of the median")
+
+  # a study stored before `at_bound` was recorded counts no fit at a bound
+  old <- st
+  old$results$at_bound <- NULL
+  rt_old <- rate_table(old, B = 0)
+  expect_true(all(rt_old$at_bound == 0L))
+  expect_identical(rt_old$at_maxit, rt$at_maxit)
+})
+
+test_that("the printed rate table names the sources of the theory and never SPEC", {
+  out <- capture.output(print(rate_table(synthetic_study(), B = 20)))
+  expect_true(any(grepl("vignette(\"theory\", package = \"sigmoe\")", out, fixed = TRUE)))
+  expect_true(any(grepl("arXiv:2405.13997", out, fixed = TRUE)))
+  expect_true(any(grepl("arXiv:2402.02952", out, fixed = TRUE)))
+  expect_false(any(grepl("SPEC", out)))
+  out <- capture.output(print(rate_table(synthetic_study(), stat = "median", B = 20)))
+  expect_match(out[1], "slope of log\\(median loss\\) on log\\(n\\)")
+})
+
+test_that("sample sizes follow the median line and extrapolated ones are marked", {
+  st <- outcome_study()
+  ss <- sample_size(st, eps = c(0.1, 0.001), loss = "voronoi", stat = "median")
+  expect_s3_class(ss, "moe_sample_size")
+  rt <- rate_table(st, losses = "voronoi", stat = "median", B = 0)
+  line <- rt[match(paste(ss$gating, ss$expert), paste(rt$gating, rt$expert)), ]
+  expect_equal(ss$n, exp((log(ss$eps) - line$intercept) / line$slope))
+  expect_identical(ss$extrapolated, ss$n < 100 | ss$n > 1600)
+  expect_true(any(ss$extrapolated) && any(!ss$extrapolated))
+  expect_identical(unique(ss$stat), "median")
+  expect_identical(unique(c(ss$n_min, ss$n_max)), c(100L, 1600L))
+  out <- capture.output(print(ss))
+  rows <- out[grepl("^ (sigmoid|softmax)", out)]
+  expect_length(rows, nrow(ss))
+  expect_identical(grepl("\\*\\s*$", rows), ss$extrapolated)
+  expect_true(any(grepl("* extrapolated beyond the studied range [100, 1,600]", out, fixed = TRUE)))
+  expect_match(out[1], "log\\(median loss\\)")
+  # none marked, no footnote
+  inside <- ss[!ss$extrapolated, ]
+  expect_s3_class(inside, "moe_sample_size")
+  expect_false(any(grepl("extrapolated|\\*", capture.output(print(inside)))))
+  # a line that does not decrease never reaches eps, and says so
+  flat <- st
+  flat$results$voronoi <- 1
+  never <- sample_size(flat, eps = 0.5, loss = "voronoi")
+  expect_true(all(is.infinite(never$n)))
+  expect_output(print(never), "never: the fitted line does not decrease")
+})
+
+test_that("`stat` is checked, with errors that name it", {
+  st <- shared_study()
+  expect_error(rate_table(st, stat = "mode"), "`stat` must be one of \"mean\", \"median\", not \"mode\"")
+  expect_error(rate_table(st, stat = 1), "`stat` must be one of \"mean\", \"median\", not 1")
+  expect_error(rate_table(st, stat = c("median", "mean")), "`stat` must be one of")
+  expect_error(sample_size(st, eps = 0.1, stat = "mode"), "`stat` must be one of")
+  expect_error(sample_size(st, eps = 0.1, stat = NA_character_), "`stat` must be one of")
+  expect_identical(unique(rate_table(st, stat = "med", B = 0)$stat), "median")
+})

@@ -24,3 +24,19 @@ test_that("study_replay rejects a cell the study does not have", {
   expect_error(study_replay(st, gating = "normalized_sigmoid", n = 150, rep = 1, expert = "relu"),
                "`gating` must be one of \"sigmoid\", \"softmax\"")
 })
+
+test_that("a cell of a global search replays with all its starts", {
+  st <- tiny_study(init = "global", nstart = 2)
+  d <- no_time(st)
+  for (g in c("sigmoid", "softmax")) {
+    cell <- study_replay(st, gating = g, n = 150, rep = 2, expert = "relu")
+    row <- d[d$gating == g & d$n == 150 & d$rep == 2 & d$expert == "relu", ]
+    rownames(row) <- NULL
+    expect_identical(cell$result[setdiff(names(cell$result), "seconds")], row)
+    expect_identical(names(cell$start), strsplit(row$surplus, "+", fixed = TRUE)[[1L]])
+    expect_identical(nrow(cell$fit$starts), length(cell$start) + 2L)
+    # the replayed starts are inside the study's box
+    for (s in cell$start)
+      expect_true(all(abs(sigmoe:::params_theta(s)) <= st$setup$bounds$half))
+  }
+})

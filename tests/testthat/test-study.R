@@ -7,8 +7,10 @@ test_that("a study has one row per expert, gating, n and replicate", {
   expect_s3_class(st, "moe_study")
   expect_identical(nrow(d), 2L * 2L * 2L * 2L)
   expect_identical(nrow(unique(d[c("expert", "gating", "n", "rep")])), nrow(d))
-  expect_true(all(c("voronoi", "expert_error", "expert_error1", "expert_error2", "l2", "sse",
-                    "code", "converged", "iterations", "seconds", "seed") %in% names(d)))
+  expect_true(all(c("init", "surplus", "start", "voronoi", "expert_error", "expert_error1",
+                    "expert_error2", "l2", "sse", "sse_gap", "code", "converged", "iterations",
+                    "at_bound", "seconds", "seed") %in% names(d)))
+  expect_true(is.integer(d$at_bound) && is.double(d$sse_gap) && is.character(d$start))
   # both gates are fitted to the same data: same task, same seed
   expect_identical(d$seed[d$gating == "sigmoid"], d$seed[d$gating == "softmax"])
   expect_false(any(d$misspecified))
@@ -62,7 +64,7 @@ test_that("bad arguments are rejected with errors that name them", {
   expect_error(run(n = c(150, 2.5)), "`n` must be a vector of whole numbers")
   expect_error(run(n = c(150, 150)), "`n` must have distinct sample sizes")
   expect_error(run(n = c(5, 300)), "`n` must have every sample size > 12")
-  expect_error(run(reps = 0), "`reps` must be a whole number >= 1")
+  expect_error(run(reps = 0), "`reps` must be a whole number (>= 1|between 1 and)")
   expect_error(run(k = 1.5), "`k` must be a whole number")
   expect_error(run(gating = "tanh"), "`gating` must be one of")
   expect_error(run(gating = c("sigmoid", "sigmoid")), "`gating` must not repeat")
@@ -72,7 +74,7 @@ test_that("bad arguments are rejected with errors that name them", {
   expect_error(run(sd = -1), "`sd` must be a single finite number >= 0")
   expect_error(run(x_law = 3), "`x_law` must be NULL or a function")
   expect_error(run(x_law = function(n, d) 1:3), "`x_law` must return an n x d numeric matrix")
-  expect_error(run(init = "random"), "`init` must be one of")
+  expect_error(run(init = "random"), "`init` must be one of \"near_truth\", \"global\", \"multistart\"")
   expect_error(run(losses = "mse"), "`losses` must name built-in losses")
   expect_error(run(losses = list(function(fit, truth, x) 0)), "must have a syntactic name")
   expect_error(run(losses = list(sse = function(fit, truth, x) 0)), "the name of a column")
@@ -80,9 +82,9 @@ test_that("bad arguments are rejected with errors that name them", {
   expect_error(run(split = 1, k = 2), "`split` is only used when k > k\\*")
   expect_error(run(split = 3), "`split` must be a vector of 1 true atom number in 1..2")
   expect_error(run(init_sd = -0.1), "`init_sd` must be")
-  expect_error(run(nstart = 0), "`nstart` must be a whole number >= 1")
+  expect_error(run(nstart = 0), "`nstart` must be a whole number (>= 1|between 1 and)")
   expect_error(run(control = list(maxit = 10, speed = 2)), "`control` has unknown setting")
-  expect_error(run(eval_n = 10), "`eval_n` must be a whole number >= 100")
+  expect_error(run(eval_n = 10), "`eval_n` must be a whole number (>= 100|between 100 and)")
   expect_error(run(progress = "yes"), "`progress` must be TRUE or FALSE")
   expect_error(run(cache_dir = 3), "`cache_dir` must be NULL or a directory path")
   f <- tempfile()
