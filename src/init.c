@@ -10,7 +10,8 @@ SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads);
 SEXP C_model_sse(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads);
 SEXP C_model_block_rows(SEXP n, SEXP npar);
 SEXP C_first_nonfinite(SEXP v);
-SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower, SEXP upper);
+SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower, SEXP upper,
+               SEXP sqrt_weights);
 SEXP C_blas_threads(SEXP n);
 /* losses.c */
 SEXP C_losses_voronoi(SEXP w, SEXP beta0, SEXP loc, SEXP wt, SEXP beta0t, SEXP loct,
@@ -26,7 +27,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"C_model_sse", (DL_FUNC) &C_model_sse, 5},
     {"C_model_block_rows", (DL_FUNC) &C_model_block_rows, 2},
     {"C_first_nonfinite", (DL_FUNC) &C_first_nonfinite, 1},
-    {"C_lsq_fit", (DL_FUNC) &C_lsq_fit, 7},
+    {"C_lsq_fit", (DL_FUNC) &C_lsq_fit, 8},
     {"C_blas_threads", (DL_FUNC) &C_blas_threads, 1},
     {"C_losses_voronoi", (DL_FUNC) &C_losses_voronoi, 9},
     {"C_losses_expert", (DL_FUNC) &C_losses_expert, 7},

@@ -146,6 +146,7 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
 
     moe_pass ps;
     moe_pass_alloc(s, n, nt, &ps);
+    ps.sw = pb->sw;
     size_t PP = (size_t) P * P;
     double *trial = (double *) R_alloc(P, sizeof(double));
     double *delta = (double *) R_alloc(P, sizeof(double));
@@ -312,7 +313,7 @@ static const double *bound_from_sexp(SEXP b, int P, const char *what)
 }
 
 SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower,
-               SEXP upper)
+               SEXP upper, SEXP sqrt_weights)
 {
     moe_spec s = moe_spec_from_sexp(spec, theta0, x);
     int n = Rf_nrows(x), P = s.npar;
@@ -325,7 +326,14 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower,
         if ((lo && t0[j] < lo[j]) || (up && t0[j] > up[j]))
             Rf_error("internal: the start lies outside the bounds (parameter %d)", j + 1);
     }
-    moe_lsq_problem pb = {&s, REAL(x), REAL(y), n, lo, up};
+    const double *sw = NULL;
+    if (!Rf_isNull(sqrt_weights)) {
+        moe_check_real(sqrt_weights, n, "sqrt_weights");
+        sw = REAL(sqrt_weights);
+        for (int r = 0; r < n; r++)
+            if (!(R_FINITE(sw[r]) && sw[r] >= 0)) Rf_error("internal: weights must be finite and >= 0");
+    }
+    moe_lsq_problem pb = {&s, REAL(x), REAL(y), n, lo, up, sw};
 
     SEXP th = PROTECT(Rf_allocVector(REALSXP, P));
     memcpy(REAL(th), REAL(theta0), sizeof(double) * P);

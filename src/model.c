@@ -313,6 +313,7 @@ void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
     ps->A = (double *) R_alloc((size_t) ps->nparts * P * P, sizeof(double));
     ps->g = (double *) R_alloc((size_t) ps->nparts * P, sizeof(double));
     ps->sse = (double *) R_alloc(ps->nparts, sizeof(double));
+    ps->sw = NULL;
 }
 
 /* One pass, as its partials see it. */
@@ -348,10 +349,26 @@ static void pass_part(void *ctx, int p)
         int m = n - row0 < ps->mmax ? n - row0 : ps->mmax;
         model_block(s, x, n, row0, m, want_normal, w, 1);
         /* residuals overwrite f */
-        for (int r = 0; r < m; r++) {
-            double res = y[row0 + r] - w->f[r];
-            w->f[r] = res;
-            sse += res * res;
+        if (ps->sw) {
+            const double *sw = ps->sw + row0;
+            for (int r = 0; r < m; r++) {
+                double res = sw[r] * (y[row0 + r] - w->f[r]);
+                w->f[r] = res;
+                sse += res * res;
+            }
+            if (want_normal)
+                /* every column of J is u or v times an input or 1 */
+                for (size_t l = 0; l < (size_t) s->k; l++)
+                    for (int r = 0; r < m; r++) {
+                        w->U[r + l * m] *= sw[r];
+                        w->V[r + l * m] *= sw[r];
+                    }
+        } else {
+            for (int r = 0; r < m; r++) {
+                double res = y[row0 + r] - w->f[r];
+                w->f[r] = res;
+                sse += res * res;
+            }
         }
         if (want_normal) {
             model_jac_block(s, x, n, row0, m, w, J, 1);

@@ -128,13 +128,16 @@ typedef struct {
     moe_work *work;     /* one per thread (nwork) */
     double **J;         /* one mmax x npar Jacobian block per thread */
     double *A, *g, *sse; /* partial normal equations and SSEs (nparts each) */
+    const double *sw;   /* square roots of observation weights (n), or NULL */
 } moe_pass;
 
 /* Allocate for passes on up to nthreads threads (R_alloc). */
 void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps);
 /* One pass over the n rows of x (leading dimension n) at theta: returns the
  * SSE and, when A is not NULL, the upper triangle of A = J'J and g = J'r
- * (r = y - f), accumulated block by block with dsyrk and dgemv. Partials run
+ * (r = y - f), accumulated block by block with dsyrk and dgemv; with weights
+ * (ps->sw) the rows of r and J are multiplied by sqrt(w), which gives
+ * sum w r^2, J'WJ and J'Wr. Partials run
  * on up to nthreads threads and are reduced in a fixed order, so the result
  * does not depend on nthreads. */
 double moe_model_pass(const moe_spec *s, const double *x, const double *y,
@@ -150,14 +153,14 @@ void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double 
                         double *J, int nthreads);
 
 /* ---- lsq.c ---- */
-/* The least-squares problem: minimise sum_r (y_r - f(x_r; theta))^2 over
- * lower <= theta <= upper. Observation weights belong here when the solver
- * learns them. */
+/* The least-squares problem: minimise sum_r w_r (y_r - f(x_r; theta))^2 over
+ * lower <= theta <= upper. */
 typedef struct {
     const moe_spec *spec;
     const double *x, *y; /* n x d (leading dimension n) and n */
     int n;
     const double *lower, *upper; /* npar each (may hold -Inf / Inf), or NULL */
+    const double *sw;            /* square roots of observation weights (n), or NULL */
 } moe_lsq_problem;
 
 /* Settings of the solver (see ?moe_control). The hooks let the solver stay
