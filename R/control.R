@@ -28,16 +28,31 @@
 #'   all rows.
 #' @param jitter Standard deviation of the relative Gaussian noise added to
 #'   every data-driven start after the first.
+#' @param screen_rows,agree,agree_tol,min_starts,max_starts,polish,hops The
+#'   default search of [moe_fit()] (`nstart = NULL`): data-driven starts run
+#'   in batches of `agree + 1` on a random subsample of `screen_rows` rows (all
+#'   rows when there are no more), until, after at least `min_starts` starts,
+#'   the best SSE has been reached by `agree` starts within `agree_tol`
+#'   relative, or `max_starts` starts have run; then `hops` times a random
+#'   jump of relative size `jitter` from the best minimum starts one more
+#'   local search; the `polish` best distinct minima of the subsample are
+#'   then refined on all the rows. `hops` is between 0 and 1e5. `screen_rows`
+#'   is a whole number >= 100, `agree` and `polish` between 1 and 1000,
+#'   `min_starts` and `max_starts` between 1 and 1e5, `agree_tol` in \[0, 1\].
 #' @returns A list of class `moe_control`.
 #' @examples
 #' moe_control(maxit = 500, threads = 2)
 #' @export
 moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
                         lambda = 1e-3, threads = getOption("sigmoe.threads", 1L),
-                        trace = FALSE, start_rows = 5000L, jitter = 0.1) {
+                        trace = FALSE, start_rows = 5000L, jitter = 0.1,
+                        screen_rows = 2000L, agree = 3L, agree_tol = 1e-6, min_starts = 20L,
+                        max_starts = 100L, polish = 3L, hops = 10L) {
   control_validate(list(maxit = maxit, ftol = ftol, xtol = xtol, gtol = gtol, lambda = lambda,
                         threads = threads, trace = trace, start_rows = start_rows,
-                        jitter = jitter), "")
+                        jitter = jitter, screen_rows = screen_rows, agree = agree,
+                        agree_tol = agree_tol, min_starts = min_starts, max_starts = max_starts,
+                        polish = polish, hops = hops), "")
 }
 
 # Every setting checked, with messages that name it as the caller wrote it
@@ -53,7 +68,14 @@ control_validate <- function(v, prefix) {
     threads = check_whole(v$threads, arg("threads"), min = 1, max = max_threads),
     trace = check_flag(v$trace, arg("trace")),
     start_rows = check_whole(v$start_rows, arg("start_rows"), min = 10),
-    jitter = check_number(v$jitter, arg("jitter"), min = 0)
+    jitter = check_number(v$jitter, arg("jitter"), min = 0),
+    screen_rows = check_whole(v$screen_rows, arg("screen_rows"), min = 100),
+    agree = check_whole(v$agree, arg("agree"), min = 1, max = 1000),
+    agree_tol = check_number(v$agree_tol, arg("agree_tol"), min = 0, max = 1),
+    min_starts = check_whole(v$min_starts, arg("min_starts"), min = 1, max = 1e5),
+    max_starts = check_whole(v$max_starts, arg("max_starts"), min = 1, max = 1e5),
+    polish = check_whole(v$polish, arg("polish"), min = 1, max = 1000),
+    hops = check_whole(v$hops, arg("hops"), min = 0, max = 1e5)
   ), class = "moe_control")
 }
 

@@ -18,6 +18,23 @@
 #' (`control$jitter`). Everything random comes from R's generator, so
 #' `set.seed()` reproduces a fit.
 #'
+#' @section Warnings:
+#' A fit warns, with a classed condition that inherits from
+#' `"sigmoe_fit_warning"` (catch one kind or all with [withCallingHandlers()]
+#' or [suppressWarnings()] with `classes =`), when
+#' * it did not converge (`"sigmoe_not_converged"`, e.g. `maxit` reached);
+#' * the best SSE was reached by only one start (`"sigmoe_single_best"`):
+#'   the global minimum may have been missed;
+#' * its SSE is not below that of the intercept-only model
+#'   (`"sigmoe_no_better_than_mean"`);
+#' * parameters ended at a bound of the box (`"sigmoe_at_bound"`), or ran off
+#'   (`"sigmoe_runaway"`): a gating slope so steep that the gate switches
+#'   within a thousandth of the standard deviation of its input, or an expert
+#'   slope a thousand times steeper than the response's spread allows.
+#' A singular information is reported by [vcov()][vcov.moe_fit]
+#' (`"sigmoe_singular_information"`). The flags are kept in
+#' `fit$diagnostics`.
+#'
 #' @section Scale and location:
 #' The fit is equivariant to the location and scale of the data: it works in
 #' coordinates where x is centred (when a column's mean is more than 4
@@ -94,12 +111,12 @@
 #'                     b = c(0.2, 0.2), expert = "relu")
 #' set.seed(1)
 #' d <- moe_simulate(truth, n = 500, sd = 0.05)
-#' fit <- moe_fit(d$x1, d$y, k = 2, nstart = 3)
+#' fit <- moe_fit(d$x1, d$y, k = 2)
 #' fit
 #' coef(fit)
 #' @export
 moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
-                    start = NULL, nstart = 10L, control = moe_control(),
+                    start = NULL, nstart = NULL, control = moe_control(),
                     lower = -Inf, upper = Inf, weights = NULL, offset = NULL) {
   cl <- match.call()
   pin_blas_threads()
@@ -124,14 +141,14 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
                         "parameters but there are only %d observations%s."), k, npar, n_obs,
                  if (is.null(weights)) "" else " of positive weight"),
          call. = FALSE)
-  nstart <- check_whole(nstart, "nstart", min = 0, max = 1e5)
+  if (!is.null(nstart)) nstart <- check_whole(nstart, "nstart", min = 0, max = 1e5)
   control <- check_control(control)
   template <- moe_params(beta0 = numeric(k), beta1 = matrix(0, k, d, dimnames = list(NULL, x_names(x))),
                          a = matrix(0, k, d), b = numeric(k), gating = gating,
                          expert = expert, degree = degree)
   box <- box_theta(lower, upper, template)
   user <- check_starts(start, template, box)
-  if (length(user) == 0L && nstart == 0L)
+  if (length(user) == 0L && identical(nstart, 0L))
     stop("`nstart` must be >= 1 when no `start` is given, not 0.", call. = FALSE)
 
   # the offset is known: the experts fit what is left of y
@@ -140,29 +157,102 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   sc <- fit_scaling(x, y_fit, template, box)
   dat <- scale_data(sc, x, y_fit)
   box_fit <- scale_box(sc, box, template)
-  thetas <- c(lapply(user, function(p) scale_theta(sc, params_theta(p), template, "fit")),
-              lapply(data_starts(dat$x, dat$y, template, nstart, control, weights), box_project,
-                     box = box_fit))
-  source <- rep(c("user", "data"), c(length(user), nstart))
-  spec <- params_spec(template)
-  ctl <- lsq_control_vector(control)
-  sw <- if (is.null(weights)) NULL else sqrt(weights)
-  runs <- lapply(thetas, function(theta)
-    lsq_search(spec, unname(theta), dat$x, dat$y, ctl, unname(box_fit$lower),
-               unname(box_fit$upper), sw))
+  prob <- list(x = dat$x, y = dat$y, sw = if (is.null(weights)) NULL else sqrt(weights),
+               spec = params_spec(template), ctl = lsq_control_vector(control), box = box_fit,
+               yscale = sc$yscale)
+  user_runs <- run_starts(lapply(user, function(p) scale_theta(sc, params_theta(p), template, "fit")),
+                          prob)
+  starts <- runs_table(user_runs, rep("user", length(user_runs)), rep("full", length(user_runs)),
+                       sc$yscale)
+  runs <- user_runs
+  if (is.null(nstart)) {
+    search <- adaptive_search(prob, template, control, weights)
+    runs <- c(runs, search$runs)
+    starts <- rbind(starts, search$table)
+  } else if (nstart > 0L) {
+    data_runs <- run_starts(lapply(data_starts(dat$x, dat$y, template, nstart, control, weights),
+                                   box_project, box = box_fit), prob)
+    runs <- c(runs, data_runs)
+    starts <- rbind(starts, runs_table(data_runs, rep("data", nstart), rep("full", nstart), sc$yscale))
+  }
+  starts <- cbind(start = seq_len(nrow(starts)), starts)
+  # the runs on all the data compete; screening runs saw a subsample
   sse <- vapply(runs, `[[`, numeric(1), "sse") * sc$yscale^2
-  starts <- data.frame(
-    start = seq_along(runs), source = source, sse = sse,
-    code = vapply(runs, `[[`, integer(1), "code"),
-    converged = vapply(runs, `[[`, logical(1), "converged"),
-    iterations = vapply(runs, `[[`, integer(1), "iterations")
-  )
   ok <- which(is.finite(sse))
   if (length(ok) == 0L)
     stop("Every start gave a non-finite SSE; check the scale of `x` and `y` or pass `start`.",
          call. = FALSE)
   best <- runs[[ok[which.min(sse[ok])]]]
-  new_moe_fit(best, template, x, y, starts, control, cl, box, sc, weights, offset)
+  fit <- new_moe_fit(best, template, x, y, starts, control, cl, box, sc, weights, offset)
+  fit$diagnostics <- fit_diagnostics(fit, control)
+  fit_warn(fit)
+  fit
+}
+
+# What a user must hear about a fit: each a classed condition that inherits
+# from "sigmoe_fit_warning", so a caller can catch one kind or all of them.
+fit_diagnostics <- function(fit, control) {
+  st <- fit$starts
+  # the starts that compete for the minimum: all of them on all the data, or
+  # the screening starts on their subsample (the polished ones are few)
+  pool <- if (any(st$stage == "screen")) st[st$stage == "screen", , drop = FALSE] else st
+  pool_best <- min(pool$sse[is.finite(pool$sse)])
+  n_best <- sum(near_best(pool$sse, pool_best, control$agree_tol))
+  w <- if (is.null(fit$weights)) rep(1, length(fit$y)) else fit$weights
+  target <- fit$y - if (is.null(fit$offset)) 0 else fit$offset
+  sse0 <- sum(w * (target - sum(w * target) / sum(w))^2)
+  list(converged = isTRUE(fit$convergence$converged), n_starts = nrow(pool), n_best = n_best,
+       sse_intercept = sse0, at_bound = names(fit$theta)[fit$at_bound],
+       runaway = runaway_parameters(fit))
+}
+
+# Parameters that have run off: a gate so steep that it switches within a
+# thousandth of the spread of its input (a step, not a gate), or an expert
+# whose output changes a thousand times faster than the response does.
+runaway_parameters <- function(fit) {
+  p <- fit$coefficients
+  sx <- apply(fit$x, 2L, stats::sd)
+  sx[!(sx > 0)] <- 1
+  sy <- stats::sd(fit$y)
+  if (!(sy > 0)) sy <- 1
+  steep <- sweep(abs(p$beta1), 2L, sx, "*") > 1e3
+  loud <- sweep(abs(p$a), 2L, sx, "*") > 1e3 * sy
+  lay <- theta_layout(p$k, p$d, p$gating, p$expert)
+  hit <- (lay$block == "beta1" & steep[cbind(lay$expert, pmax(lay$column, 1L))]) |
+    (lay$block == "a" & loud[cbind(lay$expert, pmax(lay$column, 1L))])
+  lay$name[hit]
+}
+
+fit_warn <- function(fit) {
+  dg <- fit$diagnostics
+  warn <- function(class, msg)
+    warning(structure(class = c(class, "sigmoe_fit_warning", "warning", "condition"),
+                      list(message = msg, call = NULL)))
+  if (!dg$converged)
+    warn("sigmoe_not_converged", sprintf(paste0("The fit did not converge: %s (code %d) after %d ",
+                                               "iterations; raise `control$maxit` or check the model."),
+                                        fit$convergence$message, fit$convergence$code,
+                                        fit$convergence$iterations))
+  if (dg$n_starts > 1L && dg$n_best == 1L)
+    warn("sigmoe_single_best", sprintf(paste0("The best SSE was reached by only 1 of %d starts: the ",
+                                             "global minimum may not have been found; try more ",
+                                             "starts (`control$max_starts`, `nstart`)."), dg$n_starts))
+  if (fit$sse >= dg$sse_intercept)
+    warn("sigmoe_no_better_than_mean", sprintf(paste0("The fit's SSE (%s) is not below that of the ",
+                                                     "intercept-only model (%s): the experts explain ",
+                                                     "nothing; check the expert type and k."),
+                                              format(fit$sse, digits = 4),
+                                              format(dg$sse_intercept, digits = 4)))
+  if (length(dg$at_bound))
+    warn("sigmoe_at_bound", sprintf("%d parameter%s ended at a bound of the box: %s.", length(dg$at_bound),
+                                    if (length(dg$at_bound) == 1L) "" else "s", bound_list(fit)))
+  if (length(dg$runaway))
+    warn("sigmoe_runaway", sprintf(paste0("%d parameter%s ran off (%s): a gate turned into a step or ",
+                                         "an expert far steeper than the data; bound them with ",
+                                         "`lower`/`upper` or use fewer experts."),
+                                  length(dg$runaway), if (length(dg$runaway) == 1L) "" else "s",
+                                  paste(utils::head(dg$runaway, 4L), collapse = ", ")))
+  invisible(fit)
 }
 
 # Observation weights: NULL, or n finite numbers >= 0, not all 0.

@@ -27,7 +27,7 @@
 #'                     b = c(0.2, 0.2), expert = "relu")
 #' set.seed(1)
 #' d <- moe_simulate(truth, n = 500, sd = 0.05)
-#' fit <- moe(y ~ x1, data = d, k = 2, nstart = 3)
+#' fit <- moe(y ~ x1, data = d, k = 2)
 #' summary(fit)
 #' @export
 moe <- function(formula, data, k, ..., weights, offset, subset, na.action) {

@@ -297,7 +297,8 @@ figure1_reading_guide <- function(loss) {
     "    see ", theory_source, ".\n",
     "  maxit, bound, failed: fits that stopped at the iteration cap, ended at a bound or failed.\n",
     "  Means are the paper's statistic; medians, which such fits move less, are in\n",
-    "    rate_table(st, stat = \"median\") and plot(st, stat = \"median\"), st being the study returned.\n",
+    "    rate_table(st, stat = \"median\") and plot(st, stat = \"median\"),\n",
+    "    st being the study returned.\n",
     "  n: the sample size at which the gate's line reaches eps; * marks an extrapolation.\n")
 }
 

@@ -123,14 +123,14 @@ study_fit_counts <- function(study) {
   if (!nrow(r))
     return(data.frame(gating = character(0), expert = character(0), n = numeric(0),
                       fits = integer(0), failed = integer(0), at_maxit = integer(0),
-                      at_bound = integer(0)))
+                      at_bound = integer(0), flagged = integer(0)))
   one <- rep(1L, nrow(r))
   out <- stats::aggregate(data.frame(fits = one, failed = oc$failed, at_maxit = oc$at_maxit,
-                                     at_bound = oc$at_bound),
+                                     at_bound = oc$at_bound, flagged = oc$flagged),
                           by = list(gating = r$gating, expert = r$expert, n = r$n), FUN = sum)
   out <- out[order(out$gating, out$expert, out$n), , drop = FALSE]
   rownames(out) <- NULL
-  for (j in c("fits", "failed", "at_maxit", "at_bound")) out[[j]] <- as.integer(out[[j]])
+  for (j in c("fits", "failed", "at_maxit", "at_bound", "flagged")) out[[j]] <- as.integer(out[[j]])
   out
 }
 
@@ -164,7 +164,9 @@ study_fit_counts <- function(study) {
 #' squares estimator the theory is about, and a few such fits can move a mean
 #' a long way; the table counts them for every gate and expert, so that a
 #' slope is read together with them, and `stat = "median"` gives the rate of
-#' the median, which a minority of them cannot move.
+#' the median, which a minority of them moves far less. When more than half
+#' of the fits of a gate and expert are such fits, the printed table says
+#' that neither statistic describes the estimator.
 #'
 #' @param study A `moe_study` object.
 #' @param losses Losses to cover, a character vector of the study's loss
@@ -185,7 +187,8 @@ study_fit_counts <- function(study) {
 #'   stopped at the iteration cap) and `at_bound` (fits with at least one
 #'   free parameter at a bound of the box; 0 for studies that did not record
 #'   it). The same counts per sample size are in the attribute `"cells"`, a
-#'   data frame with one row per gate x expert x n. It prints as a table.
+#'   data frame with one row per gate x expert x n, with also `flagged`, the
+#'   fits with any of the three. It prints as a table.
 #' @seealso [convergence_study()], [sample_size()], [plot.moe_study()].
 #' @examples
 #' truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1, -1),
@@ -324,9 +327,23 @@ print.moe_rate_table <- function(x, digits = 3L, ...) {
     cat("\nFits per gate and expert, over all n (maxit: stopped at the iteration cap; bound: ended\n",
         "with a parameter at a bound of the box; failed: raised an error, no loss):\n", sep = "")
     print(counts, row.names = FALSE, right = FALSE)
-    if (stat == "mean" && sum(counts$maxit, counts$bound) > 0)
-      cat("Some fits stopped at maxit or at a bound: stat = \"median\" gives the rate of the median,\n",
-          "which a minority of them cannot move.\n", sep = "")
+    # the share of fits that are not the estimator decides what a median can do
+    cells <- attr(x, "cells")
+    stuck <- if (!is.null(cells$flagged))
+      stats::aggregate(cbind(flagged = cells$flagged - cells$failed, fits = cells$fits),
+                       by = list(gating = cells$gating, expert = cells$expert), FUN = sum)
+    else data.frame(flagged = pmax(counts$maxit, counts$bound), fits = counts$fits)
+    share <- stuck$flagged / pmax(stuck$fits, 1)
+    if (any(share > 0.5)) {
+      cat("More than half of the fits of some gate and expert stopped at maxit or at a bound: their\n",
+          "mean and median both describe the solver more than the estimator (counts per n:\n",
+          "attr(rate_table(...), \"cells\")).\n",
+          sep = "")
+    } else if (stat == "mean" && any(share > 0)) {
+      cat("Some fits stopped at maxit or at a bound, under half of each gate and expert:\n",
+          "stat = \"median\" gives the rate of the median, which such a minority moves far less.\n",
+          sep = "")
+    }
   }
   invisible(x)
 }
@@ -416,8 +433,8 @@ print.moe_sample_size <- function(x, digits = 3L, ...) {
   if (any(star)) {
     ranges <- unique(sprintf("[%s, %s]", format(df$n_min[star], big.mark = ",", trim = TRUE),
                              format(df$n_max[star], big.mark = ",", trim = TRUE)))
-    cat(sprintf("* extrapolated beyond the studied range %s of n: it assumes the fitted line holds there.\n",
-                paste(ranges, collapse = " / ")))
+    cat(sprintf("* extrapolated beyond the studied range %s of n: %s\n", paste(ranges, collapse = " / "),
+                "it assumes the fitted line holds there."))
   }
   if (any(is.infinite(df$n)))
     cat("never: the fitted line does not decrease (slope >= 0), so it never reaches eps.\n")

@@ -9,7 +9,7 @@ expert_anchor <- function(expert, degree) {
   c(t0 = t0, h0 = expert_eval(t0, expert, degree), h1 = expert_eval(t0, expert, degree, TRUE))
 }
 
-data_starts <- function(x, y, template, nstart, control, weights = NULL) {
+data_starts <- function(x, y, template, nstart, control, weights = NULL, from = 1L) {
   if (nstart == 0L) return(list())
   d <- ncol(x); k <- template$k
   # rows of weight 0 say nothing about the fit, so the starts ignore them too
@@ -25,7 +25,8 @@ data_starts <- function(x, y, template, nstart, control, weights = NULL) {
   xz <- sweep(sweep(xs, 2L, center), 2L, scale, "/")
   axis <- if (d > 1L) svd(xz, nu = 0L, nv = 1L)$v[, 1L] else 1
   anchor <- expert_anchor(template$expert, template$degree)
-  lapply(seq_len(nstart), function(s) {
+  # start `from` is the first of a sequence: starts 2, 3, ... are random
+  lapply(from - 1L + seq_len(nstart), function(s) {
     u <- if (s == 1L) axis else { v <- stats::rnorm(d); v / sqrt(sum(v^2)) }
     levels <- if (s == 1L) (seq_len(k) - 0.5) / k else sort(stats::runif(k))
     gate <- start_gates(xz %*% u, levels, template$gating, k, first = s == 1L)

@@ -155,9 +155,11 @@ panel_note <- function(cells) {
   open <- cells[cells$flagged > flag_share * cells$fits, , drop = FALSE]
   if (nrow(open)) {
     ns <- sort(unique(open$n))
-    shown <- if (length(ns) > 6L) c(format(ns[1:5], trim = TRUE, scientific = FALSE), "...")
-             else format(ns, trim = TRUE, scientific = FALSE)
-    txt <- sprintf("%s; open points at n = %s", txt, paste(shown, collapse = ", "))
+    # a long list of sizes would run off the panel: then only how many
+    txt <- if (length(ns) > 4L)
+      sprintf("%s; open points at %d of %d n", txt, length(ns), length(unique(cells$n)))
+    else sprintf("%s; open points at n = %s", txt,
+                 paste(format(ns, trim = TRUE, scientific = FALSE), collapse = ", "))
   }
   txt
 }
@@ -186,7 +188,8 @@ autoplot.moe_study <- function(object, loss = NULL, stat = c("mean", "median"), 
   m$flag <- factor(ifelse(m$open, flag_labels[2L], flag_labels[1L]), levels = flag_labels)
   notes <- vapply(object$setup$expert, function(e)
     sprintf("%s: %s", e, panel_note(pd$cells[pd$cells$expert == e, , drop = FALSE])), character(1))
-  caption <- paste(c(sprintf("points: %s over replicates; %s; red dash-dotted: least-squares lines of log(%s loss) on log(n)",
+  caption <- paste(c(sprintf(paste("points: %s over replicates; %s; red dash-dotted:",
+                                   "least-squares lines of log(%s loss) on log(n)"),
                              pd$stat, pd$bars, pd$stat), notes), collapse = "\n")
   p <- ggplot2::ggplot(m, ggplot2::aes(x = .data$n, y = .data$y, colour = .data$gating)) +
     ggplot2::geom_errorbar(ggplot2::aes(ymin = .data$lo, ymax = .data$hi), width = 0.03) +

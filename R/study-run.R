@@ -42,10 +42,14 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
     nstart <- if (init == "near_truth") 0L else setup$nstart
     kinds <- c(names(reps), rep("data", nstart))
     t0 <- proc.time()[["elapsed"]]
+    # a study records what the fit's warnings say (code, at_bound) in its
+    # rows, so they are not repeated for every fit
     fit <- tryCatch(
-      moe_fit(x, y, setup$k, gating = g, expert = e, degree = tr$data$degree,
-              start = if (length(start)) unname(start) else NULL, nstart = nstart,
-              control = setup$control, lower = box$lower, upper = box$upper),
+      withCallingHandlers(
+        moe_fit(x, y, setup$k, gating = g, expert = e, degree = tr$data$degree,
+                start = if (length(start)) unname(start) else NULL, nstart = nstart,
+                control = setup$control, lower = box$lower, upper = box$upper),
+        sigmoe_fit_warning = function(w) invokeRestart("muffleWarning")),
       error = function(err) err)
     secs <- proc.time()[["elapsed"]] - t0
     failed <- inherits(fit, "error")

@@ -42,3 +42,7 @@ make_fit_fixtures <- function() {
   list(dat1 = dat1, fit_x = fit_x, fit_f = fit_f, dat_over = dat_over, fit_over = fit_over,
        lin2 = lin2, dat2 = dat2, fit_2 = fit_2)
 }
+
+# A fit whose warnings (classed "sigmoe_fit_warning") are not what the test
+# is about; the tests of the warnings themselves call moe_fit() directly.
+quietly <- function(expr) suppressWarnings(expr, classes = "sigmoe_fit_warning")

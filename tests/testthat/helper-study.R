@@ -61,8 +61,8 @@ outcome_study <- function() {
   grid$voronoi[grid$rep == 7L] <- 50 * c(1, 3, 9)[match(grid$n[grid$rep == 7L], c(100, 400, 1600))]
   grid$expert_error <- grid$voronoi / 2
   grid$l2 <- grid$n^-0.5 * exp(rnorm(m, 0, 0.2))
-  grid$code <- ifelse(runif(m) < 0.2 | grid$rep == 7L, -1L, 1L)
-  grid$at_bound <- ifelse(runif(m) < 0.15, sample(1:3, m, replace = TRUE), 0L)
+  grid$code <- ifelse(runif(m) < 0.1 | grid$rep == 7L, -1L, 1L)
+  grid$at_bound <- ifelse(runif(m) < 0.1, sample(1:3, m, replace = TRUE), 0L)
   failed <- runif(m) < 0.1 & grid$rep < 7L
   grid$error <- ifelse(failed, "singular system", NA_character_)
   grid$code[failed] <- NA_integer_

@@ -18,9 +18,9 @@ test_that("a binding box gives the minimum of nls.lm and port, with the bound ac
   skip_if_not_installed("minpack.lm")
   pb <- bounded_problem()
   up <- c(Inf, Inf, 1.5, Inf)
-  fit <- moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
+  fit <- quietly(moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
                  nstart = 0, upper = list(a = 1.5),
-                 control = moe_control(ftol = 1e-12, xtol = 1e-12, gtol = 1e-12))
+                 control = moe_control(ftol = 1e-12, xtol = 1e-12, gtol = 1e-12)))
   expect_equal(unname(fit$theta[["a[1,1]"]]), 1.5)
   expect_identical(unname(fit$at_bound), c(FALSE, FALSE, TRUE, FALSE))
   th0 <- unname(sigmoe:::params_theta(pb$start))
@@ -35,8 +35,8 @@ test_that("a binding box gives the minimum of nls.lm and port, with the bound ac
   expect_equal(unname(fit$theta), unname(lm_fit$par), tolerance = 1e-4)
   expect_equal(unname(fit$theta), unname(coef(port)), tolerance = 1e-4)
   # the unconstrained fit lies outside the box
-  free <- moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
-                  nstart = 0)
+  free <- quietly(moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
+                  nstart = 0))
   expect_gt(free$theta[["a[1,1]"]], 1.5)
   expect_lt(free$sse, fit$sse)
 })
@@ -47,10 +47,10 @@ test_that("bounds on several blocks and both sides agree with port", {
   up <- c(0.3, Inf, 1.7, Inf)
   th0 <- unname(sigmoe:::params_theta(pb$start))
   th0[4] <- 0.4
-  fit2 <- moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear",
+  fit2 <- quietly(moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear",
                   start = sigmoe:::theta_params(th0, pb$start), nstart = 0,
                   lower = list(b = 0.35), upper = list(beta0 = 0.3, a = 1.7),
-                  control = moe_control(ftol = 1e-12, xtol = 1e-12, gtol = 1e-12))
+                  control = moe_control(ftol = 1e-12, xtol = 1e-12, gtol = 1e-12)))
   port <- stats::nls(y ~ plogis(g0 + g1 * x) * (a * x + b), data = data.frame(x = pb$x, y = pb$y),
                      start = list(g0 = th0[1], g1 = th0[2], a = th0[3], b = th0[4]),
                      algorithm = "port", lower = lo, upper = up,
@@ -63,9 +63,9 @@ test_that("bounds on several blocks and both sides agree with port", {
 
 test_that("the bounded solution satisfies the bound-constrained first-order conditions", {
   pb <- bounded_problem(seed = 13)
-  fit <- moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
+  fit <- quietly(moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
                  nstart = 0, upper = list(a = 1.5, beta1 = 1.8),
-                 control = moe_control(ftol = 1e-14, xtol = 1e-14, gtol = 1e-10))
+                 control = moe_control(ftol = 1e-14, xtol = 1e-14, gtol = 1e-10)))
   J <- moe_jacobian(coef(fit), pb$x)
   g <- drop(crossprod(J, residuals(fit)))   # descent direction of the SSE
   at <- fit$at_bound
@@ -86,10 +86,10 @@ test_that("a box that is never reached gives the unbounded fit bit for bit", {
                         b = c(0.2, 0.1), gating = cs$g, expert = cs$e)
     d <- moe_simulate(truth, 500, 0.1)
     set.seed(5)
-    f0 <- moe_fit(d$x1, d$y, 2, gating = cs$g, expert = cs$e, nstart = 3)
+    f0 <- quietly(moe_fit(d$x1, d$y, 2, gating = cs$g, expert = cs$e, nstart = 3))
     set.seed(5)
-    f1 <- moe_fit(d$x1, d$y, 2, gating = cs$g, expert = cs$e, nstart = 3,
-                  lower = -1e6, upper = list(beta0 = 1e6, beta1 = 1e6, a = 1e6, b = 1e6))
+    f1 <- quietly(moe_fit(d$x1, d$y, 2, gating = cs$g, expert = cs$e, nstart = 3,
+                  lower = -1e6, upper = list(beta0 = 1e6, beta1 = 1e6, a = 1e6, b = 1e6)))
     expect_identical(f1$theta, f0$theta)
     expect_identical(f1$sse, f0$sse)
     expect_identical(f1$convergence, f0$convergence)
@@ -102,7 +102,7 @@ test_that("data-driven starts are moved into the box, and every fit stays in it"
   set.seed(41)
   truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2))
   d <- moe_simulate(truth, 600, 0.05)
-  fit <- moe_fit(d$x1, d$y, 3, nstart = 4, lower = -2, upper = 2)
+  fit <- quietly(moe_fit(d$x1, d$y, 3, nstart = 4, lower = -2, upper = 2))
   expect_true(all(fit$theta >= -2 & fit$theta <= 2))
   expect_identical(fit$at_bound, fit$theta <= -2 | fit$theta >= 2)
   expect_identical(unname(fit$lower), rep(-2, fit$npar))
@@ -111,8 +111,8 @@ test_that("data-driven starts are moved into the box, and every fit stays in it"
 
 test_that("parameters at a bound get NA standard errors, a flag and intervals inside the box", {
   pb <- bounded_problem(seed = 14)
-  fit <- moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
-                 nstart = 0, upper = list(a = 1.5), lower = list(b = -5))
+  fit <- quietly(moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
+                 nstart = 0, upper = list(a = 1.5), lower = list(b = -5)))
   expect_true(fit$at_bound[["a[1,1]"]])
   expect_warning(v <- vcov(fit), class = "sigmoe_at_bound")
   expect_true(all(is.na(v["a[1,1]", ])) && all(is.na(v[, "a[1,1]"])))
@@ -163,7 +163,7 @@ test_that("bad boxes are errors that name the argument", {
 test_that("the formula interface passes the box on", {
   pb <- bounded_problem(seed = 15)
   dat <- data.frame(x = pb$x, y = pb$y)
-  fit <- moe(y ~ x, data = dat, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
-             nstart = 0, upper = list(a = 1.5))
+  fit <- quietly(moe(y ~ x, data = dat, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
+             nstart = 0, upper = list(a = 1.5)))
   expect_true(fit$at_bound[["a[1,1]"]])
 })

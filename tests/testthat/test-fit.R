@@ -15,7 +15,7 @@ test_that("a well-specified sigmoid-gate relu model is recovered from data-drive
   d <- moe_simulate(relu_truth, n = n, sd = sd)
   sse_truth <- sum((d$y - ref_mean(relu_truth, d$x1, "sigmoid", "relu"))^2)
   set.seed(5)
-  fit <- moe_fit(d$x1, d$y, k = 2, gating = "sigmoid", expert = "relu", nstart = 10)
+  fit <- quietly(moe_fit(d$x1, d$y, k = 2, gating = "sigmoid", expert = "relu", nstart = 10))
   expect_s3_class(fit, "moe_fit")
   expect_lt(l2_on_grid(fit$coefficients, relu_truth), 0.02)
   expect_gt(fit$sse / (n * sd^2), 0.9)
@@ -32,7 +32,7 @@ test_that("a well-specified sigmoid-gate linear model is recovered", {
   n <- 2000; sd <- 0.05
   d <- moe_simulate(truth, n = n, sd = sd)
   set.seed(3)
-  fit <- moe_fit(d$x1, d$y, k = 2, expert = "linear", nstart = 5)
+  fit <- quietly(moe_fit(d$x1, d$y, k = 2, expert = "linear", nstart = 5))
   expect_lt(l2_on_grid(fit$coefficients, truth), 0.02)
   expect_lt(abs(fit$sse / (n * sd^2) - 1), 0.1)
 })
@@ -45,7 +45,7 @@ test_that("a well-specified softmax-gate model is recovered", {
   d <- moe_simulate(truth, n = n, sd = sd)
   sse_truth <- sum((d$y - ref_mean(truth, d$x1, "softmax", "linear"))^2)
   set.seed(4)
-  fit <- moe_fit(d$x1, d$y, k = 2, gating = "softmax", expert = "linear", nstart = 5)
+  fit <- quietly(moe_fit(d$x1, d$y, k = 2, gating = "softmax", expert = "linear", nstart = 5))
   expect_lt(l2_on_grid(fit$coefficients, truth), 0.02)
   expect_lt(abs(fit$sse / (n * sd^2) - 1), 0.1)
   expect_lte(fit$sse, sse_truth)
@@ -62,11 +62,11 @@ test_that("normalized-sigmoid and constant-expert fits recover their truths", {
   tn <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(5, -5), a = c(1, -1), b = c(0, 0.3),
                    gating = "normalized_sigmoid", expert = "tanh")
   dn <- moe_simulate(tn, n = 1000, sd = 0.05)
-  fn <- moe_fit(dn$x1, dn$y, k = 2, gating = "normalized_sigmoid", expert = "tanh", nstart = 5)
+  fn <- quietly(moe_fit(dn$x1, dn$y, k = 2, gating = "normalized_sigmoid", expert = "tanh", nstart = 5))
   expect_lt(l2_on_grid(fn$coefficients, tn), 0.02)
   tc <- moe_params(beta0 = c(0, 0), beta1 = c(8, -8), b = c(1, -1), expert = "constant")
   dc <- moe_simulate(tc, n = 1000, sd = 0.05)
-  fc <- moe_fit(dc$x1, dc$y, k = 2, expert = "constant", nstart = 5)
+  fc <- quietly(moe_fit(dc$x1, dc$y, k = 2, expert = "constant", nstart = 5))
   expect_lt(l2_on_grid(fc$coefficients, tc), 0.02)
   expect_true(all(fc$coefficients$a == 0))
 })
@@ -100,8 +100,8 @@ test_that("from the same start the fit's SSE is no larger than minpack.lm::nls.l
                               control = minpack.lm::nls.lm.control(maxiter = 1000, ftol = 1e-12,
                                                                    ptol = 1e-12))
     sse_ref <- sum(resid(ref$par)^2)
-    fit <- moe_fit(x, y, k = 2, gating = cs$gating, expert = cs$expert, start = start, nstart = 0,
-                   control = moe_control(maxit = 1000, ftol = 1e-12, xtol = 1e-12))
+    fit <- quietly(moe_fit(x, y, k = 2, gating = cs$gating, expert = cs$expert, start = start, nstart = 0,
+                   control = moe_control(maxit = 1000, ftol = 1e-12, xtol = 1e-12)))
     label <- sprintf("%s/%s", cs$gating, cs$expert)
     expect_lte(fit$sse, sse_ref * (1 + 1e-8), label = paste(label, "SSE"))
     # and the package's SSE is the plain-R SSE at its parameters
@@ -112,7 +112,7 @@ test_that("from the same start the fit's SSE is no larger than minpack.lm::nls.l
 test_that("the fit object holds consistent pieces", {
   set.seed(8)
   d <- moe_simulate(relu_truth, n = 300, sd = 0.05)
-  fit <- moe_fit(d$x1, d$y, k = 2, nstart = 3)
+  fit <- quietly(moe_fit(d$x1, d$y, k = 2, nstart = 3))
   x <- matrix(d$x1, dimnames = list(NULL, "x1"))
   P <- sigmoe:::n_free_params(2, 1, "sigmoid", "relu")
   expect_identical(names(fit$theta), sigmoe:::param_names(2, 1, "sigmoid", "relu"))
@@ -143,7 +143,8 @@ test_that("the fit object holds consistent pieces", {
   expect_true(all(diff(cv$trace) <= 0))
   expect_equal(cv$trace[length(cv$trace)], fit$sse)
   st <- fit$starts
-  expect_identical(names(st), c("start", "source", "sse", "code", "converged", "iterations"))
+  expect_identical(names(st), c("start", "source", "stage", "sse", "code", "converged", "iterations"))
+  expect_identical(st$stage, rep("full", 3))
   expect_identical(nrow(st), 3L)
   expect_identical(st$source, rep("data", 3))
   expect_identical(fit$sse, min(st$sse))
@@ -153,9 +154,9 @@ test_that("the fit object holds consistent pieces", {
 test_that("set.seed reproduces a fit exactly", {
   set.seed(9)
   d <- moe_simulate(relu_truth, n = 500, sd = 0.1)
-  set.seed(10); f1 <- moe_fit(d$x1, d$y, k = 2, nstart = 4)
-  set.seed(10); f2 <- moe_fit(d$x1, d$y, k = 2, nstart = 4)
-  set.seed(11); f3 <- moe_fit(d$x1, d$y, k = 2, nstart = 4)
+  set.seed(10); f1 <- quietly(moe_fit(d$x1, d$y, k = 2, nstart = 4))
+  set.seed(10); f2 <- quietly(moe_fit(d$x1, d$y, k = 2, nstart = 4))
+  set.seed(11); f3 <- quietly(moe_fit(d$x1, d$y, k = 2, nstart = 4))
   expect_identical(f1$theta, f2$theta)
   expect_identical(f1$starts, f2$starts)
   expect_identical(without_call(f1), without_call(f2))
@@ -169,10 +170,10 @@ test_that("1 and 2 threads give identical coefficients", {
                       b = c(0.1, 0.2), gating = "softmax", expert = "gelu")
   d <- moe_simulate(truth, n = 3000, sd = 0.05)
   x <- as.matrix(d[c("x1", "x2")])
-  set.seed(13); f1 <- moe_fit(x, d$y, k = 2, gating = "softmax", expert = "gelu", nstart = 2,
-                              control = moe_control(threads = 1))
-  set.seed(13); f2 <- moe_fit(x, d$y, k = 2, gating = "softmax", expert = "gelu", nstart = 2,
-                              control = moe_control(threads = 2))
+  set.seed(13); f1 <- quietly(moe_fit(x, d$y, k = 2, gating = "softmax", expert = "gelu", nstart = 2,
+                              control = moe_control(threads = 1)))
+  set.seed(13); f2 <- quietly(moe_fit(x, d$y, k = 2, gating = "softmax", expert = "gelu", nstart = 2,
+                              control = moe_control(threads = 2)))
   expect_identical(f1$theta, f2$theta)
   expect_identical(f1$coefficients, f2$coefficients)
   expect_identical(f1$sse, f2$sse)
@@ -226,7 +227,7 @@ test_that("nstart = 0 with a start runs exactly one local search from it", {
   set.seed(14)
   d <- moe_simulate(relu_truth, n = 400, sd = 0.05)
   start <- moe_params(beta0 = c(0.3, -0.2), beta1 = c(4, -4), a = c(0.8, -1.2), b = c(0.1, 0.3))
-  fit <- moe_fit(d$x1, d$y, k = 2, start = start, nstart = 0)
+  fit <- quietly(moe_fit(d$x1, d$y, k = 2, start = start, nstart = 0))
   expect_identical(nrow(fit$starts), 1L)
   expect_identical(fit$starts$source, "user")
   sse0 <- sum((d$y - ref_mean(start, d$x1, "sigmoid", "relu"))^2)
@@ -243,12 +244,12 @@ test_that("a list of starts runs each of them before the data-driven starts", {
   d <- moe_simulate(relu_truth, n = 400, sd = 0.05)
   s1 <- moe_params(beta0 = c(0.3, -0.2), beta1 = c(4, -4), a = c(0.8, -1.2), b = c(0.1, 0.3))
   s2 <- moe_params(beta0 = c(0, 0), beta1 = c(-1, 1), a = c(0.5, 0.5), b = c(0, 0))
-  fit <- moe_fit(d$x1, d$y, k = 2, start = list(s1, s2), nstart = 2)
+  fit <- quietly(moe_fit(d$x1, d$y, k = 2, start = list(s1, s2), nstart = 2))
   expect_identical(nrow(fit$starts), 4L)
   expect_identical(fit$starts$source, c("user", "user", "data", "data"))
   expect_identical(fit$starts$start, 1:4)
   expect_identical(fit$sse, min(fit$starts$sse))
-  one <- moe_fit(d$x1, d$y, k = 2, start = s2, nstart = 0)
+  one <- quietly(moe_fit(d$x1, d$y, k = 2, start = s2, nstart = 0))
   expect_identical(fit$starts$sse[2], one$sse)
 })
 
@@ -256,7 +257,7 @@ test_that("an over-specified fit (k = 3 for k* = 2) returns finite results", {
   set.seed(16)
   d <- moe_simulate(relu_truth, n = 800, sd = 0.05)
   for (gating in c("sigmoid", "softmax")) {
-    fit <- moe_fit(d$x1, d$y, k = 3, gating = gating, nstart = 4)
+    fit <- quietly(moe_fit(d$x1, d$y, k = 3, gating = gating, nstart = 4))
     expect_true(all(is.finite(fit$theta)), label = paste(gating, "theta"))
     expect_true(all(is.finite(fit$fitted.values)))
     expect_true(all(is.finite(fit$jtj)))
@@ -270,11 +271,11 @@ test_that("an over-specified fit (k = 3 for k* = 2) returns finite results", {
 test_that("constant y and a constant column of x fit without error or NaN", {
   set.seed(17)
   x <- runif(200, -1, 1)
-  fit <- moe_fit(x, rep(0.3, 200), k = 2, nstart = 3)
+  fit <- quietly(moe_fit(x, rep(0.3, 200), k = 2, nstart = 3))
   expect_true(all(is.finite(fit$theta)))
   expect_false(anyNA(fit$fitted.values))
   expect_lt(max(abs(fit$fitted.values - 0.3)), 1e-3)
-  fit0 <- moe_fit(x, numeric(200), k = 2, expert = "linear", nstart = 2)
+  fit0 <- quietly(moe_fit(x, numeric(200), k = 2, expert = "linear", nstart = 2))
   expect_true(all(is.finite(fit0$theta)))
   expect_lt(fit0$sse, 1e-10)
 
@@ -282,7 +283,7 @@ test_that("constant y and a constant column of x fit without error or NaN", {
   y <- ref_mean(list(beta0 = c(0, 0), beta1 = cbind(c(6, -6), 0), a = cbind(c(1, -1), 0),
                      b = c(0.2, 0.2)), xc, "sigmoid", "relu") + rnorm(200, sd = 0.05)
   for (gating in c("sigmoid", "softmax", "normalized_sigmoid")) {
-    fc <- moe_fit(xc, y, k = 2, gating = gating, nstart = 3)
+    fc <- quietly(moe_fit(xc, y, k = 2, gating = gating, nstart = 3))
     expect_true(all(is.finite(fc$theta)), label = paste(gating, "theta with a constant column"))
     expect_false(anyNA(fc$fitted.values))
     expect_true(is.finite(fc$sse))
@@ -346,10 +347,10 @@ test_that("the iteration limit is a result, not an error", {
   set.seed(22)
   d <- moe_simulate(relu_truth, n = 300, sd = 0.05)
   start <- moe_params(beta0 = c(1, -1), beta1 = c(1, -1), a = c(0.5, -0.5), b = c(0.5, 0.5))
-  fit <- moe_fit(d$x1, d$y, k = 2, start = start, nstart = 2, control = list(maxit = 2))
+  fit <- quietly(moe_fit(d$x1, d$y, k = 2, start = start, nstart = 2, control = list(maxit = 2)))
   expect_true(all(fit$starts$iterations <= 2))
   expect_identical(fit$starts$converged, fit$starts$code > 0)
-  one <- moe_fit(d$x1, d$y, k = 2, start = start, nstart = 0, control = list(maxit = 1))
+  one <- quietly(moe_fit(d$x1, d$y, k = 2, start = start, nstart = 0, control = list(maxit = 1)))
   expect_identical(one$convergence$code, -1L)
   expect_false(one$convergence$converged)
   expect_identical(one$convergence$iterations, 1L)
@@ -364,8 +365,8 @@ test_that("integer weights give the fit of the data with rows repeated", {
   y <- moe_mean(truth, x) + rnorm(n, sd = 0.1)
   w <- sample(0:3, n, TRUE)
   ctl <- moe_control(ftol = 1e-12, xtol = 1e-12)
-  fw <- moe_fit(x, y, 2, expert = "linear", start = truth, nstart = 0, weights = w, control = ctl)
-  fr <- moe_fit(rep(x, w), rep(y, w), 2, expert = "linear", start = truth, nstart = 0, control = ctl)
+  fw <- quietly(moe_fit(x, y, 2, expert = "linear", start = truth, nstart = 0, weights = w, control = ctl))
+  fr <- quietly(moe_fit(rep(x, w), rep(y, w), 2, expert = "linear", start = truth, nstart = 0, control = ctl))
   expect_equal(fw$sse, fr$sse, tolerance = 1e-10)
   # the regression function (this over-parameterised model has a flat
   # direction in theta, which the two sums of rounding resolve differently)
@@ -382,8 +383,8 @@ test_that("integer weights give the fit of the data with rows repeated", {
   expect_equal(residuals(fw, type = "pearson"), sqrt(w) * residuals(fw) / sigma(fw))
   # the same through the formula interface, weights evaluated in data
   d <- data.frame(x = x, y = y, w = w)
-  fm <- moe(y ~ x, data = d, k = 2, expert = "linear", start = truth, nstart = 0, weights = w,
-            control = ctl)
+  fm <- quietly(moe(y ~ x, data = d, k = 2, expert = "linear", start = truth, nstart = 0, weights = w,
+            control = ctl))
   expect_equal(fm$theta, fw$theta, tolerance = 1e-12)
 })
 
@@ -394,8 +395,8 @@ test_that("weights agree with nls on a smooth problem", {
   y <- plogis(0.5 + 2 * x) * (1.5 * x + 0.3) + rnorm(n, sd = 0.05)
   w <- runif(n, 0.2, 3)
   start <- moe_params(0.3, 1.5, 1.2, 0.2, expert = "linear")
-  fit <- moe_fit(x, y, 1, expert = "linear", start = start, nstart = 0, weights = w,
-                 control = moe_control(ftol = 1e-12, xtol = 1e-12))
+  fit <- quietly(moe_fit(x, y, 1, expert = "linear", start = start, nstart = 0, weights = w,
+                 control = moe_control(ftol = 1e-12, xtol = 1e-12)))
   ref <- nls(y ~ plogis(g0 + g1 * x) * (a * x + b), data = data.frame(x = x, y = y), weights = w,
              start = list(g0 = 0.3, g1 = 1.5, a = 1.2, b = 0.2))
   expect_equal(unname(fit$theta), unname(coef(ref)), tolerance = 1e-6)
@@ -413,8 +414,8 @@ test_that("an offset is the fit of y minus the offset", {
   x <- runif(n, -1, 1)
   y <- moe_mean(truth, x) + rnorm(n, sd = 0.1)
   off <- rnorm(n)
-  f0 <- moe_fit(x, y, 2, expert = "linear", start = truth, nstart = 0)
-  fo <- moe_fit(x, y + off, 2, expert = "linear", start = truth, nstart = 0, offset = off)
+  f0 <- quietly(moe_fit(x, y, 2, expert = "linear", start = truth, nstart = 0))
+  fo <- quietly(moe_fit(x, y + off, 2, expert = "linear", start = truth, nstart = 0, offset = off))
   expect_equal(fo$theta, f0$theta, tolerance = 1e-9)
   expect_equal(fitted(fo), fitted(f0) + off, tolerance = 1e-9)
   expect_equal(residuals(fo), residuals(f0), tolerance = 1e-9)
@@ -422,8 +423,8 @@ test_that("an offset is the fit of y minus the offset", {
   expect_error(predict(fo, c(-0.5, 0.5)), "`offset` must be given")
   # formula: offset() terms and the offset argument add up
   d <- data.frame(x = x, y = y + off, o1 = off / 2, o2 = off / 2)
-  fm <- moe(y ~ x + offset(o1), data = d, k = 2, expert = "linear", start = truth, nstart = 0,
-            offset = o2)
+  fm <- quietly(moe(y ~ x + offset(o1), data = d, k = 2, expert = "linear", start = truth, nstart = 0,
+            offset = o2))
   expect_equal(fm$theta, f0$theta, tolerance = 1e-9)
   nd <- data.frame(x = c(-0.5, 0.5), o1 = c(1, 2), o2 = c(0.5, 0))
   expect_equal(unname(predict(fm, nd)), unname(predict(f0, c(-0.5, 0.5)) + c(1.5, 2)), tolerance = 1e-9)
@@ -441,4 +442,84 @@ test_that("bad weights, offsets and unknown arguments are errors naming them", {
   expect_error(moe(y ~ x, data = data.frame(x = x, y = y), k = 1, foo = 2),
                "`foo` is not an argument of moe\\(\\) or moe_fit\\(\\)")
   expect_error(moe_fit(x, y, 1, foo = 2), "unused argument \\(foo = 2\\)")
+})
+
+
+test_that("each warning of a fit is a classed condition triggered by its case", {
+  set.seed(85)
+  truth <- moe_params(c(0, 0), c(6, -6), c(1, -1), c(0.2, 0.2))
+  d <- moe_simulate(truth, 500, 0.05)
+  # the iteration limit
+  expect_warning(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0, control = list(maxit = 1)),
+                 class = "sigmoe_not_converged")
+  # two starts ending in different minima: the best reached by one of them
+  far <- moe_params(c(3, 3), c(0.1, 0.2), c(-0.5, -0.5), c(0, 0))
+  expect_warning(moe_fit(d$x1, d$y, 2, start = list(truth, far), nstart = 0),
+                 class = "sigmoe_single_best")
+  # sigmoid experts are in (0, 1): a response near -5 is out of reach, and the
+  # fit explains less than the mean does
+  yneg <- -5 + rnorm(500, sd = 0.1)
+  expect_warning(moe_fit(d$x1, yneg, 1, expert = "sigmoid", nstart = 2),
+                 class = "sigmoe_no_better_than_mean")
+  # a binding box
+  expect_warning(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0, upper = list(beta1 = 6)),
+                 class = "sigmoe_at_bound")
+  # every warning of a fit is a sigmoe_fit_warning, and a clean fit is silent
+  expect_warning(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0, control = list(maxit = 1)),
+                 class = "sigmoe_fit_warning")
+  expect_silent(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0))
+})
+
+test_that("a runaway parameter is a gate turned into a step or an expert far too steep", {
+  set.seed(86)
+  truth <- moe_params(c(0, 0), c(6, -6), c(1, -1), c(0.2, 0.2))
+  d <- moe_simulate(truth, 300, 0.05)
+  fit <- moe_fit(d$x1, d$y, 2, start = truth, nstart = 0)
+  expect_identical(sigmoe:::runaway_parameters(fit), character(0))
+  steep <- fit
+  steep$coefficients$beta1[2, 1] <- 1e3 / sd(d$x1) * 1.01
+  steep$coefficients$a[1, 1] <- 1e3 * sd(d$y) / sd(d$x1) * 1.01
+  # in the order of theta: expert 1 (a) before expert 2 (beta1)
+  expect_identical(sigmoe:::runaway_parameters(steep), c("a[1,1]", "beta1[2,1]"))
+  steep$diagnostics$runaway <- sigmoe:::runaway_parameters(steep)
+  expect_warning(sigmoe:::fit_warn(steep), class = "sigmoe_runaway")
+  # a step in the data makes the fitted gate run off, end to end
+  x <- seq(-1, 1, length.out = 400)
+  y <- ifelse(x > 0.1, 1, 0)
+  seen <- character(0)
+  withCallingHandlers(moe_fit(x, y, 2, expert = "linear", nstart = 3, control = list(maxit = 2000)),
+                      warning = function(w) {
+                        seen <<- c(seen, class(w)[1L])
+                        invokeRestart("muffleWarning")
+                      })
+  expect_true("sigmoe_runaway" %in% seen)
+})
+
+test_that("the default search screens on a subsample, polishes on all rows and keeps every start", {
+  set.seed(87)
+  truth <- moe_params(c(0, 0), c(6, -6), c(1, -1), c(0.2, 0.2))
+  d <- moe_simulate(truth, 5000, 0.05)
+  set.seed(1)
+  fit <- quietly(moe_fit(d$x1, d$y, 2))
+  st <- fit$starts
+  expect_true(all(c("screen", "polish") %in% st$stage))
+  expect_true(any(st$source == "hop"))
+  ctl <- moe_control()
+  expect_gte(sum(st$stage == "screen"), ctl$min_starts)
+  expect_lte(sum(st$stage == "screen" & st$source == "data"), ctl$max_starts)
+  expect_lte(sum(st$stage == "polish"), ctl$polish)
+  # the fit is the best polished run, on all the data
+  expect_identical(fit$sse, min(st$sse[st$stage == "polish"]))
+  # it is at least as good as one local search from the truth
+  f1 <- quietly(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0))
+  expect_lte(fit$sse, f1$sse * (1 + 1e-6))
+  # small data: no subsample, every start is on all the rows
+  set.seed(2)
+  small <- quietly(moe_fit(d$x1[1:500], d$y[1:500], 2))
+  expect_true(all(small$starts$stage == "full"))
+  # reproducible from the seed
+  set.seed(1)
+  again <- quietly(moe_fit(d$x1, d$y, 2))
+  expect_identical(again$theta, fit$theta)
+  expect_identical(again$starts, fit$starts)
 })

@@ -124,7 +124,8 @@ test_that("the main job's progress handler writes lines a log can show", {
   expect_identical(sigmoe:::format_seconds(3725), "1 h 2 min")
   expect_identical(sigmoe:::format_seconds(4), "4 s")
   expect_error(study_progress_handler(interval = -1), "`interval` must be")
-  expect_error(study_progress_handler(file = "log.txt"), "`file` must be \"\" \\(standard output\\) or a connection")
+  expect_error(study_progress_handler(file = "log.txt"),
+               "`file` must be \"\" \\(standard output\\) or a connection")
   # the script of the main job reports through it
   script <- system.file("scripts", "figure1.R", package = "sigmoe")
   skip_if(script == "", "the installed package has no scripts/figure1.R")

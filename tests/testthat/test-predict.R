@@ -20,8 +20,8 @@ test_that("predict on new inputs of a moe_fit(x, y) fit", {
   expect_equal(predict(fit_x, xn, type = "experts"), moe_experts(coef(fit_x), xn))
   # d = 2: by name (any order, extra columns ignored) or by position
   X <- as.matrix(dat2[c("x1", "x2")])
-  fit_m <- moe_fit(X, dat2$y, k = 2, gating = "softmax", expert = "linear", start = lin2,
-                   nstart = 1)
+  fit_m <- quietly(moe_fit(X, dat2$y, k = 2, gating = "softmax", expert = "linear", start = lin2,
+                   nstart = 1))
   new <- data.frame(x2 = c(0.5, -0.3), other = "a", x1 = c(0.1, 0.9))
   fm <- moe_mean(coef(fit_m), cbind(new$x1, new$x2))
   expect_equal(predict(fit_m, new), fm)
@@ -56,7 +56,7 @@ test_that("predict handles transformed inputs and factors through the terms", {
   set.seed(8)
   d <- data.frame(u = runif(200, 0.5, 2), g = factor(sample(c("p", "q"), 200, TRUE)))
   d$y <- sin(log(d$u) * 3) + 0.5 * (d$g == "q") + rnorm(200, sd = 0.05)
-  fit <- moe(y ~ log(u) + g, data = d, k = 2, expert = "linear", nstart = 2)
+  fit <- quietly(moe(y ~ log(u) + g, data = d, k = 2, expert = "linear", nstart = 2))
   new <- data.frame(g = c("q", "q"), u = c(1, 1.5))
   expect_equal(predict(fit, new), moe_mean(coef(fit), cbind(log(new$u), 1)))
   expect_error(predict(fit, data.frame(g = "r", u = 1)), "`newdata` does not match.*new level")
@@ -67,7 +67,7 @@ test_that("duplicated input names are errors, never a silent choice of column", 
   p <- moe_params(c(0, 0), matrix(c(2, -2, 1, 1), 2), matrix(c(1, -1, 0.5, 0.5), 2), c(.2, .2))
   d <- moe_simulate(p, 300, .05)
   X <- as.matrix(d[, c("x1", "x2")])
-  fit <- moe_fit(X, d$y, 2, nstart = 2)
+  fit <- quietly(moe_fit(X, d$y, 2, nstart = 2))
   Xdup <- cbind(X, x1 = 0)
   expect_error(predict(fit, Xdup), "`newdata` has the input column \"x1\" more than once")
   expect_equal(predict(fit, X), fitted(fit), ignore_attr = TRUE)
@@ -93,7 +93,7 @@ test_that("inputs beyond double precision for the model are errors naming the in
   expect_identical(moe_mean(p1, 1e308), 1e308)
   set.seed(4)
   d <- moe_simulate(p, 300, .05)
-  fit <- moe_fit(d$x1, d$y, 2, nstart = 2)
+  fit <- quietly(moe_fit(d$x1, d$y, 2, nstart = 2))
   expect_error(predict(fit, c(0.1, 1e308)), "`newdata` is too large.*row 2")
   expect_error(predict(fit, c(0.1, 1e308), type = "experts"), "`newdata` is too large")
 })
@@ -102,8 +102,8 @@ test_that("standard errors are the delta method with the analytic Jacobian", {
   set.seed(91)
   x <- runif(300, -1, 1)
   y <- plogis(0.5 + 2 * x) * (1.5 * x + 0.3) + rnorm(300, sd = 0.05)
-  fit <- moe_fit(x, y, 1, expert = "linear", start = moe_params(0.3, 1.5, 1.2, 0.2, expert = "linear"),
-                 nstart = 0)
+  fit <- quietly(moe_fit(x, y, 1, expert = "linear", start = moe_params(0.3, 1.5, 1.2, 0.2, expert = "linear"),
+                 nstart = 0))
   x0 <- c(-0.7, 0, 0.4)
   p <- predict(fit, x0, se.fit = TRUE, interval = "confidence", level = 0.9)
   # independent: numerical gradient of f(x0; theta) times vcov
@@ -141,7 +141,7 @@ test_that("confidence and prediction intervals cover at their level in a simulat
   for (r in seq_len(reps)) {
     x <- runif(200, -1, 1)
     y <- moe_mean(truth, x) + rnorm(200, sd = 0.1)
-    fit <- moe_fit(x, y, 1, expert = "linear", start = truth, nstart = 0)
+    fit <- quietly(moe_fit(x, y, 1, expert = "linear", start = truth, nstart = 0))
     ci <- predict(fit, x0, interval = "confidence")
     pi <- predict(fit, x0, interval = "prediction")
     ynew <- f0 + rnorm(length(x0), sd = 0.1)

@@ -184,6 +184,11 @@ test_that("fits at maxit, at a bound and failed are counted per gate x expert an
     expect_equal(got[[paste0(j, ".got")]], got[[j]], label = j)
   expect_output(print(rt), "Fits per gate and expert")
   expect_output(print(rt), "gives the rate of the median")
+  # when most fits are stuck, the median is no way out, and the table says so
+  stuck <- st
+  stuck$results$code[stuck$results$rep <= 4L] <- -1L
+  expect_output(print(rate_table(stuck, stat = "median", B = 0)),
+                "More than half of the fits of some gate and expert stopped at maxit")
 
   # a study stored before `at_bound` was recorded counts no fit at a bound
   old <- st

@@ -20,14 +20,14 @@ shift_start <- function(p, a, c) {
 test_that("the reproducers: a shifted or huge x gives the fit of x", {
   d <- scaling_data()
   set.seed(2)
-  f0 <- moe_fit(d$x, d$y, 2)
+  f0 <- quietly(moe_fit(d$x, d$y, 2))
   set.seed(2)
-  f1 <- moe_fit(d$x + 1e4, d$y, 2)
+  f1 <- quietly(moe_fit(d$x + 1e4, d$y, 2))
   expect_equal(f1$sse, f0$sse, tolerance = 1e-6)
   expect_equal(unname(fitted(f1)), unname(fitted(f0)), tolerance = 1e-5)
   expect_true(f1$convergence$converged)
   set.seed(2)
-  f2 <- moe_fit(d$x * 1e300, d$y, 2)
+  f2 <- quietly(moe_fit(d$x * 1e300, d$y, 2))
   expect_equal(f2$sse, f0$sse, tolerance = 1e-6)
   expect_gt(f2$convergence$iterations, 0)
   # the total sum of squares is far above: the fit is not the flat one
@@ -42,12 +42,12 @@ test_that("fits of a * x + c are the fit of x after the change of variables", {
   truth <- moe_params(0.5, 2, 1.5, 0.3, expert = "linear")
   y <- moe_mean(truth, x) + rnorm(1000, sd = 0.05)
   ctl <- moe_control(ftol = 1e-14, xtol = 1e-14, gtol = 1e-12, maxit = 500)
-  ref <- moe_fit(x, y, 1, expert = "linear", start = truth, nstart = 0, control = ctl)
+  ref <- quietly(moe_fit(x, y, 1, expert = "linear", start = truth, nstart = 0, control = ctl))
   for (a in c(1e-8, 1e-4, 0.3, 7, 1e4, 1e8)) for (c in c(0, 1e-8, 0.5, 3, 1e4, 1e8)) {
     # a * x + c keeps at least 8 significant digits of x
     if (abs(c) > 1e7 * a) next
-    fit <- moe_fit(a * x + c, y, 1, expert = "linear", start = shift_start(truth, a, c),
-                   nstart = 0, control = ctl)
+    fit <- quietly(moe_fit(a * x + c, y, 1, expert = "linear", start = shift_start(truth, a, c),
+                   nstart = 0, control = ctl))
     label <- sprintf("a = %g, c = %g", a, c)
     expect_equal(fit$sse, ref$sse, tolerance = 1e-10, label = label)
     expect_equal(unname(fitted(fit)), unname(fitted(ref)), tolerance = 1e-6, label = label)
@@ -62,11 +62,11 @@ test_that("fits of s * y are s times the fit of y for the homogeneous experts", 
   ctl <- moe_control(ftol = 1e-12, xtol = 1e-12, gtol = 1e-10)
   for (e in c("relu", "linear")) {
     start <- moe_params(c(0.2, -0.1), c(5, -5), c(0.9, -1.1), c(0.1, 0.3), expert = e)
-    ref <- moe_fit(d$x, d$y, 2, expert = e, start = start, nstart = 0, control = ctl)
+    ref <- quietly(moe_fit(d$x, d$y, 2, expert = e, start = start, nstart = 0, control = ctl))
     for (s in c(1e-8, 1e-3, 1, 1e3, 1e8)) {
       st <- start
       st$a <- st$a * s; st$b <- st$b * s
-      fit <- moe_fit(d$x, s * d$y, 2, expert = e, start = st, nstart = 0, control = ctl)
+      fit <- quietly(moe_fit(d$x, s * d$y, 2, expert = e, start = st, nstart = 0, control = ctl))
       expect_equal(fit$sse / s^2, ref$sse, tolerance = 1e-7, label = sprintf("%s, s = %g", e, s))
       expect_equal(unname(fitted(fit)) / s, unname(fitted(ref)), tolerance = 1e-5)
     }
@@ -102,14 +102,14 @@ test_that("the maps between the data's coordinates and the fit's are exact inver
 test_that("a box is mapped exactly and is kept: no centring when the intercepts are bounded", {
   d <- scaling_data(800, seed = 6)
   # a box on the slopes alone leaves the intercepts free: centred
-  fit <- moe_fit(d$x * 1e6 + 3e6, d$y, 2, upper = list(beta1 = 1e-5), nstart = 3)
+  fit <- quietly(moe_fit(d$x * 1e6 + 3e6, d$y, 2, upper = list(beta1 = 1e-5), nstart = 3))
   expect_true(fit$scaling$center != 0)
   expect_true(all(fit$theta[grepl("beta1", names(fit$theta))] <= 1e-5))
   # a box on the gate intercepts: not centred, the box still holds
-  fit1 <- moe_fit(d$x * 1e6 + 3e6, d$y, 2, lower = list(beta0 = -1e9), nstart = 3)
+  fit1 <- quietly(moe_fit(d$x * 1e6 + 3e6, d$y, 2, lower = list(beta0 = -1e9), nstart = 3))
   expect_identical(fit1$scaling$center, 0)
   expect_true(all(fit1$theta[grepl("beta0", names(fit1$theta))] >= -1e9))
-  fit2 <- moe_fit(d$x * 1e6, d$y * 1e6, 2, lower = list(b = 0), nstart = 3)
+  fit2 <- quietly(moe_fit(d$x * 1e6, d$y * 1e6, 2, lower = list(b = 0), nstart = 3))
   expect_true(fit2$scaling$yscale != 1 && all(fit2$scaling$scale != 1))
   expect_true(all(fit2$theta[grepl("^b\\[", names(fit2$theta))] >= 0))
 })
@@ -117,6 +117,6 @@ test_that("a box is mapped exactly and is kept: no centring when the intercepts 
 test_that("data of ordinary size are used as they are", {
   d <- scaling_data(500, seed = 7)
   set.seed(8)
-  fit <- moe_fit(d$x, d$y, 2, nstart = 2)
+  fit <- quietly(moe_fit(d$x, d$y, 2, nstart = 2))
   expect_true(fit$scaling$identity)
 })

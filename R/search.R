@@ -1,0 +1,96 @@
+# The search for the global minimum of one fit. The least-squares objective
+# of a mixture of experts has many local minima, so a fit runs many local
+# searches; this file decides which, and when to stop.
+#
+# The default search (nstart = NULL) screens data-driven starts on a
+# subsample, in batches, until (after at least `min_starts`) the best SSE has
+# been reached by `agree` starts (the minimum is then found from several
+# basins, the usual sign that it is the global one) or `max_starts` have run,
+# and then polishes the best
+# few distinct screening minima on all the data. A fixed nstart runs that many
+# data-driven starts on all the data, as before.
+
+# One local search per start, all on the same data. Returns the runs.
+run_starts <- function(thetas, prob) {
+  lapply(thetas, function(theta)
+    lsq_search(prob$spec, unname(theta), prob$x, prob$y, prob$ctl, unname(prob$box$lower),
+               unname(prob$box$upper), prob$sw))
+}
+
+# The summary row of each run (SSE in the data's units).
+runs_table <- function(runs, source, stage, yscale) {
+  data.frame(
+    source = source, stage = stage,
+    sse = vapply(runs, `[[`, numeric(1), "sse") * yscale^2,
+    code = vapply(runs, `[[`, integer(1), "code"),
+    converged = vapply(runs, `[[`, logical(1), "converged"),
+    iterations = vapply(runs, `[[`, integer(1), "iterations"),
+    stringsAsFactors = FALSE)
+}
+
+# Starts whose SSE equals the best one within `tol` relative.
+near_best <- function(sse, best, tol = 1e-6) {
+  ok <- is.finite(sse)
+  ok & abs(sse - best) <= tol * max(abs(best), .Machine$double.xmin)
+}
+
+# The screening and polishing search. `prob` is the problem in the fit's
+# coordinates (x, y, sw, spec, ctl, box); returns the final runs on all the
+# data and the table of every start.
+adaptive_search <- function(prob, template, control, weights) {
+  n <- nrow(prob$x)
+  screen <- n > control$screen_rows
+  sub <- prob
+  if (screen) {
+    # a random subsample, drawn from R's generator like everything else
+    rows <- sort(sample.int(n, control$screen_rows))
+    sub$x <- prob$x[rows, , drop = FALSE]
+    sub$y <- prob$y[rows]
+    sub$sw <- if (is.null(prob$sw)) NULL else prob$sw[rows]
+    sub_weights <- if (is.null(weights)) NULL else weights[rows]
+  } else {
+    sub_weights <- weights
+  }
+  batch <- control$agree + 1L
+  runs <- list()
+  thetas <- list()
+  done <- 0L
+  repeat {
+    m <- min(batch, control$max_starts - done)
+    new <- lapply(data_starts(sub$x, sub$y, template, m, control, sub_weights, from = done + 1L),
+                  box_project, box = prob$box)
+    runs <- c(runs, run_starts(new, sub))
+    thetas <- c(thetas, new)
+    done <- done + m
+    sse <- vapply(runs, `[[`, numeric(1), "sse")
+    # a popular local basin can collect `agree` starts early on, so the rule
+    # only applies after `min_starts`
+    if (done >= control$min_starts && any(is.finite(sse)) &&
+        sum(near_best(sse, min(sse[is.finite(sse)]), control$agree_tol)) >= control$agree) break
+    if (done >= control$max_starts) break
+  }
+  # basin hopping from the best minimum: its neighbourhood holds the minima a
+  # rugged landscape hides from random starts
+  src <- rep("data", length(runs))
+  for (h in seq_len(control$hops)) {
+    sse <- vapply(runs, `[[`, numeric(1), "sse")
+    if (!any(is.finite(sse))) break
+    best <- runs[[which.min(ifelse(is.finite(sse), sse, Inf))]]$theta
+    jump <- best + stats::rnorm(length(best), 0, control$jitter) * (abs(best) + 0.1)
+    runs <- c(runs, run_starts(list(box_project(jump, prob$box)), sub))
+    src <- c(src, "hop")
+  }
+  tab <- runs_table(runs, src, if (screen) "screen" else "full", prob$yscale)
+  if (!screen) return(list(runs = runs, table = tab))
+  # polish the best distinct screening minima on all the data
+  sse <- tab$sse
+  order_ok <- order(sse)[is.finite(sse[order(sse)])]
+  keep <- integer(0)
+  for (i in order_ok) {
+    if (length(keep) >= control$polish) break
+    if (!any(near_best(sse[keep], sse[i], control$agree_tol))) keep <- c(keep, i)
+  }
+  final <- run_starts(lapply(runs[keep], `[[`, "theta"), prob)
+  ptab <- runs_table(final, "data", "polish", prob$yscale)
+  list(runs = final, table = rbind(tab, ptab))
+}
