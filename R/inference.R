@@ -1,6 +1,7 @@
 # Wald inference on the free parameters of a fit: vcov() and confint() from
 # the Gauss-Newton information J'J, with a pseudo-inverse when it is singular
-# (documented with the accessors, ?moe_fit-methods).
+# (documented with the accessors, ?moe_fit-methods); and F tests between
+# nested fits, anova().
 
 #' @rdname moe_fit-methods
 #' @export
@@ -130,4 +131,150 @@ confint.moe_fit <- function(object, parm, level = 0.95, ...) {
   }
   dimnames(ci) <- list(parm, paste(format(100 * a, trim = TRUE, scientific = FALSE, digits = 3), "%"))
   ci
+}
+
+# ---- anova ---------------------------------------------------------------------
+
+#' Compare nested mixture-of-experts fits by F tests
+#'
+#' An analysis-of-variance table for two or more fits of the same data, as
+#' [stats::anova()] gives for [stats::nls()] fits: the fits are ordered by
+#' their residual degrees of freedom (the smallest model first) and each is
+#' compared with the one before it by
+#' \deqn{F = \frac{(SSE_{j-1} - SSE_j) / (P_j - P_{j-1})}{SSE_j / (n - P_j)},}{F = ((SSE[j-1] - SSE[j]) / (P[j] - P[j-1])) / (SSE[j] / (n - P[j])),}
+#' referred to an F distribution on \eqn{P_j - P_{j-1}}{P[j] - P[j-1]} and
+#' \eqn{n - P_j}{n - P[j]} degrees of freedom. For weighted fits the sums of
+#' squares are the weighted ones ([deviance()][deviance.moe_fit]).
+#'
+#' The F reference distribution is that of regular nested models (the smaller
+#' model a subspace of the larger one, in its interior, with an identified
+#' information). **Fits with k and k + 1 experts are not regular nested
+#' models**: the k-expert model is reached on the boundary of the larger one
+#' (a gate or an expert that vanishes) or where its parameters are not
+#' identified (two atoms that merge, whatever their split), so the
+#' likelihood-ratio and F statistics do not follow their usual
+#' distributions, and the p-value in the table is not valid for choosing the
+#' number of experts. `anova()` still computes the table as `anova()` of
+#' [stats::nls()] fits does, and says so in its heading; to choose k, compare
+#' information criteria ([moe_select()], [stats::AIC()], [stats::BIC()]). The
+#' F test is meaningful for fits with the same experts that differ in regular
+#' ways, such as an input added to the formula.
+#'
+#' @param object A `moe_fit` object from [moe_fit()] or [moe()].
+#' @param ... Further `moe_fit` objects, fitted to the same data (the same
+#'   responses, observations and weights).
+#' @returns An object of class `c("anova", "data.frame")` with one row per
+#'   fit and columns `Res.Df`, `Res.Sum Sq`, `Df`, `Sum Sq`, `F value` and
+#'   `Pr(>F)`, and a heading naming the models.
+#' @seealso [moe_select()] to choose the number of experts.
+#' @examples
+#' truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1),
+#'                     b = c(0.2, 0.2), expert = "relu")
+#' set.seed(1)
+#' d <- moe_simulate(truth, n = 300, sd = 0.05)
+#' d$x2 <- rnorm(300)
+#' fit1 <- moe(y ~ x1, data = d, k = 2, nstart = 3)
+#' fit2 <- moe(y ~ x1 + x2, data = d, k = 2, nstart = 3)
+#' anova(fit1, fit2)
+#' # k = 1 against k = 2: the table is computed, its p-value is not valid
+#' anova(update(fit1, k = 1), fit1)
+#' @export
+anova.moe_fit <- function(object, ...) {
+  fits <- list(object, ...)
+  labels <- arg_labels(as.list(substitute(list(object, ...)))[-1L])
+  named <- names(fits)
+  if (!is.null(named) && any(nzchar(named[-1L]))) {
+    extra <- named[-1L][nzchar(named[-1L])][1L]
+    stop(sprintf("Unknown argument `%s`: anova() of mixture-of-experts fits takes only fits.",
+                 extra), call. = FALSE)
+  }
+  if (length(fits) < 2L)
+    stop(paste0("anova() compares two or more fits of the same data, as in anova(fit1, fit2); ",
+                "for one fit see summary()."), call. = FALSE)
+  for (i in seq_along(fits)[-1L]) {
+    fi <- fits[[i]]
+    if (!inherits(fi, "moe_fit"))
+      stop(sprintf("`%s` must be a `moe_fit` object, not %s.", labels[i], describe_value(fi)),
+           call. = FALSE)
+    check_same_data(fi, object, labels[i], labels[1L])
+  }
+  df.r <- vapply(fits, function(f) as.numeric(f$df.residual), numeric(1))
+  # the smallest model first; ties keep the order given
+  o <- order(df.r, decreasing = TRUE)
+  fits <- fits[o]
+  labels <- labels[o]
+  nmodels <- length(fits)
+  # the table of stats:::anovalist.nls, entry for entry
+  df.r <- df.r[o]
+  ss.r <- vapply(fits, function(f) as.numeric(f$sse), numeric(1))
+  df <- c(NA, -diff(df.r))
+  ss <- c(NA, -diff(ss.r))
+  ms <- ss / df
+  f <- p <- rep_len(NA_real_, nmodels)
+  for (i in 2:nmodels) {
+    if (df[i] > 0) {
+      f[i] <- ms[i] / (ss.r[i] / df.r[i])
+      p[i] <- stats::pf(f[i], df[i], df.r[i], lower.tail = FALSE)
+    } else if (df[i] < 0) {
+      f[i] <- ms[i] / (ss.r[i - 1L] / df.r[i - 1L])
+      p[i] <- stats::pf(f[i], -df[i], df.r[i - 1L], lower.tail = FALSE)
+    } else {
+      ss[i] <- 0
+    }
+  }
+  table <- data.frame(df.r, ss.r, df, ss, f, p)
+  dimnames(table) <- list(seq_len(nmodels), c("Res.Df", "Res.Sum Sq", "Df", "Sum Sq",
+                                               "F value", "Pr(>F)"))
+  models <- vapply(fits, anova_model_label, character(1))
+  topnote <- paste0("Model ", format(seq_len(nmodels)), " (", labels, "): ", models,
+                    collapse = "\n")
+  heading <- c("Analysis of Variance Table\n", topnote)
+  ks <- vapply(fits, function(f) as.integer(f$k), integer(1))
+  if (length(unique(ks)) > 1L)
+    heading <- c(heading, paste0("\n", paste(strwrap(paste0(
+      "Note: fits with different numbers of experts are not regular nested models (the ",
+      "smaller one lies on the boundary of the larger, where its parameters are not ",
+      "identified), so the F distribution and the p-value do not hold for them; compare ",
+      "AIC or BIC instead (see ?anova.moe_fit)."), width = 80L), collapse = "\n"), "\n"))
+  structure(table, heading = heading, class = c("anova", "data.frame"))
+}
+
+# Fits compared by anova() must be of the same data: the same responses, the
+# same observations and the same weights.
+check_same_data <- function(fit, ref, label, ref_label) {
+  if (!identical(as.integer(fit$nobs), as.integer(ref$nobs)) || length(fit$y) != length(ref$y))
+    stop(sprintf(paste0("`%s` was fitted to n = %d observations but `%s` to n = %d; anova() ",
+                        "compares fits of the same data."), label, as.integer(fit$nobs),
+                 ref_label, as.integer(ref$nobs)), call. = FALSE)
+  if (!isTRUE(all.equal(unname(fit$y), unname(ref$y), tolerance = 0)))
+    stop(sprintf(paste0("`%s` has a different response from `%s`; anova() compares fits of the ",
+                        "same data."), label, ref_label), call. = FALSE)
+  if (is.null(fit$weights) != is.null(ref$weights) ||
+      !is.null(fit$weights) && !isTRUE(all.equal(fit$weights, ref$weights, tolerance = 0)))
+    stop(sprintf(paste0("`%s` was fitted with other weights than `%s`; anova() compares fits ",
+                        "of the same data with the same weights."), label, ref_label),
+         call. = FALSE)
+  invisible(fit)
+}
+
+# How the user wrote each argument, for messages; an argument passed as a
+# value (do.call) is named by its place, `object` or `..i`, not deparsed.
+arg_labels <- function(exprs) {
+  vapply(seq_along(exprs), function(i) {
+    e <- exprs[[i]]
+    if (is.name(e) || is.call(e)) {
+      txt <- deparse1(e)
+      if (nchar(txt) <= 60L) return(txt)
+    }
+    if (i == 1L) "object" else sprintf("..%d", i - 1L)
+  }, character(1))
+}
+
+# "y ~ x1 + x2, 2 relu experts, sigmoid gate, 8 parameters"
+anova_model_label <- function(fit) {
+  lhs <- if (!is.null(fit$formula)) deparse1(fit$formula)
+         else sprintf("x = %s, y = %s", deparse1(fit$call$x), deparse1(fit$call$y))
+  sprintf("%s, %d %s expert%s, %s gate, %d parameters", lhs, as.integer(fit$k),
+          expert_label(fit$expert, fit$degree), if (fit$k == 1L) "" else "s",
+          sub("_", " ", fit$gating), as.integer(fit$npar))
 }

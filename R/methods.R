@@ -1,19 +1,29 @@
 # Methods of the fit object (class "moe_fit", R/fit.R) that make it behave
 # like an lm/nls fit: print, summary, coef, fitted, residuals, logLik (and so
 # AIC/BIC), nobs, deviance, sigma, df.residual, formula, model.frame (update()
-# works through the stored call). vcov and confint are in R/inference.R,
-# predict in R/predict.R, plot in R/plot.R.
+# works through the stored call). vcov, confint and anova are in
+# R/inference.R, predict in R/predict.R, plot and autoplot in R/plot.R, the
+# broom verbs in R/tidy.R, the choice of k in R/select.R.
 
 # ---- print ----------------------------------------------------------------
 
 #' Print and summarise a mixture-of-experts fit
 #'
 #' `print()` shows the call, the model, the SSE, the residual standard error,
-#' the convergence of the best start and the fitted mixing measure (one row
-#' per atom: weight, gating and expert parameters). `summary()` adds Wald
-#' inference on the free parameters \eqn{\theta}: estimates, standard errors
-#' from [vcov()][vcov.moe_fit], t values and two-sided p-values on the
-#' residual degrees of freedom, and a summary of the starts.
+#' the convergence of the best start and the fitted mixing measure: one row
+#' per atom with its mean gate, gating and expert parameters. The mean gate
+#' of expert i is the average of its gate over the fitted inputs,
+#' \eqn{\frac1n \sum_j g_i(X_j)}{(1/n) sum_j g_i(X_j)} (that is
+#' `colMeans(moe_gates(coef(x), x$x))`), the share of the data the expert
+#' carries. It replaces the atom weight \eqn{\sigma(\beta_{0i})}{sigma(beta0_i)}
+#' or \eqn{\exp(\beta_{0i})}{exp(beta0_i)} that the print of a [moe_params()]
+#' object shows: that weight is the (for softmax unnormalised) gate at x = 0,
+#' which may lie far from the data and then says nothing about the fit.
+#'
+#' `summary()` adds Wald inference on the free parameters \eqn{\theta}:
+#' estimates, standard errors from [vcov()][vcov.moe_fit], t values and
+#' two-sided p-values on the residual degrees of freedom, and a summary of the
+#' starts.
 #'
 #' The standard errors are the usual nonlinear least-squares ones,
 #' \eqn{\hat\sigma^2 (J^\top J)^{-1}}{sigma^2 (J'J)^-1}, and rest on the model
@@ -35,8 +45,10 @@
 #'   `df` (residual degrees of freedom), `sse`, `nobs`, `npar`, `logLik`,
 #'   `rank` (of the information), `singular`, `estimable` (logical, per
 #'   parameter), `convergence` and `starts` (`n`, `user`, `data`,
-#'   `converged`, `best_sse`, `n_best`: how many starts reached the best SSE
-#'   within 1e-6 relative).
+#'   `converged`, `best_sse` (the SSE of the fit), `n_best`: how many of the
+#'   `n_compared` starts that competed for the minimum reached the best SSE
+#'   within `tol` relative, `control$agree_tol`; a search that screens its
+#'   starts on a subsample compares them there).
 #' @seealso [moe_fit-methods] for the accessors, [predict.moe_fit()],
 #'   [plot.moe_fit()].
 #' @examples
@@ -64,9 +76,21 @@ print.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat(convergence_line(x), "\n", sep = "")
   if (any(x$at_bound)) cat("At a bound of the box: ", bound_list(x), "\n", sep = "")
   cat("\nFitted mixing measure:\n")
-  print(params_table(x$coefficients), digits = digits)
+  print(fit_params_table(x), digits = digits)
+  cat("mean gate: the average of each expert's gate over the fitted data\n")
   if (x$gating == "softmax") cat("(expert ", x$k, " is the softmax reference)\n", sep = "")
   invisible(x)
+}
+
+# The atoms of a fit with their mean gate over the data in place of the
+# mixing measure's weight: sigma(beta0) or exp(beta0) is the gate at x = 0,
+# which may lie far from the data (exp(28) on MASS::mcycle's times), while the
+# mean gate says how much of the fitted data each expert carries.
+fit_params_table <- function(x) {
+  tab <- params_table(x$coefficients)
+  tab$weight <- colMeans(model_eval(x$coefficients, x$x, components = TRUE)$gates)
+  names(tab)[names(tab) == "weight"] <- "mean gate"
+  tab
 }
 
 model_line <- function(x) {
@@ -98,8 +122,7 @@ summary.moe_fit <- function(object, ...) {
   coefs <- cbind(Estimate = est, `Std. Error` = se, `t value` = tval, `Pr(>|t|)` = pval)
   rownames(coefs) <- names(est)
   st <- object$starts
-  ok <- is.finite(st$sse)
-  best <- min(st$sse[ok])
+  agree <- start_agreement(object)
   structure(list(
     call = object$call,
     model = list(gating = object$gating, expert = object$expert, degree = object$degree,
@@ -121,13 +144,28 @@ summary.moe_fit <- function(object, ...) {
                                        "evaluations")],
     starts = list(n = nrow(st), user = sum(st$source == "user"),
                   data = sum(st$source == "data"), converged = sum(st$converged),
-                  best_sse = best, n_best = sum(reached_best(st$sse[ok], best)))
+                  best_sse = object$sse, n_best = agree$n_best, n_compared = agree$n,
+                  tol = agree$tol)
   ), class = "summary.moe_fit")
 }
 
-# Starts whose SSE equals the best one within 1e-6 relative.
-reached_best <- function(sse, best) {
-  abs(sse - best) <= 1e-6 * max(abs(best), .Machine$double.xmin)
+# Starts whose SSE equals the best one within `tol` relative.
+reached_best <- function(sse, best, tol = 1e-6) {
+  abs(sse - best) <= tol * max(abs(best), .Machine$double.xmin)
+}
+
+# How many starts competed for the minimum and how many of them reached it:
+# the fit's own diagnostics when its search recorded them (a screening search
+# compares its starts on a subsample, whose SSEs must not be mixed with those
+# on all the data), else every start, all on the data.
+start_agreement <- function(fit) {
+  dg <- fit$diagnostics
+  tol <- if (is.null(fit$control$agree_tol)) 1e-6 else fit$control$agree_tol
+  if (!is.null(dg$n_starts) && !is.null(dg$n_best))
+    return(list(n = as.integer(dg$n_starts), n_best = as.integer(dg$n_best), tol = tol))
+  sse <- fit$starts$sse
+  sse <- sse[is.finite(sse)]
+  list(n = nrow(fit$starts), n_best = sum(reached_best(sse, min(sse), tol)), tol = tol)
 }
 
 #' @rdname summary.moe_fit
@@ -153,9 +191,9 @@ print.summary.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L),
               if (cv$iterations == 1L) "" else "s", as.integer(cv$evaluations)))
   s <- x$starts
   cat(sprintf(paste0("Starts: %d (%d user, %d data-driven), %d converged; best SSE %s, ",
-                     "reached by %d of %d (within 1e-6 relative)\n"),
+                     "reached by %d of %d (within %s relative)\n"),
               s$n, s$user, s$data, s$converged, format(s$best_sse, digits = digits),
-              s$n_best, s$n))
+              s$n_best, s$n_compared, format(s$tol)))
   at_bound <- if (is.null(x$at_bound)) logical(length(x$estimable)) else x$at_bound
   if (x$singular) {
     unident <- sum(!x$estimable & !at_bound)
@@ -356,6 +394,6 @@ model.frame.moe_fit <- function(formula, ...) {
 
 # The generics the methods above register against, so that registration does
 # not depend on stats being attached.
-#' @importFrom stats coef confint deviance df.residual fitted formula logLik
+#' @importFrom stats anova coef confint deviance df.residual fitted formula logLik
 #' @importFrom stats model.frame nobs predict residuals sigma vcov
 NULL

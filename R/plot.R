@@ -2,7 +2,8 @@
 #'
 #' For one input (d = 1) the default shows the data with the fitted
 #' regression function and each gated expert \eqn{g_i(x) h(a_i x + b_i)}
-#' (panel 1), and the gates \eqn{g_i(x)} (panel 2), side by side. For more
+#' (panel 1; the data less the offset for a fit with one), and the gates
+#' \eqn{g_i(x)} (panel 2), side by side. For more
 #' inputs it shows residuals against fitted values (panel 3) and a normal QQ
 #' plot of the residuals (panel 4). The graphical parameters are restored on
 #' exit.
@@ -58,10 +59,12 @@ plot.moe_fit <- function(x, which = NULL, col = NULL, legend = "auto", n_grid = 
   labels <- paste("expert", seq_len(k))
   for (w in which) {
     if (w == 1L) {
-      yv <- fit$y
+      # the curves are f_G without the offset, so the points are too
+      yv <- fit$y - if (is.null(fit$offset)) 0 else fit$offset
       gh <- comp$gates * comp$experts
       ylim <- legend_room(range(yv, comp$f, gh), legend, k + 1L)
-      graphics::plot(range(xv), ylim, type = "n", xlab = xlab, ylab = "y",
+      graphics::plot(range(xv), ylim, type = "n", xlab = xlab,
+                     ylab = if (is.null(fit$offset)) "y" else "y - offset",
                      main = "Data, fit and gated experts")
       graphics::points(xv, yv, col = grDevices::gray(0.6, 0.6), ...)
       # the fit first: where one expert dominates its gated output lies on
@@ -113,4 +116,64 @@ draw_legend <- function(legend, labels, ...) {
   } else {
     graphics::legend(legend, legend = labels, bty = "n", cex = 0.8, ...)
   }
+}
+
+#' Plot a mixture-of-experts fit with ggplot2
+#'
+#' The ggplot2 version of panels 1 and 3 of [plot.moe_fit()], in one plot. For
+#' one input (d = 1): the data, the fitted regression function (solid, black)
+#' and each gated expert \eqn{g_i(x) h(a_i x + b_i)} (dashed, one colour per
+#' expert). For more inputs: residuals against fitted values. A fit with an
+#' offset shows the data less the offset, which is what the model's
+#' regression function fits.
+#'
+#' @param object A `moe_fit` object from [moe_fit()] or [moe()].
+#' @param n_grid Number of grid points for the curves (d = 1).
+#' @param ... Not used; any argument here is an error.
+#' @returns A ggplot object, which can be printed or extended with further
+#'   layers.
+#' @seealso [plot.moe_fit()] for base graphics and the gates.
+#' @examples
+#' truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1),
+#'                     b = c(0.2, 0.2), expert = "relu")
+#' set.seed(1)
+#' d <- moe_simulate(truth, n = 300, sd = 0.05)
+#' fit <- moe(y ~ x1, data = d, k = 2, nstart = 3)
+#' if (requireNamespace("ggplot2", quietly = TRUE)) ggplot2::autoplot(fit)
+#' @exportS3Method ggplot2::autoplot
+autoplot.moe_fit <- function(object, n_grid = 400L, ...) {
+  check_dots_empty(...)
+  if (!requireNamespace("ggplot2", quietly = TRUE))
+    stop("autoplot() of a fit needs the ggplot2 package.", call. = FALSE)
+  if (!inherits(object, "moe_fit")) abort_arg("object", "a `moe_fit` object", object)
+  n_grid <- check_whole(n_grid, "n_grid", min = 2)
+  fit <- object
+  if (fit$d != 1L) {
+    pts <- data.frame(fitted = unname(fit$fitted.values), residual = unname(fit$residuals))
+    return(ggplot2::ggplot(pts, ggplot2::aes(x = .data$fitted, y = .data$residual)) +
+             ggplot2::geom_hline(yintercept = 0, linetype = "dotted") +
+             ggplot2::geom_point(colour = grDevices::gray(0.3), alpha = 0.6) +
+             ggplot2::labs(x = "Fitted values", y = "Residuals", title = "Residuals vs fitted"))
+  }
+  k <- fit$k
+  xv <- fit$x[, 1L]
+  grid <- seq(min(xv), max(xv), length.out = n_grid)
+  comp <- model_components(fit$coefficients, grid)
+  pts <- data.frame(x = xv, y = fit$y - if (is.null(fit$offset)) 0 else fit$offset)
+  curve <- data.frame(x = grid, y = comp$f)
+  gh <- comp$gates * comp$experts
+  labels <- paste0("g[", seq_len(k), "]*h[", seq_len(k), "]")
+  gated <- data.frame(x = rep(grid, k), y = as.vector(gh),
+                      expert = factor(rep(labels, each = n_grid), levels = labels))
+  cols <- stats::setNames(grDevices::hcl.colors(k, "Dark 3"), labels)
+  ggplot2::ggplot(pts, ggplot2::aes(x = .data$x, y = .data$y)) +
+    ggplot2::geom_point(colour = grDevices::gray(0.6), alpha = 0.6) +
+    # the fit under the gated experts: where one expert dominates, its gated
+    # output lies on the fit and must stay visible
+    ggplot2::geom_line(data = curve, linewidth = 1) +
+    ggplot2::geom_line(data = gated, ggplot2::aes(colour = .data$expert), linetype = "dashed",
+                       linewidth = 1) +
+    ggplot2::scale_colour_manual(values = cols, labels = parse(text = labels)) +
+    ggplot2::labs(x = fit$xnames[1L], y = if (is.null(fit$offset)) "y" else "y - offset",
+                  colour = "gated expert", title = "Data, fit (black) and gated experts")
 }

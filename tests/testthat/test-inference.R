@@ -3,6 +3,10 @@
 
 list2env(fit_fixtures(), environment())
 
+# The fit's own warnings (R/fit.R) are not what these tests are about: small
+# fits with few starts give them.
+quiet <- function(expr) suppressWarnings(expr, classes = "sigmoe_fit_warning")
+
 test_that("vcov of a well-specified fit is sigma^2 (J'J)^-1", {
   J <- moe_jacobian(coef(fit_x), dat1$x1)
   expect_no_warning(v <- vcov(fit_x))
@@ -55,4 +59,91 @@ test_that("confint gives Wald intervals with the t quantile", {
   expect_error(confint(fit_x, "gamma"), "`parm` must name free parameters")
   expect_error(confint(fit_x, 9), "`parm` must be parameter names or indices between 1 and 8")
   expect_error(confint(fit_x, level = 1.5), "`level`")
+})
+
+# ---- anova ---------------------------------------------------------------------
+
+# A step in y at 0 carried by expert 1 and a ramp below -0.5 carried by
+# expert 2: the 1-expert fit has an interior minimum (the step), so both fits
+# are identified and nls() converges from them. Each fit is one local search
+# from a fixed start, so the test does not hinge on the data-driven starts.
+step_truth <- moe_params(beta0 = c(0, -4), beta1 = c(8, -8), a = c(0.5, -2), b = c(1, -1),
+                         gating = "sigmoid", expert = "linear")
+set.seed(1)
+dat_step <- moe_simulate(step_truth, n = 400, sd = 0.1)
+step1 <- quiet(moe(y ~ x1, data = dat_step, k = 1, expert = "linear", nstart = 0,
+             start = moe_params(beta0 = 0, beta1 = 10, a = 0.5, b = 1, expert = "linear")))
+step2 <- quiet(moe(y ~ x1, data = dat_step, k = 2, expert = "linear", nstart = 0, start = step_truth))
+
+test_that("anova gives the F test of nested fits, computed by hand", {
+  tab <- anova(step1, step2)
+  expect_s3_class(tab, "anova")
+  expect_identical(names(tab), c("Res.Df", "Res.Sum Sq", "Df", "Sum Sq", "F value", "Pr(>F)"))
+  sse1 <- sum(residuals(step1)^2)
+  sse2 <- sum(residuals(step2)^2)
+  fval <- ((sse1 - sse2) / (8 - 4)) / (sse2 / (400 - 8))
+  expect_equal(tab$Res.Df, c(396, 392))
+  expect_equal(tab$`Res.Sum Sq`, c(sse1, sse2))
+  expect_equal(tab$Df, c(NA, 4))
+  expect_equal(tab$`Sum Sq`, c(NA, sse1 - sse2))
+  expect_equal(tab$`F value`, c(NA, fval))
+  expect_equal(tab$`Pr(>F)`, c(NA, pf(fval, 4, 392, lower.tail = FALSE)))
+  # ordered by degrees of freedom whatever the order given
+  expect_equal(anova(step2, step1), tab, ignore_attr = TRUE)
+  expect_match(attr(anova(step2, step1), "heading")[2L], "Model 1 \\(step1\\).*\\n.*Model 2 \\(step2\\)")
+  expect_output(print(tab), "Analysis of Variance Table")
+})
+
+test_that("anova agrees with anova() of the same models fitted by nls", {
+  t1 <- unname(coef(step1, type = "theta"))
+  t2 <- unname(coef(step2, type = "theta"))
+  n1 <- nls(y ~ plogis(g0 + g1 * x1) * (a1 * x1 + b1), data = dat_step,
+            start = list(g0 = t1[1], g1 = t1[2], a1 = t1[3], b1 = t1[4]))
+  n2 <- nls(y ~ plogis(g0 + g1 * x1) * (a1 * x1 + b1) + plogis(h0 + h1 * x1) * (a2 * x1 + b2),
+            data = dat_step, start = list(g0 = t2[1], g1 = t2[2], a1 = t2[3], b1 = t2[4],
+                                          h0 = t2[5], h1 = t2[6], a2 = t2[7], b2 = t2[8]))
+  # the same minima ...
+  expect_equal(deviance(n1), deviance(step1), tolerance = 1e-7)
+  expect_equal(deviance(n2), deviance(step2), tolerance = 1e-7)
+  # ... and so the same table
+  expect_equal(as.data.frame(unclass(anova(step1, step2))),
+               as.data.frame(unclass(anova(n1, n2))), tolerance = 1e-5, ignore_attr = TRUE)
+})
+
+test_that("anova says that k against k + 1 experts is not a regular F test", {
+  expect_match(paste(attr(anova(step1, step2), "heading"), collapse = "\n"),
+               "not regular nested models")
+  expect_output(print(anova(step1, step2)), "p-value do not hold")
+  # the same k with one more input is a regular comparison: no note
+  d <- dat_step
+  set.seed(4)
+  d$x2 <- rnorm(nrow(d))
+  wide <- quiet(moe(y ~ x1 + x2, data = d, k = 2, expert = "linear", nstart = 2))
+  tab <- anova(step2, wide)
+  expect_false(any(grepl("not regular", attr(tab, "heading"))))
+  expect_equal(tab$Df, c(NA, 4))
+  # three fits: each compared with the one before
+  tab3 <- anova(wide, step1, step2)
+  expect_equal(tab3$Res.Df, c(396, 392, 388))
+  expect_equal(tab3$`F value`[3L], ((deviance(step2) - deviance(wide)) / 4) /
+                 (deviance(wide) / 388))
+})
+
+test_that("anova takes fits of the same data only, and says which argument is wrong", {
+  expect_error(anova(step1), "two or more fits")
+  expect_error(anova(step1, lm(y ~ x1, data = dat_step)),
+               "`lm\\(y ~ x1, data = dat_step\\)` must be a `moe_fit` object")
+  expect_error(anova(step1, step2, test = "F"), "Unknown argument `test`")
+  fewer <- quiet(moe(y ~ x1, data = dat_step[1:300, ], k = 2, expert = "linear", nstart = 0,
+               start = step_truth))
+  expect_error(anova(step1, fewer), "`fewer` was fitted to n = 300 observations but `step1` to n = 400")
+  other <- dat_step
+  other$y <- other$y + 1
+  shifted <- quiet(moe(y ~ x1, data = other, k = 2, expert = "linear", nstart = 0, start = step_truth))
+  expect_error(anova(step1, shifted), "`shifted` has a different response from `step1`")
+  weighted <- quiet(moe(y ~ x1, data = dat_step, k = 2, expert = "linear", nstart = 0,
+                  start = step_truth, weights = rep(2, 400)))
+  expect_error(anova(step1, weighted), "`weighted` was fitted with other weights than `step1`")
+  # passed as values, the fits are named by their place
+  expect_error(do.call(anova, list(step1, fewer)), "`\\.\\.1` was fitted to n = 300")
 })

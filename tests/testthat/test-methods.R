@@ -3,6 +3,10 @@
 
 list2env(fit_fixtures(), environment())
 
+# The fit's own warnings (R/fit.R) are not what these tests are about: small
+# fits with few starts give them.
+quiet <- function(expr) suppressWarnings(expr, classes = "sigmoe_fit_warning")
+
 test_that("coef gives the mixing measure, or theta on request", {
   expect_s3_class(coef(fit_x), "moe_params")
   expect_identical(coef(fit_x), fit_x$coefficients)
@@ -85,7 +89,7 @@ test_that("print shows the call, the model, SSE, sigma, convergence and the atom
 test_that("na.exclude pads fitted values and residuals like lm", {
   d <- dat1[1:120, ]
   d$y[c(3, 50)] <- NA
-  fit <- moe(y ~ x1, data = d, k = 2, start = relu_truth, nstart = 1, na.action = na.exclude)
+  fit <- quiet(moe(y ~ x1, data = d, k = 2, start = relu_truth, nstart = 1, na.action = na.exclude))
   expect_identical(nobs(fit), 118L)
   expect_length(fitted(fit), 120L)
   expect_identical(unname(which(is.na(residuals(fit)))), c(3L, 50L))
@@ -102,10 +106,75 @@ test_that("formula, model.frame and update work like lm/nls", {
   mfx <- model.frame(fit_x)
   expect_identical(names(mfx), c("y", "x1"))
   expect_equal(mfx$y, dat1$y)
-  up <- update(fit_f, k = 3, start = NULL, nstart = 1)
+  up <- quiet(update(fit_f, k = 3, start = NULL, nstart = 1))
   expect_s3_class(up, "moe_fit")
   expect_identical(up$k, 3L)
   expect_identical(up$call$k, 3)
-  up2 <- update(fit_x, nstart = 1)
+  up2 <- quiet(update(fit_x, nstart = 1))
   expect_equal(up2$theta, fit_x$theta, tolerance = 1e-6)
+})
+
+test_that("update changes k, the formula or the weights as lm and nls do", {
+  d <- dat1
+  set.seed(3)
+  d$x2 <- rnorm(nrow(d))
+  set.seed(1)
+  fit <- quiet(moe(y ~ x1, data = d, k = 2, nstart = 2))
+  # k
+  set.seed(2)
+  up_k <- quiet(update(fit, k = 3))
+  set.seed(2)
+  direct_k <- quiet(moe(y ~ x1, data = d, k = 3, nstart = 2))
+  expect_identical(up_k$k, 3L)
+  expect_equal(up_k$theta, direct_k$theta)
+  expect_identical(deparse(up_k$call), "moe(formula = y ~ x1, data = d, k = 3, nstart = 2)")
+  # the formula
+  set.seed(2)
+  up_f <- quiet(update(fit, . ~ . + x2))
+  set.seed(2)
+  direct_f <- quiet(moe(y ~ x1 + x2, data = d, k = 2, nstart = 2))
+  expect_identical(formula(up_f), y ~ x1 + x2)
+  expect_identical(up_f$xnames, c("x1", "x2"))
+  expect_equal(up_f$theta, direct_f$theta)
+  expect_equal(predict(up_f, d[1:5, ]), fitted(up_f)[1:5], ignore_attr = TRUE)
+  # weights, from the caller's environment or a column of the data
+  w <- rep(c(1, 3), length.out = nrow(d))
+  set.seed(2)
+  up_w <- quiet(update(fit, weights = w))
+  set.seed(2)
+  direct_w <- quiet(moe(y ~ x1, data = d, k = 2, nstart = 2, weights = w))
+  expect_identical(up_w$weights, w)
+  expect_equal(up_w$theta, direct_w$theta)
+  expect_equal(deviance(up_w), sum(w * residuals(up_w)^2))
+  d$w <- w
+  set.seed(2)
+  expect_equal(quiet(update(fit, data = d, weights = w))$theta, direct_w$theta)
+  # a matrix fit takes new weights too, but has no formula to update
+  set.seed(2)
+  up_x <- quiet(update(fit_x, weights = w, start = NULL))
+  expect_identical(up_x$weights, w)
+  expect_error(update(fit_x, . ~ . + x2), "has no formula")
+})
+
+test_that("print shows the mean gate over the data, not the gate at x = 0", {
+  # inputs far from 0 saturate the gates at x = 0, the weight of the mixing
+  # measure, while each expert carries about half of the data
+  far <- dat1
+  far$x1 <- far$x1 + 10
+  start <- moe_params(beta0 = c(-60, 60), beta1 = c(6, -6), a = c(1, -1), b = c(-9.8, 10.2),
+                      expert = "relu")
+  fit <- quiet(moe(y ~ x1, data = far, k = 2, start = start, nstart = 0))
+  mean_gate <- colMeans(moe_gates(coef(fit), fit$x))
+  expect_true(all(mean_gate > 0.2 & mean_gate < 0.8))
+  expect_true(all(plogis(coef(fit)$beta0) < 1e-20 | plogis(coef(fit)$beta0) > 1 - 1e-12))
+  out <- capture.output(print(fit, digits = 6))
+  expect_true(any(grepl("^ +mean gate +beta0", out)))
+  expect_true(any(grepl("^mean gate: the average of each expert's gate over the fitted data", out)))
+  rows <- grep("^expert [12] ", out, value = TRUE)
+  printed <- as.numeric(vapply(strsplit(rows, " +"), `[`, character(1), 3L))
+  expect_equal(printed, unname(mean_gate), tolerance = 1e-5)
+  # the mixing measure itself still prints its atom weights
+  expect_output(print(coef(fit)), "weight")
+  # softmax: the mean gates are shares of the data, summing to one
+  expect_equal(sum(sigmoe:::fit_params_table(fit_2)$`mean gate`), 1)
 })
