@@ -18,6 +18,21 @@
 #' (`control$jitter`). Everything random comes from R's generator, so
 #' `set.seed()` reproduces a fit.
 #'
+#' @section The search:
+#' By default (`nstart = NULL`) the fit screens data-driven starts on a
+#' random subsample of `control$screen_rows` rows (all rows when there are
+#' fewer), in batches, until at least `control$min_starts` have run and the
+#' best SSE has been reached by `control$agree` of them (the minimum is then
+#' found from several basins), or `control$max_starts` have run; then it
+#' hops `control$hops` times from the best minimum (a random jump, then a
+#' local search), and refines the `control$polish` best distinct minima on
+#' all the rows. Every start stays in `$starts`, with its `stage`
+#' (`"screen"`, `"polish"` or `"full"`) and `source` (`"user"`, `"data"`,
+#' `"hop"`). On the package's benchmark (`bench/multistart.R`) this finds
+#' the best SSE of 200 starts (within 0.1%) more often than a fixed 10
+#' starts did, and at n = 1e5 to 1e6 it costs about as much as one local
+#' search from the best start, since the screening is done on the subsample.
+#'
 #' @section Warnings:
 #' A fit warns, with a classed condition that inherits from
 #' `"sigmoe_fit_warning"` (catch one kind or all with [withCallingHandlers()]
@@ -80,8 +95,10 @@
 #' @param start `NULL`, a [moe_params()] object or a list of them: starts
 #'   that run in addition to the `nstart` data-driven ones (so `nstart = 0`
 #'   with one `start` runs exactly one local search from it).
-#' @param nstart Number of data-driven starts, a whole number between 0 and
-#'   1e5.
+#' @param nstart `NULL` (the default) for the default search, which decides
+#'   itself how many data-driven starts to run (see the section on the search
+#'   and [moe_control()]); or a fixed number of data-driven starts, a whole
+#'   number between 0 and 1e5, each run on all the data.
 #' @param control Solver settings, see [moe_control()].
 #' @param weights `NULL` or observation weights, n finite numbers >= 0: the fit
 #'   minimises \eqn{\sum_i w_i (Y_i - f_G(X_i))^2}{sum_i w_i (Y_i - f_G(X_i))^2}.
