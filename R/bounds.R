@@ -3,16 +3,18 @@
 # turned here into two vectors in the order of theta, which the solver
 # (src/lsq.c) enforces.
 
-bound_blocks <- c("beta0", "beta1", "a", "b")
+bound_blocks <- c("beta0", "beta1", "a", "b", "c")
 
 # One side of the box as the four blocks of a mixing measure (beta0, b of
 # length k; beta1, a k x d), from a number or a named list of numbers and
 # full-size arrays; blocks left out of the list get `default`.
-bound_blocks_fill <- function(bound, k, d, arg, default) {
+bound_blocks_fill <- function(bound, k, d, arg, default, outw = FALSE) {
   shape <- list(beta0 = k, beta1 = c(k, d), a = c(k, d), b = k)
+  if (outw) shape$c <- k
+  blocks <- names(shape)
   out <- lapply(shape, function(s) array(default, s))
   expected <- paste0("a number, or a named list with elements among ",
-                     paste0("`", bound_blocks, "`", collapse = ", "),
+                     paste0("`", blocks, "`", collapse = ", "),
                      ", each a number or an array of the parameter's size")
   if (is.numeric(bound) && length(bound) == 1L && is.null(dim(bound))) {
     if (is.na(bound)) abort_arg(arg, expected, bound)
@@ -22,11 +24,11 @@ bound_blocks_fill <- function(bound, k, d, arg, default) {
   nm <- names(bound)
   if (is.null(nm) || any(!nzchar(nm)))
     stop(sprintf("`%s` must be a named list (names among %s).", arg,
-                 paste0("`", bound_blocks, "`", collapse = ", ")), call. = FALSE)
-  bad <- setdiff(nm, bound_blocks)
+                 paste0("`", blocks, "`", collapse = ", ")), call. = FALSE)
+  bad <- setdiff(nm, blocks)
   if (length(bad))
     stop(sprintf("`%s` has an element `%s`; the blocks of parameters are %s.", arg, bad[1L],
-                 paste0("`", bound_blocks, "`", collapse = ", ")), call. = FALSE)
+                 paste0("`", blocks, "`", collapse = ", ")), call. = FALSE)
   if (anyDuplicated(nm)) stop(sprintf("`%s` names `%s` twice.", arg, nm[anyDuplicated(nm)]), call. = FALSE)
   for (blk in nm) {
     v <- bound[[blk]]
@@ -51,12 +53,13 @@ bound_blocks_fill <- function(bound, k, d, arg, default) {
 # constant expert's slopes) lie in the box.
 box_theta <- function(lower, upper, template) {
   k <- template$k; d <- template$d
-  lo <- bound_blocks_fill(lower, k, d, "lower", -Inf)
-  up <- bound_blocks_fill(upper, k, d, "upper", Inf)
-  lay <- theta_layout(k, d, template$gating, template$expert)
+  outw <- !is.null(template$c)
+  lo <- bound_blocks_fill(lower, k, d, "lower", -Inf, outw)
+  up <- bound_blocks_fill(upper, k, d, "upper", Inf, outw)
+  lay <- params_layout(template)
   flat_lo <- unlist(lapply(lo, as.double), use.names = FALSE)
   flat_up <- unlist(lapply(up, as.double), use.names = FALSE)
-  names_all <- all_param_names(k, d)
+  names_all <- all_param_names(k, d, outw)
   crossed <- which(flat_lo > flat_up)
   if (length(crossed))
     stop(sprintf("`lower` must be <= `upper` for every parameter; %s has lower %s > upper %s.",
@@ -81,9 +84,10 @@ box_theta <- function(lower, upper, template) {
 
 # Names of every parameter of a k-expert model in the order of
 # c(beta0, beta1, a, b), including those theta leaves out.
-all_param_names <- function(k, d) {
+all_param_names <- function(k, d, outw = FALSE) {
   ij <- function(blk) sprintf("%s[%d,%d]", blk, rep(seq_len(k), d), rep(seq_len(d), each = k))
-  c(sprintf("beta0[%d]", seq_len(k)), ij("beta1"), ij("a"), sprintf("b[%d]", seq_len(k)))
+  c(sprintf("beta0[%d]", seq_len(k)), ij("beta1"), ij("a"), sprintf("b[%d]", seq_len(k)),
+    if (outw) sprintf("c[%d]", seq_len(k)))
 }
 
 # theta moved into the box (for data-driven starts, which know nothing of it).

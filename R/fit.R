@@ -112,6 +112,12 @@
 #' @param offset `NULL` or n known values added to the regression function:
 #'   the model is \eqn{Y_i = o_i + f_G(X_i) + \epsilon_i}{Y_i = o_i + f_G(X_i) + e_i}, and
 #'   `fitted()` includes \eqn{o_i}{o_i}.
+#' @param output_weight If `TRUE`, every expert gets an output weight
+#'   \eqn{c_i}{c_i}: \eqn{c_i h(a_i^\top x + b_i)}{c_i h(a_i'x + b_i)}, so that
+#'   non-linear experts can fit a response of either sign and any scale (see
+#'   the section on output weights in [moe_params()], which says which
+#'   experts are then identified). Not for linear and constant experts. The
+#'   default, `FALSE`, fits the experts of the theory.
 #' @param lower,upper The box of the parameter set: each a number or a named
 #'   list of `beta0`, `beta1`, `a`, `b` bounds (see the section on the compact
 #'   parameter set). The defaults, `-Inf` and `Inf`, leave the parameters free.
@@ -134,7 +140,8 @@
 #' @export
 moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
                     start = NULL, nstart = NULL, control = moe_control(),
-                    lower = -Inf, upper = Inf, weights = NULL, offset = NULL) {
+                    lower = -Inf, upper = Inf, weights = NULL, offset = NULL,
+                    output_weight = FALSE) {
   cl <- match.call()
   pin_blas_threads()
   x <- check_x(x, "x")
@@ -151,7 +158,11 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   gating <- check_choice(gating, gating_types, "gating")
   expert <- check_choice(expert, expert_types, "expert")
   degree <- check_degree(degree, expert)
-  npar <- n_free_params(k, d, gating, expert)
+  output_weight <- check_flag(output_weight, "output_weight")
+  if (output_weight && expert %in% c("linear", "constant"))
+    stop(sprintf(paste0("`output_weight` must be FALSE for the %s expert, whose scale is already a ",
+                        "parameter: with it the model would not be identified."), expert), call. = FALSE)
+  npar <- n_free_params(k, d, gating, expert, output_weight)
   n_obs <- if (is.null(weights)) n else sum(weights > 0)
   if (npar > n_obs)
     stop(sprintf(paste0("`k` = %d is more than the data can identify: the model has %d free ",
@@ -162,7 +173,7 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   control <- check_control(control)
   template <- moe_params(beta0 = numeric(k), beta1 = matrix(0, k, d, dimnames = list(NULL, x_names(x))),
                          a = matrix(0, k, d), b = numeric(k), gating = gating,
-                         expert = expert, degree = degree)
+                         expert = expert, degree = degree, c = if (output_weight) rep(1, k))
   box <- box_theta(lower, upper, template)
   user <- check_starts(start, template, box)
   if (length(user) == 0L && identical(nstart, 0L))
@@ -234,7 +245,7 @@ runaway_parameters <- function(fit) {
   if (!(sy > 0)) sy <- 1
   steep <- sweep(abs(p$beta1), 2L, sx, "*") > 1e3
   loud <- sweep(abs(p$a), 2L, sx, "*") > 1e3 * sy
-  lay <- theta_layout(p$k, p$d, p$gating, p$expert)
+  lay <- params_layout(p)
   hit <- (lay$block == "beta1" & steep[cbind(lay$expert, pmax(lay$column, 1L))]) |
     (lay$block == "a" & loud[cbind(lay$expert, pmax(lay$column, 1L))])
   lay$name[hit]
@@ -325,7 +336,8 @@ check_starts <- function(start, template, box = NULL) {
     same <- c(k = identical(as.integer(p$k), template$k), d = identical(as.integer(p$d), template$d),
               gating = identical(p$gating, template$gating),
               expert = identical(p$expert, template$expert),
-              degree = identical(p$degree, template$degree))
+              degree = identical(p$degree, template$degree),
+              c = identical(is.null(p$c), is.null(template$c)))
     if (!all(same)) {
       field <- names(same)[!same][1]
       show <- function(v) if (is.null(v)) "none" else format(v)
@@ -356,8 +368,7 @@ new_moe_fit <- function(run, template, x, y, starts, control, call,
                         box = box_theta(-Inf, Inf, template),
                         scaling = fit_scaling(x, y, template, box), weights = NULL,
                         offset = NULL) {
-  theta <- stats::setNames(run$theta, param_names(template$k, template$d, template$gating,
-                                                  template$expert))
+  theta <- stats::setNames(run$theta, params_layout(template)$name)
   theta <- scale_theta(scaling, theta, template, "data")
   run$sse <- run$sse * scaling$yscale^2
   run$trace <- run$trace * scaling$yscale^2

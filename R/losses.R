@@ -81,6 +81,7 @@ voronoi_loss <- function(fit, truth, r_exact = 1, r_over = 2, align = c("mass", 
   check_dots_empty(...)
   fitp <- loss_fit_params(fit, "fit")
   check_params(truth, "truth")
+  check_no_output_weights(truth, "truth")
   check_same_model(fitp, truth)
   r_exact <- check_number(r_exact, "r_exact", min = 0, open_min = TRUE)
   r_over <- check_number(r_over, "r_over", min = 0, open_min = TRUE)
@@ -172,6 +173,7 @@ expert_error <- function(fit, truth, x = NULL) {
 loss_inputs <- function(fit, truth, x, same_gate) {
   fitp <- loss_fit_params(fit, "fit")
   check_params(truth, "truth")
+  check_no_output_weights(truth, "truth")
   check_same_model(fitp, truth, gating = same_gate)
   if (!is.null(x)) {
     x <- check_x_dim(x, truth$d, "x")
@@ -281,9 +283,18 @@ atom_locations <- function(p, gate = TRUE) {
 }
 
 loss_fit_params <- function(fit, arg) {
-  if (inherits(fit, "moe_fit")) return(fit$coefficients)
-  if (inherits(fit, "moe_params")) return(fit)
-  abort_arg(arg, "a `moe_fit` or a `moe_params` object", fit)
+  p <- if (inherits(fit, "moe_fit")) fit$coefficients else if (inherits(fit, "moe_params")) fit
+       else abort_arg(arg, "a `moe_fit` or a `moe_params` object", fit)
+  check_no_output_weights(p, arg)
+  p
+}
+
+# The losses of the theory are for its experts, which have no output weight.
+check_no_output_weights <- function(p, arg) {
+  if (!is.null(p$c))
+    stop(sprintf(paste0("`%s` has output weights `c`; the Voronoi loss and the expert errors are ",
+                        "defined for the experts of the theory, which have none."), arg), call. = FALSE)
+  invisible(p)
 }
 
 check_same_model <- function(fitp, truth, gating = TRUE) {

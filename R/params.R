@@ -53,8 +53,26 @@ as_param_matrix <- function(v, k, arg) {
 #'   `"polynomial"`, `"constant"`.
 #' @param degree The power p of the polynomial expert, a whole number >= 1;
 #'   ignored by the other experts.
+#' @param c `NULL` (the experts of the theory), or output weights, one per
+#'   expert: expert i is then \eqn{c_i h(a_i^\top x + b_i)}{c_i h(a_i'x + b_i)},
+#'   so that ReLU, GELU, sigmoid, tanh and polynomial experts can take either
+#'   sign and any scale (see the section on output weights).
 #' @returns An object of class `moe_params`: a list with `beta0`, `beta1`, `a`,
-#'   `b`, `gating`, `expert`, `degree`, `k` and `d`.
+#'   `b`, `c`, `gating`, `expert`, `degree`, `k` and `d`.
+#' @section Output weights:
+#' The experts of the theory have no output weight, so a ReLU, GELU, sigmoid
+#' or tanh expert cannot fit a response of the other sign (a sigmoid expert
+#' stays in (0, 1)). With output weights `c` they can. Identification then
+#' depends on the expert: GELU, sigmoid and tanh experts with a weight are
+#' identified (no rescaling of (a, b) can be undone by c); ReLU and
+#' polynomial experts are positively homogeneous, \eqn{c\,\mathrm{relu}(t) =
+#' (c/s)\,\mathrm{relu}(s t)}{c relu(t) = (c/s) relu(s t)} for s > 0 (and
+#' \eqn{c t^p = (c/s^p) (s t)^p}{c t^p = (c / s^p) (s t)^p}), so one direction
+#' of each such expert's parameters is not identified: the regression
+#' function is, but the information is singular and [vcov()][vcov.moe_fit]
+#' says so. Linear and constant experts already carry their scale, so they
+#' take no output weight. The losses of the theory ([voronoi_loss()],
+#' [expert_error()], [cell_error()]) are for the experts without weights.
 #' @seealso [moe_mean()], [moe_simulate()], [moe_fit()].
 #' @examples
 #' truth <- moe_params(beta0 = c(-1, 1), beta1 = c(2, -2), a = c(1, -1),
@@ -63,7 +81,7 @@ as_param_matrix <- function(v, k, arg) {
 #' moe_mean(truth, c(-0.5, 0, 0.5))
 #' @export
 moe_params <- function(beta0, beta1, a = NULL, b, gating = "sigmoid",
-                       expert = "relu", degree = NULL) {
+                       expert = "relu", degree = NULL, c = NULL) {
   gating <- check_choice(gating, gating_types, "gating")
   expert <- check_choice(expert, expert_types, "expert")
   if (!is.numeric(beta0) || length(beta0) < 1L || !is.null(dim(beta0)) && min(dim(beta0)) > 1L)
@@ -84,6 +102,16 @@ moe_params <- function(beta0, beta1, a = NULL, b, gating = "sigmoid",
   b <- as.double(b)
   if (!all(is.finite(b))) stop("`b` must contain only finite values.", call. = FALSE)
   degree <- check_degree(degree, expert)
+  if (!is.null(c)) {
+    if (expert %in% c("linear", "constant"))
+      stop(sprintf(paste0("`c` (output weights) must be NULL for the %s expert, whose scale is ",
+                          "already a parameter: with it the model would not be identified."), expert),
+           call. = FALSE)
+    if (!is.numeric(c) || length(c) != k || !is.null(dim(c)) && min(dim(c)) > 1L)
+      abort_arg("c", sprintf("NULL or a numeric vector of output weights of length k = %d", k), c)
+    c <- as.double(c)
+    if (!all(is.finite(c))) stop("`c` must contain only finite values.", call. = FALSE)
+  }
   if (gating == "softmax" && (beta0[k] != 0 || any(beta1[k, ] != 0)))
     stop(sprintf(paste0("For the softmax gate expert k = %d is the reference: `beta0[%d]` and ",
                         "`beta1[%d, ]` must be 0, not %s and (%s)."), k, k, k,
@@ -91,7 +119,7 @@ moe_params <- function(beta0, beta1, a = NULL, b, gating = "sigmoid",
   if (is.null(colnames(beta1))) colnames(beta1) <- if (!is.null(colnames(a))) colnames(a) else paste0("x", seq_len(d))
   colnames(a) <- colnames(beta1)
   rownames(beta1) <- rownames(a) <- NULL
-  structure(list(beta0 = beta0, beta1 = beta1, a = a, b = b, gating = gating,
+  structure(list(beta0 = beta0, beta1 = beta1, a = a, b = b, c = c, gating = gating,
                  expert = expert, degree = degree, k = k, d = d),
             class = "moe_params")
 }
@@ -118,6 +146,7 @@ params_table <- function(p) {
   for (j in seq_len(p$d)) tab[[paste0("beta1.", vars[j])]] <- p$beta1[, j]
   if (p$expert != "constant") for (j in seq_len(p$d)) tab[[paste0("a.", vars[j])]] <- p$a[, j]
   tab$b <- p$b
+  if (!is.null(p$c)) tab$c <- p$c
   rownames(tab) <- paste("expert", seq_len(p$k))
   tab
 }
@@ -128,10 +157,11 @@ atom_weights <- function(p) {
   if (p$gating == "softmax") exp(p$beta0) else stats::plogis(p$beta0)
 }
 
-# The integer structure vector the C code reads: c(k, d, gating, expert, degree).
+# The integer structure vector the C code reads: c(k, d, gating, expert,
+# degree, output weights).
 params_spec <- function(p) {
   as.integer(c(p$k, p$d, gating_code(p$gating), expert_code(p$expert),
-               if (is.null(p$degree)) 0L else p$degree))
+               if (is.null(p$degree)) 0L else p$degree, !is.null(p$c)))
 }
 
 # The layout of the free parameter vector theta, the order src/moe.h, the
@@ -142,11 +172,12 @@ params_spec <- function(p) {
 # block ("beta0", "beta1", "a", "b"), expert i, column j (NA for beta0 and b),
 # name, and index into c(beta0, beta1, a, b) of a mixing measure, so that
 # packing and unpacking are single subscripts, not loops.
-theta_layout <- function(k, d, gating, expert) {
+theta_layout <- function(k, d, gating, expert, outw = FALSE) {
   slopes <- if (expert == "constant") 0L else d
-  block <- c("beta0", rep("beta1", d), rep("a", slopes), "b")
-  column <- c(NA_integer_, seq_len(d), seq_len(slopes), NA_integer_)
-  offset <- c(0L, k + (seq_len(d) - 1L) * k, k + k * d + (seq_len(slopes) - 1L) * k, k + 2L * k * d)
+  block <- c("beta0", rep("beta1", d), rep("a", slopes), "b", if (outw) "c")
+  column <- c(NA_integer_, seq_len(d), seq_len(slopes), NA_integer_, if (outw) NA_integer_)
+  offset <- c(0L, k + (seq_len(d) - 1L) * k, k + k * d + (seq_len(slopes) - 1L) * k, k + 2L * k * d,
+              if (outw) 2L * k + 2L * k * d)
   i <- rep(seq_len(k), each = length(block))
   block <- rep(block, times = k)
   column <- rep(column, times = k)
@@ -157,14 +188,19 @@ theta_layout <- function(k, d, gating, expert) {
        index = rep(offset, times = k)[keep] + i)
 }
 
-param_names <- function(k, d, gating, expert) theta_layout(k, d, gating, expert)$name
+param_names <- function(k, d, gating, expert, outw = FALSE) theta_layout(k, d, gating, expert, outw)$name
 
-n_free_params <- function(k, d, gating, expert) length(theta_layout(k, d, gating, expert)$index)
+n_free_params <- function(k, d, gating, expert, outw = FALSE) {
+  length(theta_layout(k, d, gating, expert, outw)$index)
+}
+
+# The layout of a mixing measure's theta.
+params_layout <- function(p) theta_layout(p$k, p$d, p$gating, p$expert, !is.null(p$c))
 
 # The free parameter vector theta of a mixing measure.
 params_theta <- function(p) {
-  lay <- theta_layout(p$k, p$d, p$gating, p$expert)
-  theta <- as.double(c(p$beta0, p$beta1, p$a, p$b))[lay$index]
+  lay <- params_layout(p)
+  theta <- as.double(c(p$beta0, p$beta1, p$a, p$b, p$c))[lay$index]
   names(theta) <- lay$name
   theta
 }
@@ -174,11 +210,13 @@ params_theta <- function(p) {
 # the constant expert's slopes) are 0.
 theta_params <- function(theta, template) {
   k <- template$k; d <- template$d
-  flat <- numeric(2L * k + 2L * k * d)
-  flat[theta_layout(k, d, template$gating, template$expert)$index] <- theta
+  outw <- !is.null(template$c)
+  flat <- numeric(2L * k + 2L * k * d + if (outw) k else 0L)
+  flat[params_layout(template)$index] <- theta
   beta1 <- matrix(flat[k + seq_len(k * d)], k, d, dimnames = list(NULL, colnames(template$beta1)))
   a <- matrix(flat[k + k * d + seq_len(k * d)], k, d, dimnames = dimnames(beta1))
   out <- template
   out$beta0 <- flat[seq_len(k)]; out$beta1 <- beta1; out$a <- a; out$b <- flat[k + 2L * k * d + seq_len(k)]
+  if (outw) out$c <- flat[2L * k + 2L * k * d + seq_len(k)]
   out
 }

@@ -41,15 +41,19 @@ fit_scaling <- function(x, y, template, box) {
   mu <- colMeans(x)
   sdv <- vapply(seq_len(ncol(x)), function(j) safe_rms(x[, j] - mu[j]), numeric(1))
   s <- power_of_two_scale(sdv)
-  lay <- theta_layout(template$k, template$d, template$gating, template$expert)
+  lay <- params_layout(template)
   intercept <- lay$block %in% c("beta0", "b")
   free_intercepts <- all(box$lower_all[intercept] == -Inf) && all(box$upper_all[intercept] == Inf)
   center <- if (free_intercepts) ifelse(is.finite(sdv) & abs(mu) > scaling_center_ratio * sdv, mu, 0)
             else rep(0, length(mu))
-  p <- if (template$expert == "polynomial") template$degree else 1L
-  homogeneous <- template$expert %in% c("linear", "relu", "polynomial", "constant")
+  # output weights carry the scale of y for any expert; otherwise only the
+  # homogeneous experts can take it in (a, b)
+  outw <- !is.null(template$c)
+  p <- if (template$expert == "polynomial" && !outw) template$degree else 1L
+  homogeneous <- outw || template$expert %in% c("linear", "relu", "polynomial", "constant")
   yscale <- if (homogeneous) power_of_two_scale(safe_rms(y), multiple = p) else 1
-  structure(list(center = center, scale = s, yscale = yscale, e = yscale^(1 / p),
+  structure(list(center = center, scale = s, yscale = yscale, outw = outw,
+                 e = if (outw) 1 else yscale^(1 / p),
                  identity = all(center == 0) && all(s == 1) && yscale == 1),
             class = "moe_scaling")
 }
@@ -84,11 +88,13 @@ scale_theta <- function(sc, theta, template, to = c("fit", "data")) {
     p$b <- (p$b + drop(p$a %*% cen)) / e
     p$beta1 <- sweep(p$beta1, 2L, s, "*")
     p$a <- sweep(p$a, 2L, s, "*") / e
+    if (isTRUE(sc$outw)) p$c <- p$c / sc$yscale
   } else {
     p$beta1 <- sweep(p$beta1, 2L, s, "/")
     p$a <- sweep(p$a, 2L, s, "/") * e
     p$beta0 <- p$beta0 - drop(p$beta1 %*% cen)
     p$b <- p$b * e - drop(p$a %*% cen)
+    if (isTRUE(sc$outw)) p$c <- p$c * sc$yscale
   }
   stats::setNames(params_theta(p), names(theta))
 }
@@ -97,11 +103,12 @@ scale_theta <- function(sc, theta, template, to = c("fit", "data")) {
 # centre is used only when beta0 and b are free), and they are positive.
 scale_box <- function(sc, box, template) {
   if (sc$identity) return(box)
-  lay <- theta_layout(template$k, template$d, template$gating, template$expert)
+  lay <- params_layout(template)
   f <- rep(1, length(lay$block))
   f[lay$block == "beta1"] <- sc$scale[lay$column[lay$block == "beta1"]]
   f[lay$block == "a"] <- sc$scale[lay$column[lay$block == "a"]] / sc$e
   f[lay$block == "b"] <- 1 / sc$e
+  f[lay$block == "c"] <- 1 / sc$yscale
   out <- box
   out$lower_all <- box$lower_all * f
   out$upper_all <- box$upper_all * f

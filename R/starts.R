@@ -43,9 +43,10 @@ data_starts <- function(x, y, template, nstart, control, weights = NULL, from = 
     p$beta0 <- beta0
     p$beta1[] <- beta1
     g <- model_eval(p, xs, components = TRUE)$gates
-    ex <- start_experts(xs, ys, g, template$expert, anchor, sw)
+    ex <- start_experts(xs, ys, g, template$expert, anchor, sw, outw = !is.null(template$c))
     p$a[] <- ex$a
     p$b <- ex$b
+    if (!is.null(template$c)) p$c <- ex$c
     theta <- params_theta(p)
     if (s > 1L && control$jitter > 0) {
       noise <- stats::rnorm(length(theta), 0, control$jitter) * (abs(theta) + 0.1)
@@ -88,7 +89,7 @@ start_gates <- function(p, levels, gating, k, first) {
 
 # Experts given the gates: sum_i g_i (alpha_i'x + beta_i) fitted by linear
 # least squares, then each piece mapped through the expert's expansion.
-start_experts <- function(xs, ys, g, expert, anchor, sw = NULL) {
+start_experts <- function(xs, ys, g, expert, anchor, sw = NULL, outw = FALSE) {
   k <- ncol(g); d <- ncol(xs)
   constant <- expert == "constant"
   blocks <- lapply(seq_len(k), function(i) {
@@ -109,6 +110,14 @@ start_experts <- function(xs, ys, g, expert, anchor, sw = NULL) {
   if (constant) return(list(a = matrix(0, k, d), b = drop(coef)))
   alpha <- t(coef[seq_len(d), , drop = FALSE])
   beta <- coef[d + 1L, ]
+  # with output weights a piece that is mostly negative is carried by c = -1,
+  # so that the expert itself starts on its increasing, active side
+  cw <- rep(1, k)
+  if (outw) {
+    for (i in seq_len(k)) if (mean(drop(xs %*% alpha[i, ]) + beta[i]) < 0) cw[i] <- -1
+    alpha <- alpha * cw
+    beta <- beta * cw
+  }
   h1 <- if (abs(anchor[["h1"]]) > 1e-8) anchor[["h1"]] else 1
   a <- alpha / h1
   b <- (beta - anchor[["h0"]]) / h1 + anchor[["t0"]]
@@ -120,5 +129,5 @@ start_experts <- function(xs, ys, g, expert, anchor, sw = NULL) {
       if (mean(t > 0) < 0.1) b[i] <- b[i] - stats::median(t)
     }
   }
-  list(a = a, b = b)
+  list(a = a, b = b, c = cw)
 }

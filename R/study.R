@@ -365,6 +365,7 @@ convergence_study <- function(truth, n, reps, k, gating = c("sigmoid", "softmax"
 study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, losses,
                         seed, degree, split, surplus, bounds, init_sd, nstart, control, eval_n) {
   check_params(truth, "truth")
+  check_no_output_weights(truth, "truth")
   if (!is.numeric(n) || length(n) < 1L || anyNA(n) || !all(vapply(n, is_whole, logical(1))) ||
       any(n < 1))
     abort_arg("n", "a vector of whole numbers >= 1 (the sample sizes)", n)

@@ -83,7 +83,7 @@ tidy.moe_fit <- function(x, conf.int = FALSE, conf.level = 0.95, ...) {
   conf.int <- check_flag(conf.int, "conf.int")
   conf.level <- check_level(conf.level, "conf.level")
   co <- summary.moe_fit(x)$coefficients
-  lay <- theta_layout(x$k, x$d, x$gating, x$expert)
+  lay <- params_layout(x$coefficients)
   out <- data.frame(term = names(x$theta), estimate = unname(x$theta),
                     std.error = unname(co[, "Std. Error"]), statistic = unname(co[, "t value"]),
                     p.value = unname(co[, "Pr(>|t|)"]), stringsAsFactors = FALSE)

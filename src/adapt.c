@@ -4,11 +4,12 @@
 
 moe_spec moe_spec_from_sexp(SEXP spec, SEXP theta, SEXP x)
 {
-    if (!Rf_isInteger(spec) || XLENGTH(spec) != 5) Rf_error("internal: spec must be an integer vector of length 5");
+    if (!Rf_isInteger(spec) || XLENGTH(spec) != 6) Rf_error("internal: spec must be an integer vector of length 6");
     if (!Rf_isReal(theta)) Rf_error("internal: theta must be double");
     if (!Rf_isReal(x) || !Rf_isMatrix(x)) Rf_error("internal: x must be a double matrix");
     const int *sp = INTEGER(spec);
-    moe_spec s = {sp[0], sp[1], sp[2], sp[3], sp[4], 0};
+    moe_spec s = {sp[0], sp[1], sp[2], sp[3], sp[4], 0, sp[5]};
+    if (s.outw != 0 && s.outw != 1) Rf_error("internal: bad output-weight flag");
     /* k and d bounded so that theta's length cannot overflow an int */
     if (s.k < 1 || s.d < 1 || s.k > 100000 || s.d > 100000 || (double) s.k * (s.d + 1) * 2 > 1e9)
         Rf_error("internal: bad k or d");

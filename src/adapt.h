@@ -8,7 +8,7 @@
 
 #include "moe.h"
 
-/* The model structure from c(k, d, gating, expert, degree), checked against
+/* The model structure from c(k, d, gating, expert, degree, outw), checked against
  * theta (its length) and x (a double matrix with d columns). */
 moe_spec moe_spec_from_sexp(SEXP spec, SEXP theta, SEXP x);
 /* y: a double vector of length n. */

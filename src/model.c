@@ -20,8 +20,9 @@
 /* The workspace of a block of at most mmax rows. */
 struct moe_work {
     int mmax;
-    double *beta0, *B1, *A, *b;    /* unpacked parameters */
+    double *beta0, *B1, *A, *b, *c; /* unpacked parameters (c: output weights) */
     double *Z, *T, *G, *H, *DH;    /* mmax x k each */
+    double *HC;                    /* c h, mmax x k, only with output weights */
     double *f;                     /* mmax */
     double *U, *V;                 /* d f / d z and d f / d t, mmax x k */
 };
@@ -66,7 +67,7 @@ static inline int row_chunk(int ntask, int nthreads)
 /* Parameters unpacked into the layout the kernels use: beta0 (k), B1 (k x d),
  * A (k x d), b (k). The softmax reference row and constant-expert slopes are 0. */
 static void spec_unpack(const moe_spec *s, const double *theta,
-                        double *beta0, double *B1, double *A, double *b)
+                        double *beta0, double *B1, double *A, double *b, double *c)
 {
     int k = s->k, d = s->d;
     for (int i = 0; i < k; i++) {
@@ -82,6 +83,7 @@ static void spec_unpack(const moe_spec *s, const double *theta,
         for (int j = 0; j < d; j++)
             A[i + (size_t) j * k] = s->expert != MOE_EXPERT_CONSTANT ? e[j] : 0.0;
         b[i] = theta[moe_theta_b(s, i)];
+        c[i] = s->outw ? theta[moe_theta_c(s, i)] : 1.0;
     }
 }
 
@@ -107,6 +109,8 @@ static void work_alloc(const moe_spec *s, int mmax, moe_work *w)
     w->B1 = (double *) R_alloc(k * d, sizeof(double));
     w->A = (double *) R_alloc(k * d, sizeof(double));
     w->b = (double *) R_alloc(k, sizeof(double));
+    w->c = (double *) R_alloc(k, sizeof(double));
+    w->HC = s->outw ? (double *) R_alloc(mk, sizeof(double)) : NULL;
     w->Z = (double *) R_alloc(mk, sizeof(double));
     w->T = (double *) R_alloc(mk, sizeof(double));
     w->G = (double *) R_alloc(mk, sizeof(double));
@@ -119,7 +123,7 @@ static void work_alloc(const moe_spec *s, int mmax, moe_work *w)
 
 static void work_set(const moe_spec *s, const double *theta, moe_work *w)
 {
-    spec_unpack(s, theta, w->beta0, w->B1, w->A, w->b);
+    spec_unpack(s, theta, w->beta0, w->B1, w->A, w->b, w->c);
 }
 
 /* Linear predictors X P' for a block of rows: out (m x k) = x[rows, ] %*% t(P). */
@@ -186,21 +190,35 @@ static void block_rows(const moe_spec *s, const double *x, int ldx, int row0, in
             }
         }
         moe_expert_eval(s->expert, s->degree, t, mr, H + off, want_deriv ? DH + off : NULL);
+        if (s->outw) {
+            /* the expert's output is c act(t): the gates and f see c h */
+            const double cl = w->c[l];
+            const double *restrict h = H + off;
+            double *restrict hc = w->HC + off;
+            MOE_SIMD
+            for (int r = 0; r < mr; r++) hc[r] = cl * h[r];
+            if (want_deriv) {
+                double *restrict dh = DH + off;
+                MOE_SIMD
+                for (int r = 0; r < mr; r++) dh[r] *= cl;
+            }
+        }
     }
+    double *const HE = s->outw ? w->HC : H;
     /* f is not computed yet: its rows serve as the gates' scratch */
     moe_gate_eval(s->gating, Z + r0, m, mr, k, G + r0, f);
     {
-        const double *restrict g = G + r0, *restrict h = H + r0;
+        const double *restrict g = G + r0, *restrict h = HE + r0;
         MOE_SIMD
         for (int r = 0; r < mr; r++) f[r] = g[r] * h[r];
     }
     for (int l = 1; l < k; l++) {
-        const double *restrict g = G + r0 + (size_t) l * m, *restrict h = H + r0 + (size_t) l * m;
+        const double *restrict g = G + r0 + (size_t) l * m, *restrict h = HE + r0 + (size_t) l * m;
         MOE_SIMD
         for (int r = 0; r < mr; r++) f[r] += g[r] * h[r];
     }
     if (want_deriv) {
-        moe_gate_score(s->gating, Z + r0, G + r0, H + r0, f, m, mr, k, U + r0);
+        moe_gate_score(s->gating, Z + r0, G + r0, HE + r0, f, m, mr, k, U + r0);
         for (int l = 0; l < k; l++) {
             size_t off = r0 + (size_t) l * m;
             const double *restrict g = G + off, *restrict dh = DH + off;
@@ -273,6 +291,13 @@ static void jac_rows(const moe_spec *s, const double *x, int ldx, int row0, int 
         Jc = J + r0 + (size_t) moe_theta_b(s, i) * m;
         MOE_SIMD
         for (int r = 0; r < mr; r++) Jc[r] = v[r];
+        if (s->outw) {
+            /* d f / d c_i = g_i act(t_i) */
+            const double *restrict g = w->G + r0 + (size_t) i * m, *restrict h = w->H + r0 + (size_t) i * m;
+            Jc = J + r0 + (size_t) moe_theta_c(s, i) * m;
+            MOE_SIMD
+            for (int r = 0; r < mr; r++) Jc[r] = g[r] * h[r];
+        }
     }
 }
 
@@ -357,11 +382,13 @@ static void pass_part(void *ctx, int p)
                 sse += res * res;
             }
             if (want_normal)
-                /* every column of J is u or v times an input or 1 */
+                /* every column of J is u or v times an input or 1, or g h */
                 for (size_t l = 0; l < (size_t) s->k; l++)
                     for (int r = 0; r < m; r++) {
                         w->U[r + l * m] *= sw[r];
                         w->V[r + l * m] *= sw[r];
+                        /* the output weights' column is g act(t), read from H */
+                        if (s->outw) w->H[r + l * m] *= sw[r];
                     }
         } else {
             for (int r = 0; r < m; r++) {
@@ -431,7 +458,8 @@ void moe_model_values(const moe_spec *s, const double *x, int n, const double *t
         if (G && H)
             for (int l = 0; l < s->k; l++) {
                 memcpy(G + row0 + (size_t) l * n, w.G + (size_t) l * m, sizeof(double) * m);
-                memcpy(H + row0 + (size_t) l * n, w.H + (size_t) l * m, sizeof(double) * m);
+                memcpy(H + row0 + (size_t) l * n, (s->outw ? w.HC : w.H) + (size_t) l * m,
+                       sizeof(double) * m);
             }
     }
     if (prev > 1) moe_blas_threads_set(prev);

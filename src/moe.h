@@ -52,9 +52,10 @@ enum {
     MOE_EXPERT_CONSTANT = 7
 };
 
-/* A model structure: k experts on d inputs; npar is the length of theta. */
+/* A model structure: k experts on d inputs, with an output weight c_i on
+ * every expert when outw (h = c act(a'x + b)); npar is the length of theta. */
 typedef struct {
-    int k, d, gating, expert, degree, npar;
+    int k, d, gating, expert, degree, npar, outw;
 } moe_spec;
 
 /* ---- the layout of theta: the only place in C that knows it ----
@@ -63,12 +64,13 @@ typedef struct {
  *                            reference, held at 0)
  *   a_i[1..d]                unless the expert is constant
  *   b_i
+ *   c_i                      the output weight, only when outw
  * Only the last expert can lack its gate part, so every expert's block
  * starts at i times the length of a full block. R/params.R mirrors this. */
 static inline int moe_theta_gate_len(const moe_spec *s) { return 1 + s->d; }
 static inline int moe_theta_expert_len(const moe_spec *s)
 {
-    return s->expert == MOE_EXPERT_CONSTANT ? 1 : s->d + 1;
+    return (s->expert == MOE_EXPERT_CONSTANT ? 1 : s->d + 1) + (s->outw ? 1 : 0);
 }
 /* 1 if expert i has free gate parameters */
 static inline int moe_theta_gated(const moe_spec *s, int i)
@@ -88,12 +90,14 @@ static inline int moe_theta_expert(const moe_spec *s, int i)
 /* Position of b_i. */
 static inline int moe_theta_b(const moe_spec *s, int i)
 {
-    return moe_theta_expert(s, i) + moe_theta_expert_len(s) - 1;
+    return moe_theta_expert(s, i) + (s->expert == MOE_EXPERT_CONSTANT ? 0 : s->d);
 }
+/* Position of c_i, the output weight (only when outw). */
+static inline int moe_theta_c(const moe_spec *s, int i) { return moe_theta_b(s, i) + 1; }
 /* The length of theta (the spec's npar). */
 static inline int moe_theta_len(const moe_spec *s)
 {
-    return moe_theta_b(s, s->k - 1) + 1;
+    return moe_theta_expert(s, s->k - 1) + moe_theta_expert_len(s);
 }
 
 /* ---- gating.c ---- */

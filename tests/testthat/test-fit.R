@@ -523,3 +523,33 @@ test_that("the default search screens on a subsample, polishes on all rows and k
   expect_identical(again$theta, fit$theta)
   expect_identical(again$starts, fit$starts)
 })
+
+test_that("output weights let non-linear experts fit a response of any sign", {
+  f <- faithful
+  set.seed(1)
+  plain <- quietly(moe(eruptions ~ waiting, data = f, k = 2, expert = "sigmoid"))
+  set.seed(1)
+  weighted <- quietly(moe(eruptions ~ waiting, data = f, k = 2, expert = "sigmoid", output_weight = TRUE))
+  tss <- sum((f$eruptions - mean(f$eruptions))^2)
+  # a sigmoid expert is in (0, 1): without a weight it cannot reach eruptions
+  # of 2 to 5 minutes, with one it beats the mean by far
+  expect_gt(deviance(plain), tss)
+  expect_lt(deviance(weighted), 0.2 * tss)
+  expect_length(coef(weighted)$c, 2L)
+  expect_true(all(grepl("^c\\[", utils::tail(names(coef(weighted, type = "theta")), 1L))))
+  # a negative response for ReLU experts
+  set.seed(2)
+  x <- runif(400, -1, 1)
+  y <- -2 * pmax(x, 0) + rnorm(400, sd = 0.05)
+  fit <- quietly(moe_fit(x, y, 1, output_weight = TRUE, lower = list(beta0 = 5), upper = list(beta0 = 10)))
+  expect_lt(fit$sse, 400 * 0.05^2 * 1.2)
+  # weights, bounds and starts know the output weights
+  expect_error(moe_fit(x, y, 1, expert = "linear", output_weight = TRUE), "`output_weight` must be FALSE")
+  expect_error(moe_fit(x, y, 1, output_weight = NA), "`output_weight`")
+  st <- moe_params(1, 0, 1, 0, expert = "relu")
+  expect_error(moe_fit(x, y, 1, output_weight = TRUE, start = st, nstart = 0), "has c = ")
+  fb <- quietly(moe_fit(x, y, 1, output_weight = TRUE, upper = list(c = -3)))
+  expect_true(fb$theta[["c[1]"]] <= -3)
+  expect_error(voronoi_loss(fit, moe_params(0, 0, 1, 0)), "`fit` has output weights")
+  expect_error(moe_params(0, 0, 1, 0, expert = "linear", c = 2), "`c` \\(output weights\\) must be NULL")
+})

@@ -190,3 +190,40 @@ test_that("moe_mean and moe_jacobian handle zero rows and validate their argumen
   expect_error(moe_jacobian(unclass(p), 1), "`params`")
   expect_error(moe_experts(p, c(NaN)), "`x`")
 })
+
+test_that("output weights: f, the expert outputs and the Jacobian against plain R and finite differences", {
+  set.seed(311)
+  n <- 80; k <- 3
+  for (gating in c("sigmoid", "softmax", "normalized_sigmoid"))
+    for (cs in list(list(expert = "relu"), list(expert = "gelu"), list(expert = "sigmoid"),
+                    list(expert = "tanh"), list(expert = "polynomial", degree = 3L)))
+      for (d in c(1L, 6L)) {
+        raw <- list(beta0 = rnorm(k), beta1 = matrix(rnorm(k * d, sd = 1.5), k, d),
+                    a = matrix(rnorm(k * d), k, d), b = rnorm(k, sd = 0.5), c = rnorm(k, sd = 2))
+        if (gating == "softmax") { raw$beta0[k] <- 0; raw$beta1[k, ] <- 0 }
+        p <- moe_params(raw$beta0, raw$beta1, raw$a, raw$b, gating = gating, expert = cs$expert,
+                        degree = cs$degree, c = raw$c)
+        x <- matrix(runif(n * d, -1, 1), n, d)
+        label <- sprintf("%s gate, %s experts with output weights, d = %d", gating, cs$expert, d)
+        # independent: c_i times the plain-R expert, through ref_mean with one
+        # expert at a time
+        h <- sapply(seq_len(k), function(i) {
+          one <- raw; one$beta0 <- 0; one$beta1 <- matrix(0, 1, d); one$a <- raw$a[i, , drop = FALSE]
+          one$b <- raw$b[i]
+          raw$c[i] * ref_mean(one, x, "softmax", cs$expert, cs$degree)
+        })
+        expect_equal(moe_experts(p, x), h, tolerance = 1e-12, ignore_attr = TRUE, label = label)
+        expect_equal(moe_mean(p, x), rowSums(moe_gates(p, x) * h), tolerance = 1e-12, label = label)
+        th <- sigmoe:::params_theta(p)
+        expect_identical(utils::tail(names(th), 1L), sprintf("c[%d]", k))
+        fd <- sapply(seq_along(th), function(j) {
+          e <- 1e-6 * max(1, abs(th[j])); up <- th; dn <- th
+          up[j] <- up[j] + e; dn[j] <- dn[j] - e
+          (moe_mean(sigmoe:::theta_params(up, p), x) - moe_mean(sigmoe:::theta_params(dn, p), x)) / (2 * e)
+        })
+        J <- moe_jacobian(p, x)
+        ok <- if (cs$expert == "relu") apply(abs(sapply(seq_len(k), function(i) x %*% raw$a[i, ] + raw$b[i])) > 1e-3, 1, all)
+              else rep(TRUE, n)
+        expect_equal(unname(J[ok, ]), unname(fd[ok, ]), tolerance = 1e-6, label = label)
+      }
+})

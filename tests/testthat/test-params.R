@@ -233,9 +233,11 @@ test_that("theta_layout describes theta as the plain-R reference unpacks it", {
   }
 })
 
-test_that("params_spec is c(k, d, gate code, expert code, degree)", {
+test_that("params_spec is c(k, d, gate code, expert code, degree, output weights)", {
   p <- make(gating = "normalized_sigmoid", expert = "polynomial", degree = 3)
-  expect_identical(sigmoe:::params_spec(p), c(2L, 1L, 3L, 6L, 3L))
+  expect_identical(sigmoe:::params_spec(p), c(2L, 1L, 3L, 6L, 3L, 0L))
   expect_identical(sigmoe:::params_spec(make(expert = "constant", a = NULL)),
-                   c(2L, 1L, 1L, 7L, 0L))
+                   c(2L, 1L, 1L, 7L, 0L, 0L))
+  p$c <- c(1, -2)
+  expect_identical(sigmoe:::params_spec(p), c(2L, 1L, 3L, 6L, 3L, 1L))
 })

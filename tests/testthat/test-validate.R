@@ -150,7 +150,7 @@ test_that("check_params and check_dots_empty name what is wrong", {
   p <- moe_params(beta0 = 0, beta1 = 1, a = 1, b = 0)
   expect_invisible(sigmoe:::check_params(p, "truth"))
   expect_error(sigmoe:::check_params(unclass(p), "truth"),
-               "`truth` must be a `moe_params` object (see ?moe_params), not a list of length 9.",
+               "`truth` must be a `moe_params` object (see ?moe_params), not a list of length 10.",
                fixed = TRUE)
   expect_null(sigmoe:::check_dots_empty())
   expect_error(sigmoe:::check_dots_empty(sedd = 1),
