@@ -2,7 +2,7 @@
 # before the tests): the model's formulas written in plain R from the raw
 # parameter values, never from the package's objects or code.
 
-# Gates of an n x k matrix of gate inputs z, as the SPEC writes them. No
+# Gates of an n x k matrix of gate inputs z, as the theory writes them. No
 # overflow guards: callers keep |z| moderate.
 ref_gates <- function(z, gating) {
   switch(gating,
@@ -29,7 +29,7 @@ ref_gate_inputs <- function(beta0, beta1, x) {
   sapply(seq_along(beta0), function(i) beta0[i] + drop(x %*% beta1[i, ]))
 }
 
-# h(t) as the SPEC writes it.
+# h(t) as the theory writes it.
 ref_expert <- function(t, expert, degree = NULL) {
   switch(expert,
     linear = t,
@@ -41,7 +41,7 @@ ref_expert <- function(t, expert, degree = NULL) {
     constant = t)
 }
 
-# h'(t) in closed form (SPEC section 2); relu' is 0 at t = 0.
+# h'(t) in closed form; relu' is 0 at t = 0.
 ref_dexpert <- function(t, expert, degree = NULL) {
   switch(expert,
     linear = rep(1, length(t)),
@@ -53,7 +53,7 @@ ref_dexpert <- function(t, expert, degree = NULL) {
     constant = rep(1, length(t)))
 }
 
-# f_G(x) = sum_i g_i(x) h(a_i'x + b_i) (SPEC section 1).
+# f_G(x) = sum_i g_i(x) h(a_i'x + b_i) (vignette("theory"), section 1).
 ref_mean <- function(raw, x, gating, expert, degree = NULL) {
   x <- as.matrix(x)
   k <- length(raw$beta0)

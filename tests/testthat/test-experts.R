@@ -1,5 +1,5 @@
 # Experts (R/experts.R, src/experts.c) against plain-R formulas, closed-form
-# derivatives and central finite differences (SPEC sections 1 and 2).
+# derivatives and central finite differences (vignette("theory"), sections 1 and 2).
 
 # The experts under test, with the degree of each polynomial.
 kernel_cases <- list(

@@ -1,4 +1,4 @@
-# Gates (R/gating.R, src/gating.c) against plain-R formulas from SPEC section 1.
+# Gates (R/gating.R, src/gating.c) against plain-R formulas from the model of vignette("theory").
 
 c_gates <- function(gating, z) {
   .Call(sigmoe:::C_gate_eval, sigmoe:::gating_code(gating), z)
@@ -171,7 +171,7 @@ test_that("softmax gates do not depend on which expert is the reference", {
 })
 
 test_that("a two-expert softmax equals a sigmoid pair sigma(z), sigma(-z)", {
-  # SPEC section 3: the same data for both gates.
+  # the two-expert softmax = sigmoid identity: the same data for both gates.
   x <- seq(-1, 1, by = 0.25)
   pm <- moe_params(beta0 = c(0.7, 0), beta1 = c(-3, 0), a = c(1, -1), b = c(0.2, 0.1),
                    gating = "softmax", expert = "relu")

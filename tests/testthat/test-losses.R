@@ -1,6 +1,6 @@
-# Voronoi loss and expert error against plain-R computations of SPEC section 3.
+# Voronoi loss and expert error against plain-R computations of the definitions in vignette("theory").
 
-# Plain-R Voronoi loss, written from the formula of SPEC section 3.
+# Plain-R Voronoi loss, written from its formula (vignette("theory"), section 3).
 voronoi_plain <- function(fit, truth, r_exact = 1, r_over = 2) {
   loc <- function(p) if (p$expert == "constant") cbind(p$beta1, p$b) else cbind(p$beta1, p$a, p$b)
   w <- if (fit$gating == "softmax") exp(fit$beta0) else plogis(fit$beta0)
@@ -220,7 +220,7 @@ test_that("cell_error is 0 at the truth and for a zero-slope atom split exactly"
   expect_equal(as.vector(cell_error(split, truth, x)), c(0, 0), tolerance = 1e-12)
   expect_identical(attr(cell_error(split, truth, x), "cell"), c(1L, 1L, 2L))
   # with a non-zero slope no two sigmoids of that slope add up to one
-  # (SPEC section 3), so the same split leaves a cell error
+  # (vignette("theory"), section 4), so the same split leaves a cell error
   sloped <- truth
   sloped$beta1[1, ] <- 3
   split_sloped <- split

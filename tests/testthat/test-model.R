@@ -137,7 +137,7 @@ test_that("moe_jacobian matches central finite differences for every gate x expe
   }
 })
 
-test_that("the Jacobian follows SPEC section 2 in closed form (sigmoid gate)", {
+test_that("the Jacobian follows its closed form (sigmoid gate)", {
   # d f / d beta0_i = s_i (1 - s_i) h_i,  d f / d b_i = s_i h'(t_i)
   x <- c(-0.8, -0.1, 0.6)
   p <- moe_params(beta0 = c(0.3, -0.4), beta1 = c(1.5, -2), a = c(1, -0.5), b = c(0.2, 0.1),
@@ -151,7 +151,7 @@ test_that("the Jacobian follows SPEC section 2 in closed form (sigmoid gate)", {
   expect_equal(J[, "a[1,1]"], s[, 1] * (1 - tanh(t[, 1])^2) * x)
 })
 
-test_that("the Jacobian follows SPEC section 2 in closed form (softmax gate)", {
+test_that("the Jacobian follows its closed form (softmax gate)", {
   # d f / d beta0_l = pi_l (h_l - f)
   x <- c(-0.8, -0.1, 0.6)
   p <- moe_params(beta0 = c(0.3, -0.4, 0), beta1 = c(1.5, -2, 0), a = c(1, -0.5, 2),
