@@ -60,6 +60,18 @@ box_theta <- function(lower, upper, template) {
   flat_lo <- unlist(lapply(lo, as.double), use.names = FALSE)
   flat_up <- unlist(lapply(up, as.double), use.names = FALSE)
   names_all <- all_param_names(k, d, outw)
+  # no parameter can be >= Inf or <= -Inf: such a side leaves the box empty
+  # (and the solver with nothing but non-finite SSEs), whatever the other is
+  empty <- list(lower = which(flat_lo == Inf), upper = which(flat_up == -Inf))
+  for (side in names(empty)) {
+    i <- empty[[side]]
+    if (length(i))
+      stop(sprintf(paste0("`%s` must be %s for every parameter, not %s (for %s): no finite value ",
+                          "lies %s it."), side,
+                   if (side == "lower") "a finite number or -Inf" else "a finite number or Inf",
+                   if (side == "lower") "Inf" else "-Inf", names_all[i[1L]],
+                   if (side == "lower") "above" else "below"), call. = FALSE)
+  }
   crossed <- which(flat_lo > flat_up)
   if (length(crossed))
     stop(sprintf("`lower` must be <= `upper` for every parameter; %s has lower %s > upper %s.",

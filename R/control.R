@@ -28,17 +28,20 @@
 #'   all rows.
 #' @param jitter Standard deviation of the relative Gaussian noise added to
 #'   every data-driven start after the first.
-#' @param screen_rows,agree,agree_tol,min_starts,max_starts,polish,hops The
+#' @param screen_rows,agree,agree_tol,min_starts,max_starts,polish,hops,hop_size The
 #'   default search of [moe_fit()] (`nstart = NULL`): data-driven starts run
 #'   in batches of `agree + 1` on a random subsample of `screen_rows` rows (all
 #'   rows when there are no more), until, after at least `min_starts` starts,
 #'   the best SSE has been reached by `agree` starts within `agree_tol`
 #'   relative, or `max_starts` starts have run; then `hops` times a random
-#'   jump of relative size `jitter` from the best minimum starts one more
+#'   jump of relative size `hop_size` from the best minimum starts one more
 #'   local search; the `polish` best distinct minima of the subsample are
-#'   then refined on all the rows. `hops` is between 0 and 1e5. `screen_rows`
+#'   then refined on all the rows. `hops` is between 0 and 1e5, `hop_size`
+#'   a number >= 0. `screen_rows`
 #'   is a whole number >= 100, `agree` and `polish` between 1 and 1000,
-#'   `min_starts` and `max_starts` between 1 and 1e5, `agree_tol` in \[0, 1\].
+#'   `min_starts` and `max_starts` between 1 and 1e5 with `min_starts <=
+#'   max_starts` (a `max_starts` below the default `min_starts`, given without
+#'   `min_starts`, lowers it to `max_starts`), `agree_tol` in \[0, 1\].
 #' @returns A list of class `moe_control`.
 #' @examples
 #' moe_control(maxit = 500, threads = 2)
@@ -47,19 +50,23 @@ moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
                         lambda = 1e-3, threads = getOption("sigmoe.threads", 1L),
                         trace = FALSE, start_rows = 5000L, jitter = 0.1,
                         screen_rows = 2000L, agree = 3L, agree_tol = 1e-6, min_starts = 20L,
-                        max_starts = 100L, polish = 3L, hops = 10L) {
+                        max_starts = 100L, polish = 3L, hops = 20L, hop_size = 0.3) {
+  # a smaller max_starts given alone lowers the default min_starts with it;
+  # min_starts given above max_starts is an error (control_validate())
+  if (missing(min_starts) && is_whole(max_starts) && max_starts >= 1)
+    min_starts <- min(min_starts, max_starts)
   control_validate(list(maxit = maxit, ftol = ftol, xtol = xtol, gtol = gtol, lambda = lambda,
                         threads = threads, trace = trace, start_rows = start_rows,
                         jitter = jitter, screen_rows = screen_rows, agree = agree,
                         agree_tol = agree_tol, min_starts = min_starts, max_starts = max_starts,
-                        polish = polish, hops = hops), "")
+                        polish = polish, hops = hops, hop_size = hop_size), "")
 }
 
 # Every setting checked, with messages that name it as the caller wrote it
 # (`maxit`, or `control$maxit` for a control list or object).
 control_validate <- function(v, prefix) {
   arg <- function(name) paste0(prefix, name)
-  structure(list(
+  out <- structure(list(
     maxit = check_whole(v$maxit, arg("maxit"), min = 1, max = 1e9),
     ftol = check_number(v$ftol, arg("ftol"), min = 0),
     xtol = check_number(v$xtol, arg("xtol"), min = 0),
@@ -75,8 +82,14 @@ control_validate <- function(v, prefix) {
     min_starts = check_whole(v$min_starts, arg("min_starts"), min = 1, max = 1e5),
     max_starts = check_whole(v$max_starts, arg("max_starts"), min = 1, max = 1e5),
     polish = check_whole(v$polish, arg("polish"), min = 1, max = 1000),
-    hops = check_whole(v$hops, arg("hops"), min = 0, max = 1e5)
+    hops = check_whole(v$hops, arg("hops"), min = 0, max = 1e5),
+    hop_size = check_number(v$hop_size, arg("hop_size"), min = 0)
   ), class = "moe_control")
+  # the search stops at max_starts, so it could never run min_starts more
+  if (out$min_starts > out$max_starts)
+    stop(sprintf("`%s` must be <= `%s`, not %d > %d.", arg("min_starts"), arg("max_starts"),
+                 out$min_starts, out$max_starts), call. = FALSE)
+  out
 }
 
 # The largest thread count accepted anywhere (MOE_MAX_THREADS in src/adapt.h).
@@ -92,8 +105,20 @@ check_control <- function(control) {
       stop(sprintf("`control` has unknown setting%s %s; known: %s.", if (length(bad) > 1) "s" else "",
                    paste0("\"", bad, "\"", collapse = ", "), paste(known, collapse = ", ")),
            call. = FALSE)
-    full <- if (inherits(control, "moe_control")) unclass(control)
-            else utils::modifyList(unclass(moe_control()), control)
+    # settings added after the first nine take their defaults when a control
+    # object was made before them (a stored study's); the first nine must be
+    # there, so a hand-edited object that lost one is still an error
+    later <- setdiff(known, c("maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace",
+                             "start_rows", "jitter"))
+    full <- if (inherits(control, "moe_control")) {
+      v <- unclass(control)
+      absent <- setdiff(later, names(v))
+      c(v, unclass(moe_control())[absent])
+    } else utils::modifyList(unclass(moe_control()), control)
+    # as in moe_control(): max_starts alone lowers the default min_starts
+    if (!inherits(control, "moe_control") && is.null(control$min_starts) &&
+        is_whole(full$max_starts) && full$max_starts >= 1)
+      full$min_starts <- min(full$min_starts, full$max_starts)
     return(control_validate(full, "control$"))
   }
   abort_arg("control", "a `moe_control()` object or a named list of its settings", control)

@@ -143,6 +143,7 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
                     lower = -Inf, upper = Inf, weights = NULL, offset = NULL,
                     output_weight = FALSE) {
   cl <- match.call()
+  if (missing(k)) abort_missing("k", "the number of experts, a whole number >= 1")
   pin_blas_threads()
   x <- check_x(x, "x")
   if (anyDuplicated(colnames(x)))
@@ -239,10 +240,11 @@ fit_diagnostics <- function(fit, control) {
 # whose output changes a thousand times faster than the response does.
 runaway_parameters <- function(fit) {
   p <- fit$coefficients
+  # a single observation has no spread (sd is NA): then 1, as for a constant
   sx <- apply(fit$x, 2L, stats::sd)
-  sx[!(sx > 0)] <- 1
+  sx[!is.finite(sx) | sx <= 0] <- 1
   sy <- stats::sd(fit$y)
-  if (!(sy > 0)) sy <- 1
+  if (!is.finite(sy) || sy <= 0) sy <- 1
   steep <- sweep(abs(p$beta1), 2L, sx, "*") > 1e3
   loud <- sweep(abs(p$a), 2L, sx, "*") > 1e3 * sy
   lay <- params_layout(p)
@@ -330,9 +332,11 @@ check_starts <- function(start, template, box = NULL) {
     abort_arg("start", "NULL, a `moe_params` object or a list of them", start)
   for (s in seq_along(start)) {
     p <- start[[s]]
-    what <- if (length(start) > 1L) sprintf("`start[[%d]]`", s) else "`start`"
+    arg <- if (length(start) > 1L) sprintf("start[[%d]]", s) else "start"
+    what <- sprintf("`%s`", arg)
     if (!inherits(p, "moe_params"))
       stop(sprintf("%s must be a `moe_params` object, not %s.", what, describe_value(p)), call. = FALSE)
+    check_params(p, arg)
     same <- c(k = identical(as.integer(p$k), template$k), d = identical(as.integer(p$d), template$d),
               gating = identical(p$gating, template$gating),
               expert = identical(p$expert, template$expert),
@@ -340,6 +344,16 @@ check_starts <- function(start, template, box = NULL) {
               c = identical(is.null(p$c), is.null(template$c)))
     if (!all(same)) {
       field <- names(same)[!same][1]
+      # output weights are a vector, one per expert: what differs is whether
+      # there are any, which is what the message says
+      if (field == "c")
+        stop(if (is.null(template$c))
+               sprintf(paste0("%s has output weights `c` but the model being fitted has none; ",
+                              "pass `output_weight = TRUE` or a start without them."), what)
+             else
+               sprintf(paste0("%s has no output weights `c` but the model being fitted has them ",
+                              "(`output_weight = TRUE`); give the start weights `c`."), what),
+             call. = FALSE)
       show <- function(v) if (is.null(v)) "none" else format(v)
       stop(sprintf("%s has %s = %s but the model being fitted has %s = %s.", what, field,
                    show(p[[field]]), field, show(template[[field]])), call. = FALSE)

@@ -43,22 +43,12 @@ moe <- function(formula, data, k, ..., weights, offset, subset, na.action) {
     stop(sprintf("`%s` is not an argument of moe() or moe_fit(); they take %s.", unknown[1L],
                  paste0("`", c("formula", "data", "k", fit_args, "weights", "offset", "subset",
                                "na.action"), "`", collapse = ", ")), call. = FALSE)
-  if (missing(data)) data <- environment(formula)
-  mf <- match.call(expand.dots = FALSE)
-  mf <- mf[c(1L, match(c("formula", "data", "subset", "weights", "offset", "na.action"),
-                       names(mf), 0L))]
-  mf$drop.unused.levels <- TRUE
-  if (missing(na.action)) mf$na.action <- quote(stats::na.pass)
-  mf[[1L]] <- quote(stats::model.frame)
-  mf <- eval(mf, parent.frame())
-  if (missing(na.action)) {
-    bad <- which(!stats::complete.cases(mf))
-    if (length(bad))
-      stop(sprintf(paste0("`data` has %d row%s with missing values in the model's variables ",
-                          "(first: row %s); remove them or pass `na.action = na.omit`."),
-                   length(bad), if (length(bad) > 1L) "s" else "", rownames(mf)[bad[1L]]),
-           call. = FALSE)
-  }
+  if (missing(k)) abort_missing("k", "the number of experts, a whole number >= 1")
+  mf <- moe_model_frame(formula, data = if (missing(data)) NULL else data,
+                        exprs = list(weights = cl[["weights"]], offset = cl[["offset"]],
+                                     subset = cl[["subset"]]),
+                        na.action = if (missing(na.action)) NULL else na.action,
+                        caller = parent.frame())
   mt <- attr(mf, "terms")
   y <- stats::model.response(mf, "numeric")
   if (is.null(y)) stop("`formula` must have a response on its left-hand side.", call. = FALSE)
@@ -73,6 +63,102 @@ moe <- function(formula, data, k, ..., weights, offset, subset, na.action) {
   fit$contrasts <- attr(X, "contrasts")
   fit$na.action <- attr(mf, "na.action")
   fit
+}
+
+# The model frame of moe(), built by stats::model.frame() from arguments
+# checked first, so that every error names the argument at fault (`formula`,
+# `data`, `weights`, `offset`, `subset`, `na.action`) instead of passing on
+# model.frame()'s "object 'zz' not found" or "variable lengths differ".
+# `exprs` holds the unevaluated `weights`, `offset` and `subset` of the call
+# (NULL when not given), evaluated as model.frame() would: in `data`, then in
+# the caller's frame.
+moe_model_frame <- function(formula, data, exprs, na.action, caller) {
+  env <- environment(formula)
+  if (is.null(env)) env <- caller
+  if (is.null(data)) {
+    data <- env
+  } else if (!is.environment(data)) {
+    named <- is.list(data) && length(data) > 0L && !is.null(names(data)) && all(nzchar(names(data)))
+    if (!is.data.frame(data) && !named)
+      abort_arg("data", "a data frame (or a named list of variables)", data)
+  }
+  # a variable found nowhere: say so, naming the formula and the data
+  vars <- setdiff(all.vars(formula), ".")
+  absent <- vars[!vapply(vars, function(v)
+    if (is.environment(data)) exists(v, envir = data) else v %in% names(data) || exists(v, envir = env),
+    logical(1))]
+  if (length(absent))
+    stop(sprintf(paste0("`formula` uses the variable%s %s, which %s not in `data` (nor in the ",
+                        "formula's environment)."), if (length(absent) > 1L) "s" else "",
+                 paste0("\"", absent, "\"", collapse = ", "), if (length(absent) > 1L) "are" else "is"),
+         call. = FALSE)
+  # the checked values go into the call as values (do.call), since
+  # model.frame() evaluates its extra arguments as expressions in `data`
+  frame <- function(...) {
+    args <- list(...)
+    args <- c(list(formula = formula, data = data, drop.unused.levels = TRUE),
+              args[!vapply(args, is.null, logical(1))])
+    tryCatch(do.call(stats::model.frame, args),
+             error = function(e)
+               stop(sprintf("`formula` could not be evaluated in `data`: %s", conditionMessage(e)),
+                    call. = FALSE))
+  }
+  n <- nrow(frame(na.action = stats::na.pass))
+  if (n == 0L) stop("`data` must have at least one row, not 0.", call. = FALSE)
+  value <- lapply(stats::setNames(nm = c("weights", "offset", "subset")), function(arg) {
+    e <- exprs[[arg]]
+    if (is.null(e)) return(NULL)
+    tryCatch(if (is.environment(data)) eval(e, data) else eval(e, data, caller),
+             error = function(err)
+               stop(sprintf("`%s` could not be evaluated in `data`: %s", arg, conditionMessage(err)),
+                    call. = FALSE))
+  })
+  for (arg in c("weights", "offset")) {
+    v <- value[[arg]]
+    if (is.null(v)) next
+    if (!is.numeric(v) || !(is.null(dim(v)) || length(dim(v)) == 2L && ncol(v) == 1L) || length(v) != n)
+      abort_arg(arg, sprintf("NULL or one number per row of `data` (%d)", n), v)
+    value[[arg]] <- as.vector(v)
+  }
+  s <- value$subset
+  if (!is.null(s)) {
+    rows <- if (is.logical(s) && is.null(dim(s)) && length(s) == n) which(s)
+            else if (is.numeric(s) && is.null(dim(s)) && all(is_whole_vec(s)) && all(abs(s) <= n) &&
+                     (all(s >= 0) || all(s <= 0))) seq_len(n)[s]
+            else abort_arg("subset", sprintf(paste0("a logical vector with one value per row of `data` ",
+                                                    "(%d) or row numbers"), n), s)
+    if (!length(rows)) stop("`subset` must select at least one row of `data`; it selects none.",
+                            call. = FALSE)
+  }
+  if (!is.null(na.action)) {
+    fn <- if (is.character(na.action) && length(na.action) == 1L && !is.na(na.action))
+      get0(na.action, envir = caller, mode = "function") else na.action
+    if (!is.function(fn))
+      abort_arg("na.action", "a function such as na.omit or na.exclude (or its name)", na.action)
+    na.action <- fn
+  }
+  mf <- frame(weights = value$weights, offset = value$offset, subset = value$subset,
+              na.action = if (is.null(na.action)) stats::na.pass else na.action)
+  if (is.null(na.action)) {
+    bad <- which(!stats::complete.cases(mf))
+    if (length(bad)) {
+      # missing weights or offsets are those arguments' fault, not the data's
+      where <- vapply(mf, anyNA, logical(1))
+      extra <- c("(weights)" = "weights", "(offset)" = "offset")
+      culprit <- unique(ifelse(names(mf)[where] %in% names(extra), extra[names(mf)[where]], "data"))
+      if ("data" %in% culprit)
+        stop(sprintf(paste0("`data` has %d row%s with missing values in the model's variables ",
+                            "(first: row %s); remove them or pass `na.action = na.omit`."),
+                     length(bad), if (length(bad) > 1L) "s" else "", rownames(mf)[bad[1L]]),
+             call. = FALSE)
+      stop(sprintf(paste0("`%s` must be numbers, not NA; %d %s missing (first: row %s). Remove ",
+                          "those rows or pass `na.action = na.omit`."), culprit[1L], length(bad),
+                   if (length(bad) > 1L) "are" else "is", rownames(mf)[bad[1L]]), call. = FALSE)
+    }
+  } else if (nrow(mf) == 0L) {
+    stop("`na.action` removed every row of `data`: each has a missing value.", call. = FALSE)
+  }
+  mf
 }
 
 # Model matrix without the intercept column (gates and experts carry their own).

@@ -6,6 +6,7 @@
 #' @rdname moe_fit-methods
 #' @export
 vcov.moe_fit <- function(object, tol = sqrt(.Machine$double.eps), ...) {
+  check_fit(object)
   info <- information_inverse(object, tol)
   if (info$singular) warn_singular(info, object$npar)
   if (any(info$at_bound)) warn_at_bound(object)
@@ -97,6 +98,19 @@ information_inverse_free <- function(A, tol) {
 #' @rdname moe_fit-methods
 #' @export
 confint.moe_fit <- function(object, parm, level = 0.95, ...) {
+  check_fit(object)
+  # `...` carries vcov()'s `tol` and nothing else: a misspelt argument is an
+  # error naming it, not R's "unused argument" from deep inside
+  dots <- list(...)
+  if (length(dots)) {
+    nm <- names(dots)
+    if (is.null(nm)) nm <- character(length(dots))
+    other <- which(nm != "tol")
+    if (length(other))
+      stop(sprintf("Unknown argument %s: confint() of a fit takes `parm`, `level` and `tol`.",
+                   if (nzchar(nm[other[1L]])) sprintf("`%s`", nm[other[1L]]) else "(an unnamed argument)"),
+           call. = FALSE)
+  }
   theta <- object$theta
   pnames <- names(theta)
   if (missing(parm)) {
@@ -182,6 +196,7 @@ confint.moe_fit <- function(object, parm, level = 0.95, ...) {
 anova.moe_fit <- function(object, ...) {
   fits <- list(object, ...)
   labels <- arg_labels(as.list(substitute(list(object, ...)))[-1L])
+  check_fit(object)
   named <- names(fits)
   if (!is.null(named) && any(nzchar(named[-1L]))) {
     extra <- named[-1L][nzchar(named[-1L])][1L]
@@ -196,6 +211,7 @@ anova.moe_fit <- function(object, ...) {
     if (!inherits(fi, "moe_fit"))
       stop(sprintf("`%s` must be a `moe_fit` object, not %s.", labels[i], describe_value(fi)),
            call. = FALSE)
+    check_fit(fi, labels[i])
     check_same_data(fi, object, labels[i], labels[1L])
   }
   df.r <- vapply(fits, function(f) as.numeric(f$df.residual), numeric(1))

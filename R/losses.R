@@ -118,6 +118,7 @@ voronoi_compute <- function(fitp, truth, r_exact = 1, r_over = 2, align = "mass"
 
 #' @export
 print.moe_voronoi <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  digits <- check_digits(digits)
   cat(sprintf("Voronoi loss %s\n", format(as.numeric(x), digits = digits)))
   cat("Cells of the fitted atoms:", paste(attr(x, "cell"), collapse = " "), "\n")
   print(attr(x, "cells"), digits = digits, row.names = FALSE)
@@ -283,7 +284,8 @@ atom_locations <- function(p, gate = TRUE) {
 }
 
 loss_fit_params <- function(fit, arg) {
-  p <- if (inherits(fit, "moe_fit")) fit$coefficients else if (inherits(fit, "moe_params")) fit
+  p <- if (inherits(fit, "moe_fit")) check_fit(fit, arg)$coefficients
+       else if (inherits(fit, "moe_params")) check_params(fit, arg)
        else abort_arg(arg, "a `moe_fit` or a `moe_params` object", fit)
   check_no_output_weights(p, arg)
   p

@@ -67,6 +67,8 @@ NULL
 #' @rdname summary.moe_fit
 #' @export
 print.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  digits <- check_digits(digits)
+  check_fit(x, "x")
   cat("Mixture-of-experts fit by least squares\n")
   cat("Call: ", paste(deparse(x$call, width.cutoff = 500L), collapse = "\n  "), "\n", sep = "")
   cat(model_line(x), "\n", sep = "")
@@ -112,6 +114,7 @@ convergence_line <- function(x) {
 #' @rdname summary.moe_fit
 #' @export
 summary.moe_fit <- function(object, ...) {
+  check_fit(object)
   info <- information_inverse(object)
   est <- object$theta
   se <- sqrt(pmax(diag(info$inverse), 0)) * sigma.moe_fit(object)
@@ -171,7 +174,9 @@ start_agreement <- function(fit) {
 #' @rdname summary.moe_fit
 #' @export
 print.summary.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L),
-                                  signif.stars = getOption("show.signif.stars"), ...) {
+                                  signif.stars = getOption("show.signif.stars", TRUE), ...) {
+  digits <- check_digits(digits)
+  signif.stars <- check_flag(signif.stars, "signif.stars")
   cat("Call:\n", paste(deparse(x$call, width.cutoff = 500L), collapse = "\n"), "\n\n", sep = "")
   cat(x$model_line, "\n\n", sep = "")
   cat("Free parameters:\n")
@@ -302,7 +307,7 @@ NULL
 #' @rdname moe_fit-methods
 #' @export
 coef.moe_fit <- function(object, type = c("params", "theta"), ...) {
-  type <- match.arg(type)
+  type <- check_choice_arg(type, c("params", "theta"), "type")
   if (type == "theta") object$theta else object$coefficients
 }
 
@@ -318,7 +323,7 @@ fitted.moe_fit <- function(object, ...) {
 #' @rdname moe_fit-methods
 #' @export
 residuals.moe_fit <- function(object, type = c("response", "pearson"), ...) {
-  type <- match.arg(type)
+  type <- check_choice_arg(type, c("response", "pearson"), "type")
   r <- object$residuals
   if (type == "pearson") {
     if (!is.null(object$weights)) r <- r * sqrt(object$weights)

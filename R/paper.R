@@ -89,6 +89,7 @@ paper_study <- function(design = c("same_data", "zero_slope"), expert = c("relu"
   design <- check_choice(design[1L], c("same_data", "zero_slope"), "design")
   if (!is.character(expert) || length(expert) < 1L)
     abort_arg("expert", "a character vector of expert types", expert)
+  check_paper_fixed(names(list(...)))
   truth <- paper_truth(design, expert[1L])
   degree <- if ("polynomial" %in% expert) 2L else NULL
   with_all_cores(
@@ -98,6 +99,22 @@ paper_study <- function(design = c("same_data", "zero_slope"), expert = c("relu"
                       losses = list("voronoi", "expert_error", "l2", cell_error = paper_cell_error),
                       cache_dir = cache_dir, progress = progress, ...)
   )
+}
+
+# What the paper's design fixes, as paper_study() passes it to
+# convergence_study(): given again in `...` it is an error that says so,
+# rather than R's "formal argument matched by multiple actual arguments".
+paper_fixed <- c(truth = "the design's truth, see paper_truth()", k = "3 (one surplus expert)",
+                 gating = "c(\"sigmoid\", \"softmax\")", degree = "2 for polynomial experts",
+                 init = "\"near_truth\"", split = "1 (true atom 1 is split)", init_sd = "0.05",
+                 losses = "the Voronoi loss, expert, cell and L2 errors")
+
+check_paper_fixed <- function(dots) {
+  fixed <- intersect(dots, names(paper_fixed))
+  if (length(fixed))
+    stop(sprintf(paste0("`%s` is fixed at %s by paper_study(), the paper's design; call ",
+                        "convergence_study() to choose it."), fixed[1L], paper_fixed[[fixed[1L]]]),
+         call. = FALSE)
 }
 
 # The largest cell error over the true atoms (see cell_error()), as a study loss.
@@ -164,8 +181,15 @@ paper_figure1 <- function(reps = 40L, file = "figure1.png", design = "same_data"
                           expert = c("relu", "linear"), n = paper_sizes(), loss = "voronoi",
                           eps = NULL, seed = 20240513L, cache_dir = NULL, progress = NULL,
                           width = NULL, height = 4.5, res = 150, ...) {
+  # every argument is checked before the study runs, so that a typo costs
+  # seconds, not the hours of the study (the study checks its own first)
+  design <- check_choice(design[1L], c("same_data", "zero_slope"), "design")
   loss <- check_choice(loss, c("voronoi", "expert_error", "cell_error", "l2"), "loss")
   expert <- check_expert_types(expert, "expert")
+  if (!is.null(eps) && (!is.numeric(eps) || !is.null(dim(eps)) || length(eps) < 1L ||
+                        any(!is.finite(eps) | eps <= 0)))
+    abort_arg("eps", "NULL or a vector of numbers > 0 (target losses)", eps)
+  check_paper_fixed(names(list(...)))
   if (!is.null(file) && (!is.character(file) || length(file) != 1L || is.na(file)))
     abort_arg("file", "NULL or a file name", file)
   width <- if (is.null(width)) 5 * length(expert) else check_number(width, "width", min = 1)
@@ -280,10 +304,12 @@ format_seconds <- function(s) {
 
 # Distinct expert types, or an error naming the argument.
 check_expert_types <- function(x, arg) {
-  if (!is.character(x) || length(x) < 1L || anyNA(x) || !all(x %in% expert_types) ||
-      anyDuplicated(x))
+  if (!is.character(x) || length(x) < 1L || anyNA(x) || !all(x %in% expert_types))
     abort_arg(arg, sprintf("a character vector of distinct expert types (%s)",
                            paste0("\"", expert_types, "\"", collapse = ", ")), x)
+  if (anyDuplicated(x))
+    stop(sprintf("`%s` must not repeat a type; \"%s\" is repeated.", arg, x[anyDuplicated(x)]),
+         call. = FALSE)
   x
 }
 
@@ -356,11 +382,19 @@ paper_table1 <- function(reps = 40L, n = paper_sizes(),
                          experts = c("relu", "gelu", "polynomial", "constant", "linear"),
                          loss = "expert_error1", studies = NULL, seed = 20240513L,
                          cache_dir = NULL, B = 1000L, progress = NULL, ...) {
-  if (!is.character(experts) || length(experts) < 1L || !all(experts %in% expert_types))
-    abort_arg("experts", "a character vector of expert types", experts)
   # checked before any study runs, so that a typo costs nothing
+  experts <- check_expert_types(experts, "experts")
   paper_losses <- c("expert_error1", "expert_error2", "expert_error", "voronoi", "cell_error", "l2")
   loss <- check_choice(loss, paper_losses, "loss")
+  B <- check_whole(B, "B", min = 0)
+  # the studies get file.path(cache_dir, design): a number or TRUE would make
+  # a directory "1" or "TRUE" in the working directory
+  if (!is.null(cache_dir) && (!is.character(cache_dir) || length(cache_dir) != 1L ||
+                              is.na(cache_dir) || !nzchar(cache_dir)))
+    abort_arg("cache_dir", "NULL or a directory path", cache_dir)
+  if (!is.null(cache_dir) && file.exists(cache_dir) && !dir.exists(cache_dir))
+    stop(sprintf("`cache_dir` must be a directory, but \"%s\" is a file.", cache_dir), call. = FALSE)
+  check_paper_fixed(names(list(...)))
   if (is.null(studies)) {
     # the constant expert ignores x, so its truth (a = 0) is a study of its own
     groups <- list(experts[experts != "constant"], intersect(experts, "constant"))
@@ -411,6 +445,8 @@ find_paper_study <- function(studies, design, expert) {
 
 #' @export
 print.moe_table1 <- function(x, digits = 2L, ...) {
+  # decimal places of formatC(format = "f"): 0 shows whole numbers
+  digits <- check_digits(digits, min = 0)
   cells <- sprintf("%s [%s, %s]", formatC(x$slope, digits = digits, format = "f"),
                    formatC(x$lower, digits = digits, format = "f"),
                    formatC(x$upper, digits = digits, format = "f"))

@@ -126,6 +126,7 @@ moe_params <- function(beta0, beta1, a = NULL, b, gating = "sigmoid",
 
 #' @export
 print.moe_params <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  digits <- check_digits(digits)
   cat(sprintf("Mixture of experts: %d %s expert%s, %s gate, d = %d\n", x$k,
               expert_label(x$expert, x$degree),
               if (x$k == 1L) "" else "s", sub("_", " ", x$gating), x$d))

@@ -13,7 +13,8 @@
 #'   experts and 2 gates (both only for d = 1), 3 residuals against fitted
 #'   values, 4 normal QQ plot of the residuals. Default `c(1, 2)` for d = 1,
 #'   `c(3, 4)` otherwise.
-#' @param col Colours of the experts, one per expert (recycled); default
+#' @param col Colours of the experts, one per expert (recycled): colour
+#'   names, `"#RRGGBB"` codes or palette numbers; default
 #'   [grDevices::hcl.colors()] with palette `"Dark 3"`.
 #' @param legend Where to put the legends of panels 1 and 2: `"auto"` (a
 #'   band kept free above the data and curves), a keyword of
@@ -32,6 +33,7 @@
 #' plot(fit, which = 3:4)
 #' @export
 plot.moe_fit <- function(x, which = NULL, col = NULL, legend = "auto", n_grid = 400L, ...) {
+  check_fit(x, "x")
   fit <- x
   if (is.null(which)) which <- if (fit$d == 1L) c(1L, 2L) else c(3L, 4L)
   if (!is.numeric(which) || length(which) < 1L || !all(is_whole_vec(which)) ||
@@ -41,11 +43,10 @@ plot.moe_fit <- function(x, which = NULL, col = NULL, legend = "auto", n_grid = 
   if (fit$d != 1L && any(which <= 2L))
     stop(sprintf("`which` = 1 and 2 (data and gates against x) need d = 1, but the fit has d = %d inputs.",
                  fit$d), call. = FALSE)
-  if (!isFALSE(legend) && !(is.character(legend) && length(legend) == 1L))
-    abort_arg("legend", "a legend position such as \"topleft\", or FALSE", legend)
+  if (!isFALSE(legend)) legend <- check_legend(legend)
   n_grid <- check_whole(n_grid, "n_grid", min = 2)
   k <- fit$k
-  col <- if (is.null(col)) grDevices::hcl.colors(k, "Dark 3") else rep_len(col, k)
+  col <- if (is.null(col)) grDevices::hcl.colors(k, "Dark 3") else rep_len(check_colours(col), k)
   if (length(which) > 1L) {
     op <- graphics::par(mfrow = c(1L, length(which)))
     on.exit(graphics::par(op), add = TRUE)
@@ -99,6 +100,20 @@ plot.moe_fit <- function(x, which = NULL, col = NULL, legend = "auto", n_grid = 
   invisible(x)
 }
 
+# The places graphics::legend() takes by keyword, after "auto" (our band
+# above the data); checked here so that a typo is an error naming `legend`
+# before anything is drawn.
+legend_positions <- c("auto", "bottomright", "bottom", "bottomleft", "left", "topleft", "top",
+                      "topright", "right", "center")
+
+check_legend <- function(legend) {
+  expected <- sprintf("FALSE or one of %s", paste0("\"", legend_positions, "\"", collapse = ", "))
+  if (!is.character(legend) || length(legend) != 1L || is.na(legend)) abort_arg("legend", expected, legend)
+  hit <- pmatch(legend, legend_positions)
+  if (is.na(hit)) abort_arg("legend", expected, legend)
+  legend_positions[hit]
+}
+
 # With legend = "auto" the legend goes in a band added above the data, at
 # most 4 entries per row, so that it never hides points or curves.
 legend_columns <- function(n) min(n, 4L)
@@ -145,7 +160,7 @@ autoplot.moe_fit <- function(object, n_grid = 400L, ...) {
   check_dots_empty(...)
   if (!requireNamespace("ggplot2", quietly = TRUE))
     stop("autoplot() of a fit needs the ggplot2 package.", call. = FALSE)
-  if (!inherits(object, "moe_fit")) abort_arg("object", "a `moe_fit` object", object)
+  check_fit(object)
   n_grid <- check_whole(n_grid, "n_grid", min = 2)
   fit <- object
   if (fit$d != 1L) {

@@ -71,7 +71,8 @@ predict.moe_fit <- function(object, newdata, type = c("response", "gates", "expe
                             interval = c("none", "confidence", "prediction"), level = 0.95,
                             se.fit = FALSE, pred.weights = 1, offset = NULL, ...) {
   check_dots_empty(...)
-  type <- match.arg(type)
+  check_fit(object)
+  type <- check_choice_arg(type, c("response", "gates", "experts"), "type")
   if (!is.character(interval) || length(interval) < 1L)
     abort_arg("interval", "one of \"none\", \"confidence\", \"prediction\"", interval)
   interval <- check_choice(interval[1L], c("none", "confidence", "prediction"), "interval")
@@ -81,10 +82,21 @@ predict.moe_fit <- function(object, newdata, type = c("response", "gates", "expe
                  if (interval != "none") "interval" else "se.fit", type), call. = FALSE)
   level <- check_number(level, "level", min = 0, max = 1)
   if (level <= 0 || level >= 1) abort_arg("level", "a number strictly between 0 and 1", level)
+  # checked whatever `interval` is, so that a bad value is never silently
+  # ignored; its length is checked against the rows once they are known
+  pw <- pred.weights
+  if (!is.numeric(pw) || !is.null(dim(pw)) || length(pw) < 1L || any(!is.finite(pw) | pw <= 0))
+    abort_arg("pred.weights", "1 or one positive number per row of `newdata`", pw)
   new <- !(missing(newdata) || is.null(newdata))
-  if (!new && is.null(offset) && type == "response" && interval == "none" && !se.fit)
-    return(fitted.moe_fit(object))
+  if (!new && !is.null(offset))
+    stop(paste0("`offset` must be NULL when `newdata` is missing: the fitted values carry the ",
+                "fit's own offset, if it has one. Pass `newdata` with the offset of its rows."),
+         call. = FALSE)
   x <- if (new) newdata_matrix(object, newdata) else object$x
+  if (!(length(pw) %in% c(1L, nrow(x))))
+    abort_arg("pred.weights", sprintf("1 or %d positive numbers (one per row)", nrow(x)), pw)
+  if (!new && type == "response" && interval == "none" && !se.fit)
+    return(fitted.moe_fit(object))
   off <- if (new) newdata_offset(object, newdata, offset, nrow(x)) else object$offset
   comp <- model_components(object$coefficients, x, arg = if (new) "newdata" else "x")
   if (type != "response") return(switch(type, gates = comp$gates, experts = comp$experts))
@@ -95,12 +107,7 @@ predict.moe_fit <- function(object, newdata, type = c("response", "gates", "expe
   out <- fit
   if (interval != "none") {
     q <- stats::qt((1 + level) / 2, df)
-    width <- if (interval == "confidence") se else {
-      pw <- pred.weights
-      if (!is.numeric(pw) || !(length(pw) %in% c(1L, nrow(x))) || any(!is.finite(pw) | pw <= 0))
-        abort_arg("pred.weights", sprintf("1 or %d positive numbers", nrow(x)), pw)
-      sqrt(se^2 + sigma.moe_fit(object)^2 / pw)
-    }
+    width <- if (interval == "confidence") se else sqrt(se^2 + sigma.moe_fit(object)^2 / pw)
     out <- cbind(fit = fit, lwr = fit - q * width, upr = fit + q * width)
   }
   if (se.fit) return(list(fit = out, se.fit = se, df = df, residual.scale = sigma.moe_fit(object)))

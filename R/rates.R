@@ -295,6 +295,8 @@ theory_source <- "vignette(\"theory\", package = \"sigmoe\"); arXiv:2405.13997, 
 
 #' @export
 print.moe_rate_table <- function(x, digits = 3L, ...) {
+  # decimal places of formatC(format = "f"): 0 shows whole numbers
+  digits <- check_digits(digits, min = 0)
   lev <- attr(x, "level")
   B <- attr(x, "B")
   df <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
@@ -381,6 +383,7 @@ print.moe_rate_table <- function(x, digits = 3L, ...) {
 #' @export
 sample_size <- function(study, eps, loss = NULL, stat = c("mean", "median")) {
   check_study(study)
+  if (missing(eps)) abort_missing("eps", "the target loss(es), numbers > 0")
   if (!is.numeric(eps) || length(eps) < 1L || anyNA(eps) || any(!is.finite(eps)) || any(eps <= 0))
     abort_arg("eps", "a vector of numbers > 0 (target losses)", eps)
   loss <- check_study_loss(study, loss)
@@ -419,6 +422,8 @@ format_sample_size <- function(n, extrapolated) {
 
 #' @export
 print.moe_sample_size <- function(x, digits = 3L, ...) {
+  # decimal places of the slopes (formatC(format = "f")): 0 shows whole numbers
+  digits <- check_digits(digits, min = 0)
   df <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
   stat <- if (is.null(df$stat)) "mean" else df$stat[1L]
   cat(sprintf("Sample size n at which the line of log(%s loss) on log(n) of each gate reaches eps\n",
@@ -439,4 +444,21 @@ print.moe_sample_size <- function(x, digits = 3L, ...) {
   if (any(is.infinite(df$n)))
     cat("never: the fitted line does not decrease (slope >= 0), so it never reaches eps.\n")
   invisible(x)
+}
+
+# A subset of a rate table's rows keeps its class and attributes only while
+# it still has the columns print() reads; otherwise it is a plain data frame.
+#' @export
+`[.moe_rate_table` <- function(x, ...) {
+  out <- NextMethod()
+  if (!is.data.frame(out)) return(out)
+  need <- c("gating", "expert", "loss", "slope", "lower", "upper", "intercept", "theory_slope",
+            "theory")
+  if (all(need %in% names(out))) {
+    attributes(out)[c("level", "B", "stat")] <- attributes(x)[c("level", "B", "stat")]
+    class(out) <- class(x)
+  } else {
+    class(out) <- "data.frame"
+  }
+  out
 }

@@ -76,7 +76,7 @@ adaptive_search <- function(prob, template, control, weights) {
     sse <- vapply(runs, `[[`, numeric(1), "sse")
     if (!any(is.finite(sse))) break
     best <- runs[[which.min(ifelse(is.finite(sse), sse, Inf))]]$theta
-    jump <- best + stats::rnorm(length(best), 0, control$jitter) * (abs(best) + 0.1)
+    jump <- best + stats::rnorm(length(best), 0, control$hop_size) * (abs(best) + 0.1)
     runs <- c(runs, run_starts(list(box_project(jump, prob$box)), sub))
     src <- c(src, "hop")
   }

@@ -67,7 +67,9 @@ moe_select <- function(formula, data, k = 1:5, criterion = c("BIC", "AIC"), ...)
     abort_arg("criterion", "\"BIC\" or \"AIC\"", criterion)
   criterion <- if (identical(criterion, c("BIC", "AIC"))) "BIC"
                else check_choice(criterion, c("BIC", "AIC"), "criterion")
-  passed <- names(list(...))
+  # the names only: evaluating `...` here would look for `weights = x1^2`
+  # outside `data`, where moe() evaluates it
+  passed <- ...names()
   if (...length() && (is.null(passed) || any(!nzchar(passed))))
     stop("Arguments to moe_select() after `criterion` must be named (see ?moe).", call. = FALSE)
   # the call each fit keeps is the moe() call the user would have written, so
@@ -75,8 +77,18 @@ moe_select <- function(formula, data, k = 1:5, criterion = c("BIC", "AIC"), ...)
   shown <- match.call()
   shown[[1L]] <- quote(moe)
   shown$criterion <- NULL
+  # each fit runs that call in the caller's frame, so that moe() sees the
+  # expressions of `weights`, `offset` and `subset` and evaluates them in
+  # `data`, as it does when called directly (passed on through `...` they
+  # would be evaluated outside `data`)
+  caller <- parent.frame()
   fits <- lapply(k, function(kk) {
-    fit <- tryCatch(withCallingHandlers(moe(formula, data = data, k = kk, ...),
+    call_k <- shown
+    call_k[[1L]] <- moe
+    call_k$formula <- formula
+    call_k$data <- data
+    call_k$k <- kk
+    fit <- tryCatch(withCallingHandlers(eval(call_k, caller),
       # a fit's warnings, said again with the k they are about
       sigmoe_fit_warning = function(w) {
         w$message <- sprintf("k = %d: %s", kk, conditionMessage(w))
@@ -131,6 +143,7 @@ warn_selected_not_converged <- function(fit, criterion) {
 #' @param digits Number of significant digits to print.
 #' @export
 print.moe_selection <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  digits <- check_digits(digits)
   f <- x$fits[[1L]]
   cat(sprintf("Number of experts chosen by %s: %s; %s experts, %s gate\n", x$criterion,
               deparse1(f$formula), expert_label(f$expert, f$degree), sub("_", " ", f$gating)))

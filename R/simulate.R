@@ -17,8 +17,10 @@
 #' @export
 moe_simulate <- function(params, n, sd, x = NULL) {
   check_params(params, "params")
+  if (missing(sd)) abort_missing("sd", "the noise standard deviation, a number >= 0")
   sd <- check_number(sd, "sd", min = 0)
   if (is.null(x)) {
+    if (missing(n)) abort_missing("n", "the number of observations, a whole number >= 1 (or give `x`)")
     n <- check_whole(n, "n", min = 1)
     x <- matrix(stats::runif(n * params$d, -1, 1), n, params$d)
   } else {

@@ -3,8 +3,16 @@
 
 #' @export
 as.data.frame.moe_study <- function(x, row.names = NULL, optional = FALSE, ...) {
+  check_study(x, "x")
   out <- x$results
-  if (!is.null(row.names)) rownames(out) <- row.names
+  if (!is.null(row.names)) {
+    # one distinct name per row, as data.frame() asks of its row names
+    if (!(is.character(row.names) || is.numeric(row.names)) || !is.null(dim(row.names)) ||
+        length(row.names) != nrow(out) || anyNA(row.names) || anyDuplicated(row.names))
+      abort_arg("row.names", sprintf("NULL or %d distinct row names (one per row of the results)",
+                                     nrow(out)), row.names)
+    rownames(out) <- row.names
+  }
   out
 }
 
@@ -38,5 +46,16 @@ print.moe_study <- function(x, ...) {
 
 #' @export
 summary.moe_study <- function(object, ...) {
+  # `...` goes to rate_table(): a name it does not take is an error naming
+  # it, not R's "unused argument"
+  nm <- names(list(...))
+  if (...length() && (is.null(nm) || !all(nzchar(nm))))
+    stop("Arguments to summary() of a study after `object` must be named (see ?rate_table).",
+         call. = FALSE)
+  unknown <- setdiff(nm, setdiff(names(formals(rate_table)), "study"))
+  if (length(unknown))
+    stop(sprintf("Unknown argument `%s`: summary() of a study takes the arguments of rate_table() (%s).",
+                 unknown[1L], paste0("`", setdiff(names(formals(rate_table)), "study"), "`",
+                                     collapse = ", ")), call. = FALSE)
   rate_table(object, ...)
 }

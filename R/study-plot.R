@@ -38,8 +38,10 @@ flag_share <- 0.1
 #' @param stat The statistic of the replicates at each n: `"mean"` (the
 #'   default, as in the paper) or `"median"`; the fitted lines are those of
 #'   `rate_table(stat = stat)`.
-#' @param ... Further graphical parameters passed to [plot.default()] for
-#'   every panel (e.g. `main`, `ylab`).
+#' @param ... For `plot()`: further graphical parameters passed to
+#'   [plot.default()] for every panel (e.g. `main`, `ylab`). For
+#'   `autoplot()`: not used; any argument here is an error (add layers to
+#'   the plot it returns instead).
 #' @returns `plot()`: the study, invisibly. `autoplot()`: a ggplot object.
 #' @seealso [rate_table()].
 #' @examples
@@ -167,6 +169,7 @@ panel_note <- function(cells) {
 #' @rdname plot.moe_study
 #' @exportS3Method ggplot2::autoplot
 autoplot.moe_study <- function(object, loss = NULL, stat = c("mean", "median"), ...) {
+  check_dots_empty(...)
   if (!requireNamespace("ggplot2", quietly = TRUE))
     stop("autoplot() of a study needs the ggplot2 package.", call. = FALSE)
   pd <- study_plot_data(object, loss, stat)

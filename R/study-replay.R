@@ -26,6 +26,10 @@
 #' @export
 study_replay <- function(study, gating, n, rep, expert = NULL) {
   check_study(study)
+  if (missing(gating)) abort_missing("gating", sprintf("the gate of the cell, one of %s",
+                                                      paste0("\"", study$setup$gating, "\"", collapse = ", ")))
+  if (missing(n)) abort_missing("n", "the sample size of the cell, one of the study's sizes")
+  if (missing(rep)) abort_missing("rep", "the replicate number of the cell")
   setup <- study$setup
   gating <- check_choice(gating, setup$gating, "gating")
   if (!is_whole(n) || !(n %in% setup$n))

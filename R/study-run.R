@@ -1,6 +1,9 @@
 # Running the tasks of a convergence study: one task draws one data set and
 # fits every gate to it, each gate from its own sub-stream of the task's
-# random stream, and records one row of losses per fit.
+# random stream, and records one row of losses per fit. Tasks travel in
+# chunks, one future each, so that a future carries enough work to pay for
+# its start (seconds on a batch scheduler); each worker writes every task it
+# finishes to the cache itself (R/study-cache.R).
 
 # The sub-stream of gate g within a task's stream.
 gate_seed <- function(seed, g) {
@@ -14,7 +17,7 @@ study_task_run <- function(task, setup, progressor = NULL) {
   rows <- study_task_compute(task, setup, setup$gating)$rows
   out <- list(id = task$id, expert = task$expert, n = task$n, rep = task$rep,
               seed = task$seed, rows = rows)
-  if (!is.null(setup$cache_dir)) cache_write(setup$cache_dir, task$id, out)
+  if (!is.null(setup$cache)) cache_write(setup$cache, task, out)
   if (!is.null(progressor)) progressor()
   out
 }
@@ -75,12 +78,21 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
     if ("l2" %in% lb)
       row$l2 <- if (failed) NA_real_
                 else regression_error(fit$coefficients, setup$x_eval, setup$f_eval[[e]])
+    # a custom loss that fails is a result of its fit (NA and a message in
+    # `loss_error`), not the end of the study
+    loss_errors <- character(0)
     for (nm in names(setup$losses$custom)) {
       v <- if (failed) NA_real_
-           else setup$losses$custom[[nm]](fit, if (is.null(tg)) tr$data else tg, setup$x_eval)
-      if (!is.numeric(v) || length(v) != 1L)
-        stop(sprintf("The loss function `%s` must return one number, not %s.", nm, describe_value(v)),
-             call. = FALSE)
+           else tryCatch(setup$losses$custom[[nm]](fit, if (is.null(tg)) tr$data else tg, setup$x_eval),
+                         error = function(err) err)
+      if (inherits(v, "error")) {
+        loss_errors <- c(loss_errors, sprintf("%s: %s", nm, conditionMessage(v)))
+        v <- NA_real_
+      } else if (!is.numeric(v) || length(v) != 1L) {
+        loss_errors <- c(loss_errors, sprintf("%s: must return one number, not %s", nm,
+                                              describe_value(v)))
+        v <- NA_real_
+      }
       row[[nm]] <- as.numeric(v)
     }
     row$sse <- if (failed) NA_real_ else fit$sse
@@ -91,6 +103,8 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
     row$at_bound <- if (failed) NA_integer_ else sum(fit$at_bound)
     row$seconds <- secs
     row$error <- if (failed) conditionMessage(fit) else NA_character_
+    if (length(setup$losses$custom))
+      row$loss_error <- if (length(loss_errors)) paste(loss_errors, collapse = "; ") else NA_character_
     row$seed <- seed_text
     cols[[g]] <- row
     if (keep) fits[[g]] <- list(fit = fit, start = if (length(start) > 1L) start
@@ -147,30 +161,234 @@ bind_rows_list <- function(parts) {
   as.data.frame(cols, stringsAsFactors = FALSE, optional = TRUE)
 }
 
-run_study_tasks <- function(pending, setup, progress) {
-  use_future <- requireNamespace("future.apply", quietly = TRUE)
-  # the processing order deals every chunk a mix of sample sizes, so that the
-  # chunks of the workers cost about the same; it never changes the results
-  ord <- order(vapply(pending, `[[`, integer(1), "rep"),
-               match(vapply(pending, `[[`, character(1), "expert"), setup$expert),
-               -vapply(pending, `[[`, integer(1), "n"))
-  run <- function(p) {
-    if (use_future) {
-      future.apply::future_lapply(
-        pending, study_task_run, setup = setup, progressor = p,
-        future.seed = lapply(pending, `[[`, "seed"),
-        future.scheduling = structure(2, ordering = ord),
-        future.packages = "sigmoe", future.label = "sigmoe-study-%d")
-    } else {
-      lapply(pending, study_task_run, setup = setup, progressor = p)
+# The columns of a task's rows, in order (the cache checks them).
+study_columns <- function(setup) {
+  lb <- setup$losses$builtin
+  custom <- names(setup$losses$custom)
+  c("expert", "gating", "n", "rep", "task", "misspecified", "init", "surplus", "start",
+    if ("voronoi" %in% lb) "voronoi",
+    if ("expert_error" %in% lb) c("expert_error", paste0("expert_error", seq_len(setup$truth$k))),
+    if ("l2" %in% lb) "l2", custom,
+    "sse", "sse_gap", "code", "converged", "iterations", "at_bound", "seconds", "error",
+    if (length(custom)) "loss_error", "seed")
+}
+
+# ---- chunks -------------------------------------------------------------------
+
+# Rows fitted by a task: n times its local searches, one per start, summed
+# over the gates (a near-truth fit is one search; a global search one per
+# representation plus nstart; a multistart or misspecified fit nstart).
+study_task_rows <- function(task, setup) {
+  searches <- sum(vapply(setup$gating, function(g) {
+    reps <- length(study_task_starts(setup, task$expert, g))
+    init <- if (reps) setup$init else "multistart"
+    reps + if (init == "near_truth") 0 else setup$nstart
+  }, numeric(1)))
+  as.numeric(task$n) * searches
+}
+
+# Rows per future when the plan starts a process (or a batch job) for each
+# future: about 45 s of one core for the paper's Figure 1 fits (k = 3, d = 1),
+# against the 2.5-4 s a future costs on Slurm.
+study_chunk_rows_default <- 2e7
+
+# Whether the plan's workers outlive a future (sequential, multicore,
+# multisession, cluster): then a future costs milliseconds and the tasks are
+# dealt into two chunks per worker; otherwise (future.batchtools, future.callr,
+# ...) a future starts a process, and chunks carry `chunk_rows` rows.
+study_plan_persistent <- function() {
+  !requireNamespace("future", quietly = TRUE) ||
+    inherits(future::plan(), c("uniprocess", "multicore", "cluster"))
+}
+
+# Whether the plan's workers run on this machine (its cores bound them).
+study_plan_local <- function() {
+  !requireNamespace("future", quietly = TRUE) ||
+    inherits(future::plan(), c("uniprocess", "multicore", "multisession"))
+}
+
+# Deal the tasks into chunks of about equal rows: the number of chunks from
+# `chunk_rows` (or the plan, see above), then the largest task first into the
+# lightest chunk. Chunks only group tasks: every task keeps its own random
+# stream, so the chunking never changes a number.
+study_chunks <- function(pending, setup, chunk_rows, workers, persistent) {
+  m <- length(pending)
+  rows <- vapply(pending, study_task_rows, numeric(1), setup = setup)
+  total <- sum(rows)
+  count <- if (!is.null(chunk_rows)) ceiling(total / chunk_rows)
+           else if (persistent) 2 * workers
+           else ceiling(total / study_chunk_rows_default)
+  count <- as.integer(max(1, min(m, count)))
+  ids <- vapply(pending, `[[`, integer(1), "id")
+  load <- numeric(count)
+  member <- integer(m)
+  for (i in order(-rows, ids)) {
+    j <- which.min(load)
+    member[i] <- j
+    load[j] <- load[j] + rows[i]
+  }
+  chunks <- unname(split(seq_len(m), factor(member, levels = seq_len(count))))
+  attr(chunks, "rows") <- load
+  chunks
+}
+
+# Run a chunk of tasks, one after the other; runs on the workers. Stops
+# before the next task once the run that sent it has ended (its token gone):
+# a worker of an interrupted study finishes the task in hand, writes it, and
+# returns. A task that fails (an error outside the fits and the losses, which
+# are results) is reported and the chunk goes on with the next one.
+#
+# A worker (a process other than the one that started the run) that is
+# interrupted itself, as every process of a terminal's job is by Ctrl-C,
+# returns what it has instead of unwinding: a PSOCK worker that unwinds sends
+# no result, and its session would wait for it forever.
+study_chunk_run <- function(tasks, setup, run, progressor = NULL) {
+  saved <- rng_save()
+  on.exit(rng_restore(saved), add = TRUE)
+  if (!is.null(setup$cache) && !dir.exists(setup$cache$dir))
+    stop(sprintf(paste0("`cache_dir` \"%s\" does not exist on the worker %s (process %d): it must be ",
+                        "on a file system that every worker sees."),
+                 setup$cache$dir, Sys.info()[["nodename"]], Sys.getpid()), call. = FALSE)
+  state <- new.env(parent = emptyenv())
+  state$done <- list()
+  state$errors <- list()
+  state$cancelled <- FALSE
+  state$interrupted <- FALSE
+  loop <- function() {
+    for (task in tasks) {
+      if (study_run_cancelled(run)) {
+        state$cancelled <- TRUE
+        break
+      }
+      out <- tryCatch(study_task_run(task, setup, progressor), error = function(e) e)
+      if (inherits(out, "error")) state$errors[[as.character(task$id)]] <- conditionMessage(out)
+      else state$done[[as.character(task$id)]] <- out
     }
   }
-  if (isFALSE(progress) || !requireNamespace("progressr", quietly = TRUE)) return(run(NULL))
-  body <- function() run(progressr::progressor(steps = length(pending)))
-  # progressr itself stays silent in non-interactive sessions unless enabled
-  if (isTRUE(progress) || (is.null(progress) && interactive()))
-    progressr::with_progress(body(), enable = TRUE)
-  else body()
+  if (identical(Sys.getpid(), run$pid)) loop()
+  else tryCatch(loop(), interrupt = function(i) state$interrupted <- TRUE)
+  ids <- vapply(tasks, `[[`, integer(1), "id")
+  list(done = state$done, errors = state$errors,
+       skipped = setdiff(ids, as.integer(c(names(state$done), names(state$errors)))),
+       cancelled = state$cancelled, interrupted = state$interrupted)
+}
+
+# Run the pending tasks, in chunks, under the plan in force; returns the
+# finished tasks named by id, or stops, saying what failed and what is kept.
+run_study_tasks <- function(pending, setup, progress, chunks, run) {
+  ship <- setup
+  ship$tasks <- NULL  # the workers get their own tasks only
+  go <- function(p) {
+    if (!requireNamespace("future", quietly = TRUE))
+      return(lapply(chunks, function(ix) study_chunk_run(pending[ix], ship, run, p)))
+    study_futures(pending, ship, chunks, run, p)
+  }
+  res <- if (isFALSE(progress) || !requireNamespace("progressr", quietly = TRUE)) go(NULL)
+         else {
+           body <- function() go(progressr::progressor(steps = length(pending)))
+           # progressr itself stays silent in non-interactive sessions unless enabled
+           if (isTRUE(progress) || (is.null(progress) && interactive()))
+             progressr::with_progress(body(), enable = TRUE)
+           else body()
+         }
+  study_collect(res, pending, chunks, setup, run)
+}
+
+# One future per chunk, created in order and collected in order. When the
+# call ends before every future is collected (an interrupt, an error) the
+# jobs of batch-scheduler futures still queued or running are cancelled; the
+# workers of other plans stop before their next task because the run's token
+# is gone (study_run_cancelled()).
+study_futures <- function(pending, setup, chunks, run, p) {
+  fs <- vector("list", length(chunks))
+  collected <- logical(length(chunks))
+  on.exit(study_cancel_futures(fs[!collected]), add = TRUE)
+  for (i in seq_along(chunks)) {
+    fs[[i]] <- future::future(
+      quote(run_chunk(tasks, setup, run, p)), substitute = FALSE,
+      globals = list(run_chunk = study_chunk_run, tasks = pending[chunks[[i]]], setup = setup,
+                     run = run, p = p),
+      packages = "sigmoe", seed = FALSE,
+      label = sprintf("sigmoe-study-%d-of-%d", i, length(chunks)))
+  }
+  values <- vector("list", length(chunks))
+  for (i in seq_along(fs)) {
+    values[i] <- list(tryCatch(future::value(fs[[i]]), error = function(e) e))
+    collected[i] <- TRUE
+    if (inherits(values[[i]], "error")) study_forget_future(fs[[i]])
+  }
+  values
+}
+
+# Cancel the batch jobs of futures that were not collected (other futures
+# cannot be cancelled with future 1.x; their workers stop at the next task).
+study_cancel_futures <- function(fs) {
+  for (f in fs) if (inherits(f, "BatchtoolsFuture")) {
+    # future.batchtools, which made f, has loaded batchtools
+    reg <- f$config$reg
+    if (!is.null(reg))
+      try(suppressMessages(getExportedValue("batchtools", "killJobs")(reg = reg)), silent = TRUE)
+    study_forget_future(f)
+  }
+  invisible(NULL)
+}
+
+# A failed or cancelled batchtools future keeps its registry (in
+# ./.future by default) and prints its error again when garbage-collected;
+# the study has reported it, so the registry goes.
+study_forget_future <- function(f) {
+  if (inherits(f, "BatchtoolsFuture")) {
+    dir <- f$config$reg$file.dir
+    if (is.character(dir) && length(dir) == 1L && dir.exists(dir)) unlink(dir, recursive = TRUE)
+  }
+  invisible(NULL)
+}
+
+# The finished tasks of all chunks, named by id; or an error that says which
+# chunks and tasks failed and how many finished tasks the cache keeps.
+study_collect <- function(res, pending, chunks, setup, run) {
+  done <- list()
+  problems <- character(0)
+  skipped <- integer(0)
+  for (i in seq_along(res)) {
+    r <- res[[i]]
+    if (inherits(r, "error")) {
+      msg <- strsplit(conditionMessage(r), "\n", fixed = TRUE)[[1L]]
+      msg <- msg[nzchar(trimws(msg))]
+      cancel <- grep("CANCELLED|TIME LIMIT|killed|Killed", msg, value = TRUE)
+      problems <- c(problems, sprintf("the future of chunk %d (%d tasks) failed: %s%s", i,
+                                      length(chunks[[i]]), msg[1L],
+                                      if (length(cancel)) paste0(" [", cancel[length(cancel)], "]")
+                                      else ""))
+      next
+    }
+    done <- c(done, r$done)
+    for (id in names(r$errors)) {
+      t <- pending[[match(as.integer(id), vapply(pending, `[[`, integer(1), "id"))]]
+      problems <- c(problems, sprintf("task %s (%s experts, n = %d, rep %d) failed: %s", id,
+                                      t$expert, t$n, t$rep, r$errors[[id]]))
+    }
+    if (isTRUE(r$interrupted))
+      problems <- c(problems, sprintf("the worker of chunk %d was interrupted", i))
+    else if (isTRUE(r$cancelled)) skipped <- c(skipped, r$skipped)
+  }
+  if (length(skipped))
+    problems <- c(problems, sprintf(paste0(
+      "workers skipped %d task%s: they could not find the run's token %s, although the run ",
+      "was going on; %s"), length(skipped), if (length(skipped) > 1L) "s" else "", run$token,
+      if (is.null(setup$cache)) "was the temporary directory of this session replaced?"
+      else "`cache_dir` must be on a file system that every worker sees, with the same path"))
+  if (!length(problems)) return(done)
+  kept <- if (is.null(setup$cache)) "Give `cache_dir` to keep finished tasks across runs."
+          else {
+            on_disk <- length(list.files(setup$cache$dir, pattern = "^task-[0-9]+\\.rds$"))
+            sprintf(paste0("`cache_dir` \"%s\" holds the %d tasks finished so far: run the same call ",
+                           "again to compute the rest."), setup$cache$dir, on_disk)
+          }
+  stop(sprintf("The study did not finish: %s%s. %s", problems[1L],
+               if (length(problems) > 1L) sprintf(" (and %d more problem%s)", length(problems) - 1L,
+                                                  if (length(problems) > 2L) "s" else "") else "",
+               kept), call. = FALSE)
 }
 
 # ---- inputs and losses ------------------------------------------------------
@@ -178,7 +396,9 @@ run_study_tasks <- function(pending, setup, progress) {
 default_x_law <- function(n, d) matrix(stats::runif(n * d, -1, 1), n, d)
 
 draw_inputs <- function(law, n, d, arg) {
-  x <- law(n, d)
+  # the law is the user's code: its errors say which argument they come from
+  x <- tryCatch(law(n, d), error = function(e)
+    stop(sprintf("`%s` failed when drawing %d inputs: %s", arg, n, conditionMessage(e)), call. = FALSE))
   if (is.data.frame(x)) x <- as.matrix(x)
   if (is.null(dim(x)) && d == 1L && is.numeric(x)) x <- matrix(x, ncol = 1L)
   if (!is.matrix(x) || !is.numeric(x) || nrow(x) != n || ncol(x) != d)
@@ -201,7 +421,7 @@ check_study_losses <- function(losses) {
   custom <- list()
   reserved <- c("expert", "gating", "n", "rep", "task", "misspecified", "init", "surplus", "start",
                 "sse", "sse_gap", "code", "converged", "iterations", "at_bound", "seconds", "error",
-                "seed", study_builtin_losses)
+                "loss_error", "seed", study_builtin_losses)
   for (i in seq_along(losses)) {
     l <- losses[[i]]
     if (is.character(l) && length(l) == 1L && !is.na(l)) {

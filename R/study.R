@@ -161,8 +161,16 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' * `sse`, the convergence `code`, `converged`, `iterations`, `at_bound`
 #'   (the number of free parameters at a bound of the box, `NA` if the fit
 #'   failed), the fit's `seconds`, `error` (the message if the fit failed,
-#'   else `NA`) and `seed`, the task's L'Ecuyer-CMRG `.Random.seed` as a
-#'   comma-separated string ([study_replay()] reruns one cell from it).
+#'   else `NA`), with custom losses `loss_error` (the messages of the custom
+#'   losses that failed on this fit, `"name: message"` joined by `"; "`, else
+#'   `NA`; the loss is `NA` there), and `seed`, the task's L'Ecuyer-CMRG
+#'   `.Random.seed` as a comma-separated string ([study_replay()] reruns one
+#'   cell from it).
+#'
+#' A custom loss that signals an error, or returns anything but one number,
+#' does not stop the study: its value is `NA`, the message goes to
+#' `loss_error`, and the study ends with one warning saying in how many fits
+#' and tasks a loss failed, and the first message.
 #'
 #' @section Random numbers and parallel runs:
 #' `seed` starts the L'Ecuyer-CMRG generator; the evaluation sample uses its
@@ -172,22 +180,46 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' sub-stream, so a gate can be replayed without the other. The session's
 #' own random number generator is left as it was.
 #'
-#' Tasks run through [future.apply::future_lapply()] when future.apply is
-#' installed (else [lapply()]), under whatever [future::plan()] is set, so
-#' the same call runs sequentially, on local cores, or elsewhere:
+#' Tasks run as futures ([future::future()]) when future is installed (else
+#' in a loop), under whatever [future::plan()] is set, so the same call runs
+#' sequentially, on local cores, or elsewhere:
 #' ```
 #' future::plan(future::multisession, workers = 2)          # local cores
 #' future::plan(future::cluster, workers = c("n1", "n2"))   # machines over ssh
 #' future::plan(future.batchtools::batchtools_slurm,         # a Slurm cluster,
-#'              template = "slurm.tmpl", resources = list(ncpus = 1))
+#'              template = system.file("templates", "slurm.tmpl", package = "sigmoe"),
+#'              resources = list(walltime = 3600, memory = 2048, ncpus = 1))
 #' ```
-#' Results are identical, bit for bit, under every plan and any number of
-#' workers (all columns but `seconds`). With a cluster plan, `cache_dir` must
-#' be on a file system that every node sees. Each fit is single-threaded:
-#' every task sets the BLAS to one thread ([blas_threads()]) and the C core
-#' uses `control$threads` OpenMP threads (default 1), so the processes times
-#' threads never exceed the workers of the plan; choose as many workers as
-#' cores (the default of `multisession`).
+#' A future carries a chunk of tasks, run one after the other (see
+#' `chunk_rows`). Results are identical, bit for bit, under every plan, any
+#' number of workers and any chunking (all columns but `seconds`): every
+#' task draws from its own stream, whatever chunk it travels in. Each fit is
+#' single-threaded: every task sets the BLAS to one thread ([blas_threads()])
+#' and the C core uses `control$threads` OpenMP threads (default 1), so the
+#' processes times threads never exceed the workers of the plan; choose as
+#' many workers as cores (the default of `multisession`).
+#'
+#' @section Running on a cluster:
+#' On a batch scheduler every future is a job: with
+#' [future.batchtools](https://future.batchtools.futureverse.org) and Slurm a
+#' future costs about 2.5-4 s (submission, start of R, polling) before it
+#' computes anything. `chunk_rows` makes each job carry enough work to pay for
+#' that: by default about 2e7 rows fitted per job (some 45 s of one core for
+#' fits with k = 3 and d = 1), so that the paper's Figure 1 study (7.4e7 rows)
+#' runs as 4 jobs. Take fewer rows per job to use more cores, more to pay
+#' for a slower queue; a job must finish within its walltime.
+#'
+#' The template of the package, `system.file("templates", "slurm.tmpl",
+#' package = "sigmoe")`, takes the resources `walltime` (seconds), `memory`
+#' (MB), `ncpus`, `partition`, `account`, `qos`, extra `sbatch` options,
+#' `libpaths` and `setup` lines (see the comments at its top); it pins the
+#' job's BLAS and OpenMP threads to `ncpus` and gives the job the library
+#' paths of the submitting session. Give `cache_dir` on a file system that
+#' every node sees: each job writes every task it finishes there, so a job
+#' killed for its walltime or by `scancel` loses only its unfinished tasks,
+#' and the same call run again computes only those. A job that failed makes
+#' the call end with an error that says so and how many tasks the cache
+#' holds. `vignette("cluster", package = "sigmoe")` shows the whole recipe.
 #'
 #' @section Progress and caching:
 #' Every finished task signals a [progressr::progressor()] step. A progress
@@ -196,15 +228,27 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' (e.g. `progressr::handlers(global = TRUE)` or wraps the call in
 #' `progressr::with_progress()`).
 #'
-#' With `cache_dir`, the settings of the call are stored in
-#' `cache_dir/study.rds` and every task writes its rows to
-#' `cache_dir/task-NNNNNN.rds` as soon as it finishes (to a temporary file
-#' first, then renamed, so a file is either complete or absent). Running the
-#' same call again reads the finished tasks and computes only the missing
-#' ones, so an interrupted or crashed study loses at most the tasks in
-#' flight. A call with different settings pointing at the same directory is
-#' an error, never a mix of results. (Functions such as `x_law` are compared
-#' by their code, not by the values they capture.)
+#' With `cache_dir`, the design of the call is stored in
+#' `cache_dir/study.rds` and the worker that computes a task writes its rows
+#' to `cache_dir/task-NNNNNN.rds` as soon as it finishes (to a temporary file
+#' named after its host and process first, then renamed, so a file is either
+#' complete or absent, also with many writers on a shared file system).
+#' Running the same call again reads the finished tasks and computes only the
+#' missing ones, so an interrupted or crashed study loses at most the tasks in
+#' flight. Every file carries a key: a digest of the design (every setting
+#' that decides a number; functions such as `x_law` and custom losses by
+#' their code, not by the values they capture) and the task's id and seed. A
+#' call with another design pointing at the same directory is an error naming
+#' `cache_dir`, never a mix of results, also when `study.rds` was deleted; a
+#' task file that cannot be read or does not have this task's key or columns
+#' is computed again, with a warning. Temporary files left by killed writers
+#' are removed by the next run.
+#'
+#' An interrupt (Ctrl-C) ends the call at once. Workers on this machine, or
+#' anywhere `cache_dir` is, finish the task in hand (or are interrupted with
+#' it, as a terminal's Ctrl-C interrupts them too), write it if it finished,
+#' and take no further task; jobs of a batch scheduler still queued or running
+#' are cancelled. What was written is valid and is read by the next run.
 #'
 #' @param truth The true mixing measure, a [moe_params()] object, in either
 #'   gate's parameterisation (see the section on the truth).
@@ -251,9 +295,16 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #'   gates.
 #' @param control Solver settings for every fit, see [moe_control()].
 #' @param eval_n Size of the evaluation sample of the losses, a whole number
-#'   >= 100.
+#'   of at least 100.
 #' @param progress `NULL` (a progress bar in interactive sessions only),
 #'   `TRUE` (always) or `FALSE` (never signal progress).
+#' @param chunk_rows Rows fitted per future: the tasks are dealt into chunks
+#'   of about this many rows (n times the local searches of a task, summed
+#'   over its gates), largest first into the lightest chunk, one future each.
+#'   `NULL` (default): two chunks per worker when the plan's workers outlive
+#'   a future (sequential, multicore, multisession, cluster), else chunks of
+#'   about 2e7 rows (a batch scheduler, where a future is a job). `Inf`: one
+#'   future for the whole study. The chunking never changes the results.
 #' @returns An object of class `moe_study`: a list with `results` (the data
 #'   frame, also given by `as.data.frame()`), `truth`, `truths` (per expert
 #'   type, the data-generating truth and the truth in each gate's
@@ -262,8 +313,10 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #'   atom has zero gating slope in the sigmoid parameterisation, or
 #'   `"exact"` when k <= k*), `settings`, `setup` (with `bounds`: the box's
 #'   `lower`, `upper`, per gate in `gates`, and its one-line `label`; and
-#'   `surplus`: the representation per gate), `x_eval`, `elapsed`, `workers`
-#'   and `call`. The results have the columns listed in the section on the
+#'   `surplus`: the representation per gate), `x_eval`, `elapsed`,
+#'   `computed` and `cached` (tasks computed by this call and read from
+#'   `cache_dir`), `workers`, `chunks` (the futures the computed tasks
+#'   travelled in), `cache_dir` and `call`. The results have the columns listed in the section on the
 #'   losses recorded.
 #' @seealso [rate_table()], [plot.moe_study()], [sample_size()],
 #'   [study_replay()], [voronoi_loss()], [expert_error()].
@@ -295,7 +348,7 @@ convergence_study <- function(truth, n, reps, k, gating = c("sigmoid", "softmax"
                               degree = NULL, split = NULL, surplus = NULL, bounds = "auto",
                               init_sd = 0.05,
                               nstart = 10L, control = moe_control(),
-                              eval_n = 10000L, progress = NULL) {
+                              eval_n = 10000L, progress = NULL, chunk_rows = NULL) {
   cl <- match.call()
   check_dots_empty(...)
   if (missing(truth)) stop("`truth` must be given: a `moe_params` object.", call. = FALSE)
@@ -305,6 +358,8 @@ convergence_study <- function(truth, n, reps, k, gating = c("sigmoid", "softmax"
   if (missing(sd)) stop("`sd` must be given: the noise standard deviation.", call. = FALSE)
   if (missing(seed)) stop("`seed` must be given: a whole number that fixes the study.", call. = FALSE)
   if (!is.null(progress)) progress <- check_flag(progress, "progress")
+  if (!is.null(chunk_rows) && !identical(chunk_rows, Inf))
+    chunk_rows <- check_number(chunk_rows, "chunk_rows", min = 1)
 
   saved_rng <- rng_save()
   on.exit(rng_restore(saved_rng), add = TRUE)
@@ -319,29 +374,42 @@ convergence_study <- function(truth, n, reps, k, gating = c("sigmoid", "softmax"
                            "data-driven starts)."), setup$truth$gating, setup$truth$k, g, g))
 
   tasks <- setup$tasks
+  ids <- vapply(tasks, `[[`, integer(1), "id")
+  started <- Sys.time()
   done <- list()
   if (!is.null(cache_dir)) {
     cache_dir <- check_cache_dir(cache_dir)
-    done <- cache_open(cache_dir, setup)
+    key <- study_design_key(setup$settings)
+    done <- cache_open(cache_dir, setup, key, started)
+    setup$cache <- list(dir = cache_dir, key = key)
   }
-  setup$cache_dir <- cache_dir
-  pending <- tasks[!(vapply(tasks, `[[`, integer(1), "id") %in% as.integer(names(done)))]
+  pending <- tasks[!(ids %in% as.integer(names(done)))]
 
-  workers <- study_workers()
-  if (workers * setup$control$threads > study_cores())
+  workers <- suppressWarnings(study_workers())  # NA for a plan with unlimited workers
+  persistent <- study_plan_persistent()
+  # the cores of this machine bound the workers of local plans only
+  if (study_plan_local() && workers * setup$control$threads > study_cores())
     warning(sprintf(paste0("%d workers x %d threads (control$threads) exceed the %d available cores; ",
                            "use control = moe_control(threads = 1)."), workers,
                     setup$control$threads, study_cores()), call. = FALSE)
+  chunks <- if (length(pending)) study_chunks(pending, setup, chunk_rows, workers, persistent)
+            else list()
   t0 <- proc.time()[["elapsed"]]
-  fresh <- if (length(pending)) run_study_tasks(pending, setup, progress) else list()
+  fresh <- list()
+  if (length(pending)) {
+    run <- study_run_start(cache_dir)
+    on.exit(study_run_end(run), add = TRUE)
+    fresh <- run_study_tasks(pending, setup, progress, chunks, run)
+    study_run_end(run)
+  }
   elapsed <- proc.time()[["elapsed"]] - t0
-  names(fresh) <- vapply(pending, function(t) as.character(t$id), character(1))
   all <- c(done, fresh)
-  all <- all[as.character(vapply(tasks, `[[`, integer(1), "id"))]
+  all <- all[as.character(ids)]
   results <- bind_rows_list(lapply(all, `[[`, "rows"))
   rownames(results) <- NULL
+  study_warn_loss_errors(results)
 
-  setup$cache_dir <- NULL
+  setup$cache <- NULL
   structure(list(
     results = results,
     truth = setup$truth,
@@ -355,6 +423,7 @@ convergence_study <- function(truth, n, reps, k, gating = c("sigmoid", "softmax"
     computed = length(pending),
     cached = length(done),
     workers = workers,
+    chunks = length(chunks),
     cache_dir = cache_dir,
     call = cl
   ), class = "moe_study")
@@ -478,6 +547,19 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
        sd = sd, x_law = x_law_fun, init = init, losses = loss_spec, split = split,
        surplus = surplus, bounds = box, starts = starts, init_sd = init_sd, nstart = nstart,
        control = control, x_eval = x_eval, f_eval = f_eval, tasks = tasks, settings = settings)
+}
+
+# A custom loss that failed leaves NA and its message in `loss_error`; the
+# study says how often, once.
+study_warn_loss_errors <- function(results) {
+  if (!"loss_error" %in% names(results)) return(invisible(NULL))
+  bad <- !is.na(results$loss_error)
+  if (!any(bad)) return(invisible(NULL))
+  tasks <- length(unique(results$task[bad]))
+  warning(sprintf(paste0("A custom loss failed in %d fit%s of %d task%s (the loss is NA there; see ",
+                         "the column `loss_error`). The first: %s"),
+                  sum(bad), if (sum(bad) > 1L) "s" else "", tasks, if (tasks > 1L) "s" else "",
+                  results$loss_error[bad][1L]), call. = FALSE)
 }
 
 check_study <- function(x, arg = "study") {

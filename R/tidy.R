@@ -80,6 +80,7 @@ NULL
 #' @export
 tidy.moe_fit <- function(x, conf.int = FALSE, conf.level = 0.95, ...) {
   check_dots_empty(...)
+  check_fit(x, "x")
   conf.int <- check_flag(conf.int, "conf.int")
   conf.level <- check_level(conf.level, "conf.level")
   co <- summary.moe_fit(x)$coefficients
@@ -103,6 +104,7 @@ tidy.moe_fit <- function(x, conf.int = FALSE, conf.level = 0.95, ...) {
 #' @export
 glance.moe_fit <- function(x, ...) {
   check_dots_empty(...)
+  check_fit(x, "x")
   ll <- logLik.moe_fit(x)
   df <- attr(ll, "df")
   agree <- start_agreement(x)
@@ -123,6 +125,7 @@ augment.moe_fit <- function(x, data = NULL, newdata = NULL,
                             interval = c("none", "confidence", "prediction"),
                             conf.level = 0.95, ...) {
   check_dots_empty(...)
+  check_fit(x, "x")
   if (!is.character(interval) || length(interval) < 1L)
     abort_arg("interval", "one of \"none\", \"confidence\", \"prediction\"", interval)
   interval <- check_choice(interval[1L], c("none", "confidence", "prediction"), "interval")

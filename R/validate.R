@@ -124,10 +124,125 @@ check_degree <- function(degree, expert) {
   check_whole(degree, "degree", min = 1)
 }
 
+# A mixing measure is checked whole, not by its class alone: a `moe_params`
+# edited by hand (`p$d <- 3L`, `p$k <- 5L`) would otherwise reach the C model
+# with a structure its arrays do not have and give a silently wrong answer.
 check_params <- function(x, arg) {
   if (!inherits(x, "moe_params"))
     abort_arg(arg, "a `moe_params` object (see ?moe_params)", x)
+  problem <- params_problem(x)
+  if (!is.null(problem))
+    stop(sprintf(paste0("`%s` is not a consistent `moe_params` object: %s. Was it edited by hand? ",
+                        "Build it with moe_params()."), arg, problem), call. = FALSE)
   invisible(x)
+}
+
+# The first inconsistency of a mixing measure, or NULL. The invariants are
+# those moe_params() establishes; checking them costs O(k d), nothing beside
+# an evaluation of the model.
+params_problem <- function(p) {
+  if (!is.list(p)) return("it is not a list")
+  one_of <- function(v, set) is.character(v) && length(v) == 1L && !is.na(v) && v %in% set
+  quoted <- function(set) paste0("\"", set, "\"", collapse = ", ")
+  if (!one_of(p$gating, gating_types))
+    return(sprintf("its `gating` is %s, not one of %s", describe_value(p$gating), quoted(gating_types)))
+  if (!one_of(p$expert, expert_types))
+    return(sprintf("its `expert` is %s, not one of %s", describe_value(p$expert), quoted(expert_types)))
+  if (!is_whole(p$k) || p$k < 1)
+    return(sprintf("its `k` is %s, not a whole number >= 1", describe_value(p$k)))
+  if (!is_whole(p$d) || p$d < 1)
+    return(sprintf("its `d` is %s, not a whole number >= 1", describe_value(p$d)))
+  k <- p$k
+  d <- p$d
+  vec_ok <- function(v) is.numeric(v) && is.null(dim(v)) && length(v) == k
+  mat_ok <- function(v) is.numeric(v) && is.matrix(v) && nrow(v) == k && ncol(v) == d
+  for (nm in c("beta0", "b"))
+    if (!vec_ok(p[[nm]]))
+      return(sprintf("its `%s` is %s, but k = %d calls for %d numbers", nm, describe_value(p[[nm]]), k, k))
+  for (nm in c("beta1", "a"))
+    if (!mat_ok(p[[nm]]))
+      return(sprintf("its `%s` is %s, but k = %d and d = %d call for a %d x %d numeric matrix", nm,
+                     describe_value(p[[nm]]), k, d, k, d))
+  if (!is.null(p$c)) {
+    if (p$expert %in% c("linear", "constant"))
+      return(sprintf("it has output weights `c`, which the %s expert does not take", p$expert))
+    if (!vec_ok(p$c))
+      return(sprintf("its `c` is %s, but k = %d calls for %d numbers (or NULL)", describe_value(p$c), k, k))
+  }
+  if (p$expert == "polynomial") {
+    if (!is_whole(p$degree) || p$degree < 1)
+      return(sprintf("its `degree` is %s, but the polynomial expert needs a whole number >= 1",
+                     describe_value(p$degree)))
+  } else if (!is.null(p$degree)) {
+    return(sprintf("its `degree` is %s, but only the polynomial expert has a degree (NULL otherwise)",
+                   describe_value(p$degree)))
+  }
+  for (nm in c("beta0", "beta1", "a", "b", "c"))
+    if (!all(is.finite(p[[nm]]))) return(sprintf("its `%s` has a value that is not finite", nm))
+  if (p$expert == "constant" && any(p$a != 0))
+    return("its `a` is not zero, but the constant expert ignores x")
+  if (p$gating == "softmax" && (p$beta0[k] != 0 || any(p$beta1[k, ] != 0)))
+    return(sprintf("`beta0[%d]` and `beta1[%d, ]` of the softmax reference expert must be 0", k, k))
+  NULL
+}
+
+# A fit is checked as cheaply as a mixing measure before a method computes
+# with it: a fit edited by hand (`f$theta <- f$theta[1:3]`) must give an
+# error, never intervals for 3 of 8 parameters.
+check_fit <- function(x, arg = "object") {
+  if (!inherits(x, "moe_fit")) abort_arg(arg, "a `moe_fit` object (see ?moe_fit)", x)
+  problem <- fit_problem(x)
+  if (!is.null(problem))
+    stop(sprintf(paste0("`%s` is not a consistent `moe_fit` object: %s. Was it edited by hand? ",
+                        "Fit the model again with moe_fit() or moe()."), arg, problem), call. = FALSE)
+  invisible(x)
+}
+
+# The first inconsistency of a fit, or NULL: its mixing measure, its
+# structure, theta and J'J must agree (they are what vcov(), confint(),
+# summary() and predict() combine).
+fit_problem <- function(f) {
+  p <- f$coefficients
+  if (!inherits(p, "moe_params")) return("its `coefficients` are not a `moe_params` object")
+  pp <- params_problem(p)
+  if (!is.null(pp)) return(sprintf("its `coefficients` are inconsistent (%s)", pp))
+  for (nm in c("k", "d"))
+    if (!is_whole(f[[nm]]) || f[[nm]] != p[[nm]])
+      return(sprintf("its `%s` is %s but its coefficients have %s = %d", nm, describe_value(f[[nm]]),
+                     nm, as.integer(p[[nm]])))
+  for (nm in c("gating", "expert"))
+    if (!identical(f[[nm]], p[[nm]]))
+      return(sprintf("its `%s` is %s but its coefficients have %s", nm, describe_value(f[[nm]]),
+                     describe_value(p[[nm]])))
+  if (!identical(f$degree, p$degree))
+    return("its `degree` differs from that of its coefficients")
+  npar <- n_free_params(p$k, p$d, p$gating, p$expert, !is.null(p$c))
+  theta <- f$theta
+  if (!is.numeric(theta) || !is.null(dim(theta)) || length(theta) != npar)
+    return(sprintf("its `theta` is %s, but the model has %d free parameters", describe_value(theta), npar))
+  if (!is_whole(f$npar) || f$npar != npar)
+    return(sprintf("its `npar` is %s, but the model has %d free parameters", describe_value(f$npar), npar))
+  if (!isTRUE(all.equal(unname(params_theta(p)), unname(as.double(theta)), tolerance = 1e-10)))
+    return("its `theta` does not match its coefficients")
+  jtj <- f$jtj
+  if (!is.numeric(jtj) || !is.matrix(jtj) || nrow(jtj) != npar || ncol(jtj) != npar)
+    return(sprintf("its `jtj` is %s, but the model has %d free parameters (a %d x %d matrix)",
+                   describe_value(jtj), npar, npar, npar))
+  for (nm in c("lower", "upper"))
+    if (!is.null(f[[nm]]) && (!is.numeric(f[[nm]]) || length(f[[nm]]) != npar))
+      return(sprintf("its `%s` is %s, but the model has %d free parameters", nm,
+                     describe_value(f[[nm]]), npar))
+  if (!is.null(f$at_bound) && (!is.logical(f$at_bound) || length(f$at_bound) != npar))
+    return(sprintf("its `at_bound` is %s, but the model has %d free parameters",
+                   describe_value(f$at_bound), npar))
+  if (!is.matrix(f$x) || !is.numeric(f$x) || ncol(f$x) != p$d)
+    return(sprintf("its `x` is %s, not a numeric matrix with d = %d columns", describe_value(f$x), p$d))
+  if (!is.numeric(f$y) || length(f$y) != nrow(f$x))
+    return(sprintf("its `y` is %s, not %d numbers (one per row of `x`)", describe_value(f$y), nrow(f$x)))
+  for (nm in c("sse", "nobs", "df.residual"))
+    if (!is.numeric(f[[nm]]) || length(f[[nm]]) != 1L || is.na(f[[nm]]))
+      return(sprintf("its `%s` is %s, not a number", nm, describe_value(f[[nm]])))
+  NULL
 }
 
 check_x_dim <- function(x, d, arg = "x") {
@@ -157,4 +272,41 @@ check_dots_empty <- function(...) {
     what <- if (is.null(nm) || !nzchar(nm[1L])) "an unnamed argument" else sprintf("`%s`", nm[1L])
     stop(sprintf("Unknown argument %s: check the spelling of the arguments.", what), call. = FALSE)
   }
+}
+
+# An argument a function cannot run without, asked for by name rather than
+# left to R's "argument is missing, with no default" (which names no
+# expectation). `what` says what the argument is.
+abort_missing <- function(arg, what) {
+  stop(sprintf("`%s` must be given: %s.", arg, what), call. = FALSE)
+}
+
+# A choice argument whose default is the vector of its choices, as with
+# match.arg(): the untouched default is the first choice; anything else must
+# be one of them (unique abbreviations allowed) and is named in the error.
+check_choice_arg <- function(x, choices, arg) {
+  if (identical(x, choices)) return(choices[1L])
+  check_choice(x, choices, arg)
+}
+
+# Digits of a print method: what print() and format() accept. `min = 0` for
+# methods whose digits are decimal places (formatC(format = "f")), where 0
+# means none.
+check_digits <- function(digits, arg = "digits", min = 1) {
+  check_whole(digits, arg, min = min, max = 22)
+}
+
+# Colours of a plot: a vector of colour names, "#RRGGBB" codes or palette
+# numbers that grDevices::col2rgb() understands.
+check_colours <- function(col, arg = "col") {
+  expected <- "a vector of colours (names such as \"red\", \"#RRGGBB\" codes or palette numbers)"
+  if (!is.atomic(col) || !(is.character(col) || is.numeric(col)) || length(col) < 1L ||
+      !is.null(dim(col)) || anyNA(col))
+    abort_arg(arg, expected, col)
+  ok <- vapply(col, function(v) !inherits(try(grDevices::col2rgb(v), silent = TRUE), "try-error"),
+               logical(1))
+  if (!all(ok))
+    stop(sprintf("`%s` must be %s; %s is not a colour.", arg, expected,
+                 describe_value(col[!ok][1L])), call. = FALSE)
+  col
 }

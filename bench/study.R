@@ -8,6 +8,12 @@
 #   Rscript bench/study.R                 # full setting, writes bench/study.out
 #   Rscript bench/study.R --reduced       # 4 replicates, writes bench/study-reduced.out
 #   Rscript bench/study.R --workers=1     # number of worker processes (default: all cores)
+#   Rscript bench/study.R --slurm         # the same study on the local Slurm beside
+#                                         # multisession; writes bench/study-slurm.out
+#     --slurm options: --rounds=R (interleaved runs of each, default 2),
+#       --chunk-rows=A,B,... (chunk_rows of the Slurm runs; default the
+#       package's choice), --reduced (4 replicates; bench/study-slurm-reduced.out)
+#     Needs `bash .ci/slurm.sh start` first (and future.batchtools).
 # SIGMOE_LIB=/path/to/lib puts a private library first (and passes it to the workers).
 
 args <- commandArgs(trailingOnly = TRUE)
@@ -15,8 +21,97 @@ reduced <- "--reduced" %in% args
 workers_arg <- sub("^--workers=", "", grep("^--workers=", args, value = TRUE))
 lib <- Sys.getenv("SIGMOE_LIB")
 if (nzchar(lib)) .libPaths(c(lib, .libPaths()))
-# worker processes must find the same installation of sigmoe
+# worker processes (and Slurm jobs, through the template) must find the same
+# installation of sigmoe
 Sys.setenv(R_LIBS = paste(.libPaths(), collapse = .Platform$path.sep))
+
+# ---- --slurm: the same study through future.batchtools on the local Slurm ----
+# Times the study under multisession (all cores) and under
+# plan(batchtools_slurm, template = sigmoe's slurm.tmpl, ncpus = 1,
+# scheduler.latency = 0.1), interleaved, checks that the results are
+# identical, and reports the chunks (futures, i.e. Slurm jobs) of each.
+if ("--slurm" %in% args) {
+  rounds <- as.integer(sub("^--rounds=", "", grep("^--rounds=", args, value = TRUE)))
+  if (!length(rounds)) rounds <- 2L
+  cr_arg <- sub("^--chunk-rows=", "", grep("^--chunk-rows=", args, value = TRUE))
+  chunk_rows <- if (length(cr_arg)) as.list(as.numeric(strsplit(cr_arg, ",")[[1]])) else list(NULL)
+  suppressPackageStartupMessages({
+    library(sigmoe)
+    library(future)
+    library(future.batchtools)
+  })
+  if (system("sinfo -h -o %T >/dev/null 2>&1") != 0)
+    stop("no Slurm answering: run `bash .ci/slurm.sh start` first")
+  if (!nzchar(Sys.getenv("USER"))) Sys.setenv(USER = system("id -un", intern = TRUE))
+  options(future.cache.path = file.path(tempdir(), ".future"))
+  out_file <- file.path("bench", if (reduced) "study-slurm-reduced.out" else "study-slurm.out")
+  sink(out_file, split = TRUE)
+  cores <- parallelly::availableCores()
+  reps <- if (reduced) 4L else 40L
+  n <- round(10^seq(3, 5, length.out = 20))
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1.5, -1), b = c(0.3, 0.2),
+                      gating = "softmax", expert = "relu")
+  tmpl <- system.file("templates", "slurm.tmpl", package = "sigmoe")
+  cat("sigmoe convergence study on Slurm vs multisession (bench/study.R --slurm)\n")
+  cat("date:     ", format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"), "\n")
+  cat("machine:  ", Sys.info()[["nodename"]], "| available cores:", cores, "|",
+      system("sinfo -h -o '%N %T %c cpus'", intern = TRUE)[1], "|",
+      system("sinfo --version", intern = TRUE), "\n")
+  cat("versions: ", "sigmoe", format(packageVersion("sigmoe")), "| future", format(packageVersion("future")),
+      "| future.batchtools", format(packageVersion("future.batchtools")), "| batchtools",
+      format(packageVersion("batchtools")), "\n")
+  cat(sprintf(paste0("setting:   %s: relu + linear, sigmoid + softmax, k* = 2, k = 3, 20 sizes in ",
+                     "[1e3, 1e5], %d replicates: %d tasks, %d fits (defaults: bounds = \"auto\", ",
+                     "default surplus)\n"), if (reduced) "REDUCED" else "FULL (paper scale)", reps,
+              2L * 20L * reps, 4L * 20L * reps))
+  cat("template: ", tmpl, "; resources walltime = 3600 s, memory = 1024 MB, ncpus = 1;",
+      "scheduler.latency = 0.1\n\n")
+  run <- function(...) {
+    t <- system.time(st <- convergence_study(
+      truth, n = n, reps = reps, k = 3, gating = c("sigmoid", "softmax"), expert = c("relu", "linear"),
+      sd = 0.1, seed = 20240513, init = "near_truth", progress = FALSE, ...))[["elapsed"]]
+    list(st = st, t = t)
+  }
+  no_time <- function(st) { d <- as.data.frame(st); d[setdiff(names(d), "seconds")] }
+  times <- data.frame()
+  ref <- NULL
+  for (r in seq_len(rounds)) {
+    plan(multisession, workers = cores)
+    invisible(value(lapply(seq_len(cores), function(i) future(Sys.getpid()))))  # start the workers
+    m <- run()
+    plan(sequential)
+    if (is.null(ref)) ref <- no_time(m$st)
+    stopifnot(identical(no_time(m$st), ref))
+    load <- strsplit(readLines("/proc/loadavg"), " ")[[1]][1]
+    cat(sprintf("round %d  multisession (%d workers): %6.1f s, %d chunks  [load %s]\n", r, cores, m$t,
+                m$st$chunks, load))
+    times <- rbind(times, data.frame(round = r, plan = "multisession", chunk_rows = NA, chunks = m$st$chunks,
+                                     seconds = m$t))
+    for (cr in chunk_rows) {
+      suppressWarnings(plan(batchtools_slurm, template = tmpl, scheduler.latency = 0.1,
+                            resources = list(walltime = 3600, memory = 1024, ncpus = 1)))
+      s <- if (is.null(cr)) run() else run(chunk_rows = cr)
+      plan(sequential)
+      same <- identical(no_time(s$st), ref)
+      load <- strsplit(readLines("/proc/loadavg"), " ")[[1]][1]
+      cat(sprintf("round %d  slurm, chunk_rows = %-7s: %6.1f s, %d chunks (jobs), %.3g rows each; identical: %s  [load %s]\n",
+                  r, if (is.null(cr)) "default" else format(cr), s$t, s$st$chunks,
+                  sum(2 * as.numeric(ref$n[ref$gating == "sigmoid"])) / s$st$chunks, same, load))
+      stopifnot(same)
+      times <- rbind(times, data.frame(round = r, plan = "slurm",
+                                       chunk_rows = if (is.null(cr)) NA else cr,
+                                       chunks = s$st$chunks, seconds = s$t))
+    }
+  }
+  cat("\nmedian seconds and ratio to multisession:\n")
+  agg <- aggregate(seconds ~ plan + chunks, data = times, FUN = median)
+  agg$ratio <- agg$seconds / agg$seconds[agg$plan == "multisession"][1]
+  print(format(agg, digits = 3), row.names = FALSE)
+  cat(sprintf("\ntarget: slurm <= 1.5 x multisession on %d cores: %s\n", cores,
+              if (all(agg$ratio[agg$plan == "slurm"] <= 1.5)) "MET" else "NOT MET for some chunk sizes"))
+  sink()
+  quit(save = "no")
+}
 
 suppressPackageStartupMessages({
   library(sigmoe)

@@ -136,6 +136,7 @@ SEXP C_gate_eval(SEXP gating, SEXP z)
 {
     if (!Rf_isReal(z) || !Rf_isMatrix(z)) Rf_error("internal: z must be a double matrix");
     int m = Rf_nrows(z), k = Rf_ncols(z);
+    if (k < 1) Rf_error("internal: z must have at least one column");
     int gt = Rf_asInteger(gating);
     if (gt < MOE_GATE_SIGMOID || gt > MOE_GATE_NSIGMOID) Rf_error("internal: bad gating code");
     SEXP g = PROTECT(Rf_allocMatrix(REALSXP, m, k));

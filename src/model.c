@@ -94,7 +94,8 @@ int moe_block_rows(int n, int npar)
      * between threads (at least 8 when n allows), but at least 256 rows so
      * that dsyrk has a useful inner dimension. */
     int m = (1 << 14) / (npar > 0 ? npar : 1);
-    int eighth = (n + MOE_MAX_PARTS - 1) / MOE_MAX_PARTS;
+    /* in long long: n + 7 overflows an int near INT_MAX */
+    int eighth = (int) (((long long) n + MOE_MAX_PARTS - 1) / MOE_MAX_PARTS);
     if (m > eighth) m = eighth;
     if (m < 256) m = 256;
     if (m > n) m = n;

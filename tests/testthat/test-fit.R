@@ -547,9 +547,16 @@ test_that("output weights let non-linear experts fit a response of any sign", {
   expect_error(moe_fit(x, y, 1, expert = "linear", output_weight = TRUE), "`output_weight` must be FALSE")
   expect_error(moe_fit(x, y, 1, output_weight = NA), "`output_weight`")
   st <- moe_params(1, 0, 1, 0, expert = "relu")
-  expect_error(moe_fit(x, y, 1, output_weight = TRUE, start = st, nstart = 0), "has c = ")
+  expect_error(moe_fit(x, y, 1, output_weight = TRUE, start = st, nstart = 0),
+               "`start` has no output weights `c` but the model being fitted has them")
   fb <- quietly(moe_fit(x, y, 1, output_weight = TRUE, upper = list(c = -3)))
   expect_true(fb$theta[["c[1]"]] <= -3)
   expect_error(voronoi_loss(fit, moe_params(0, 0, 1, 0)), "`fit` has output weights")
   expect_error(moe_params(0, 0, 1, 0, expert = "linear", c = 2), "`c` \\(output weights\\) must be NULL")
+})
+
+test_that("a fit of one observation (one free parameter) has no NA in its checks", {
+  fit <- quietly(moe_fit(0.5, 1, k = 1, gating = "softmax", expert = "constant"))
+  expect_equal(fit$sse, 0, tolerance = 1e-20)
+  expect_identical(fit$diagnostics$runaway, character(0))
 })

@@ -30,3 +30,26 @@ test_that("the formula interface checks its formula and missing values", {
   fit <- quietly(moe(y ~ x1, data = d, k = 1, na.action = stats::na.omit, nstart = 1))
   expect_identical(fit$nobs, 11L)
 })
+
+test_that("moe() names the argument at fault instead of passing on model.frame()'s errors", {
+  set.seed(19)
+  d <- moe_simulate(relu_truth, n = 100, sd = 0.05)
+  expect_error(moe(y ~ x1, data = d), "`k` must be given")
+  expect_error(moe(y ~ zz, data = d, k = 1), "`formula` uses the variable \"zz\", which is not in `data`")
+  expect_error(moe(y ~ x1, data = "d", k = 1), "`data` must be a data frame")
+  expect_error(moe(y ~ x1, data = list(1), k = 1), "`data` must be a data frame")
+  expect_error(moe(y ~ x1, data = d[0, ], k = 1), "`data` must have at least one row")
+  expect_error(moe(y ~ x1, data = d, k = 1, weights = 1), "`weights` must be NULL or one number per row")
+  expect_error(moe(y ~ x1, data = d, k = 1, weights = rep(NA_real_, 100)), "`weights` must be numbers, not NA")
+  expect_error(moe(y ~ x1, data = d, k = 1, offset = "a"), "`offset` must be NULL or one number per row")
+  expect_error(moe(y ~ x1, data = d, k = 1, weights = zz), "`weights` could not be evaluated in `data`")
+  expect_error(moe(y ~ x1, data = d, k = 1, subset = x1 > 5), "`subset` must select at least one row")
+  expect_error(moe(y ~ x1, data = d, k = 1, subset = "a"), "`subset` must be a logical vector")
+  expect_error(moe(y ~ x1, data = d, k = 1, na.action = "a"), "`na.action` must be a function")
+  # what moe() evaluates in `data` it still finds there, and a name of an
+  # na.action function still works
+  fit <- quietly(moe(y ~ x1, data = d, k = 1, nstart = 1, weights = x1^2, subset = 1:80,
+                     na.action = "na.omit"))
+  expect_identical(fit$nobs, 80L)
+  expect_equal(fit$weights, d$x1[1:80]^2)
+})

@@ -12,7 +12,7 @@ test_that("coef gives the mixing measure, or theta on request", {
   expect_identical(coef(fit_x), fit_x$coefficients)
   expect_identical(coef(fit_x, type = "theta"), fit_x$theta)
   expect_equal(coef(fit_x, type = "theta"), sigmoe:::params_theta(coef(fit_x)))
-  expect_error(coef(fit_x, type = "beta"), "should be one of")
+  expect_error(coef(fit_x, type = "beta"), "`type` must be one of")
 })
 
 test_that("fitted, residuals, deviance, nobs, df and sigma agree with their definitions", {

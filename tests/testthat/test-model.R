@@ -227,3 +227,10 @@ test_that("output weights: f, the expert outputs and the Jacobian against plain 
         expect_equal(unname(J[ok, ]), unname(fd[ok, ]), tolerance = 1e-6, label = label)
       }
 })
+
+test_that("adapters refuse what the kernels cannot take, and block sizes never overflow", {
+  expect_error(.Call(sigmoe:::C_gate_eval, 2L, matrix(0, 10, 0)), "at least one column")
+  expect_error(.Call(sigmoe:::C_gate_eval, 3L, matrix(0, 10, 0)), "at least one column")
+  expect_identical(sigmoe:::model_block_rows(.Machine$integer.max, 1L), 16384L)
+  expect_identical(sigmoe:::model_block_rows(.Machine$integer.max - 3L, 12L), as.integer(2^14 %/% 12))
+})

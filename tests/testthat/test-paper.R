@@ -67,7 +67,7 @@ test_that("paper_figure1 writes a PNG, prints the rate table and per-panel sampl
   expect_error(paper_figure1(file = 3), "`file` must be NULL or a file name")
   expect_error(paper_figure1(expert = "cubic"),
                "`expert` must be a character vector of distinct expert types")
-  expect_error(paper_figure1(expert = c("relu", "relu")), "`expert` must be a character vector")
+  expect_error(paper_figure1(expert = c("relu", "relu")), "`expert` must not repeat a type; \"relu\" is repeated")
   expect_error(paper_figure1(expert = character(0)), "`expert` must be a character vector")
 })
 

@@ -34,7 +34,7 @@ test_that("predict on new inputs of a moe_fit(x, y) fit", {
   expect_error(predict(fit_m, data.frame(a = 1, b = "u")), "`newdata` must have numeric input columns")
   expect_error(predict(fit_x, "a"), "`newdata` must be a numeric matrix or data frame")
   expect_error(predict(fit_x, c(0, Inf)), "`newdata` must have finite inputs; row 2")
-  expect_error(predict(fit_x, xn, type = "mean"), "should be one of")
+  expect_error(predict(fit_x, xn, type = "mean"), "`type` must be one of")
 })
 
 test_that("predict on a new data frame of a moe() fit, columns in any order", {

@@ -109,6 +109,12 @@ test_that("the fits' own warnings come through, named by their k", {
   expect_true(any(vapply(fit_w, inherits, logical(1), "sigmoe_not_converged")))
 })
 
+test_that("moe_select passes weights to moe(), which evaluates them in `data`", {
+  sel <- suppressWarnings(moe_select(y ~ x1, data = dat_sel, k = 1:2, nstart = 1, weights = x1^2 + 1))
+  expect_equal(sel$fits[["2"]]$weights, dat_sel$x1^2 + 1)
+  expect_identical(deparse(sel$fits[["2"]]$call$weights), "x1^2 + 1")
+})
+
 test_that("moe_select checks its arguments", {
   expect_error(moe_select(~ x1, dat_sel), "`formula` must be a two-sided formula")
   expect_error(moe_select(y ~ x1), "`data` must be given")

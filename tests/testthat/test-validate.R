@@ -163,3 +163,48 @@ test_that("is_whole_vec is is_whole elementwise", {
   expect_identical(sigmoe:::is_whole_vec(x), c(TRUE, FALSE, FALSE, FALSE, TRUE, TRUE))
   expect_identical(sigmoe:::is_whole_vec(x), vapply(x, sigmoe:::is_whole, logical(1)))
 })
+
+test_that("check_params catches a mixing measure edited by hand", {
+  p <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2))
+  expect_silent(sigmoe:::check_params(p, "params"))
+  edit <- function(field, value) { q <- p; q[[field]] <- value; q }
+  # the C model would otherwise read 3 columns that beta1 and a do not have
+  expect_error(moe_mean(edit("d", 3L), cbind(1, 2, 3)),
+               "`params` is not a consistent `moe_params` object: its `beta1`")
+  expect_error(voronoi_loss(edit("k", 5L), p), "`fit` is not a consistent `moe_params` object")
+  expect_error(moe_gates(edit("expert", "bogus"), 0), "`params`.*its `expert` is \"bogus\"")
+  expect_error(moe_gates(edit("gating", 7), 0), "`params`.*its `gating` is 7")
+  expect_error(moe_gates(edit("b", c(1, NA)), 0), "`params`.*its `b` has a value that is not finite")
+  expect_error(moe_gates(edit("degree", 2L), 0), "`params`.*only the polynomial expert has a degree")
+  soft <- moe_params(beta0 = c(1, 0), beta1 = c(3, 0), a = c(1, -1), b = c(0, 0), gating = "softmax")
+  soft$beta0[2] <- 1
+  expect_error(moe_gates(soft, 0), "softmax reference expert must be 0")
+  expect_error(moe_fit(c(-1, 0, 1, 2), 1:4, 1, start = edit("a", "a"), nstart = 0),
+               "`start` is not a consistent `moe_params` object")
+})
+
+test_that("check_fit catches a fit edited by hand before a method computes with it", {
+  set.seed(3)
+  p <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2))
+  d <- moe_simulate(p, n = 100, sd = 0.05)
+  fit <- quietly(moe_fit(d$x1, d$y, 2, start = p, nstart = 0))
+  expect_silent(sigmoe:::check_fit(fit))
+  f <- fit; f$theta <- f$theta[1:3]
+  expect_error(confint(f), "`object` is not a consistent `moe_fit` object: its `theta`")
+  f <- fit; f$jtj <- diag(2)
+  expect_error(vcov(f), "`object`.*its `jtj`")
+  f <- fit; f$coefficients$k <- 9L
+  expect_error(predict(f, 0.5), "`object`.*its `coefficients` are inconsistent")
+  f <- fit; f$theta[1] <- f$theta[1] + 1
+  expect_error(summary(f), "its `theta` does not match its coefficients")
+  expect_error(print(f), "`x` is not a consistent `moe_fit` object")
+})
+
+test_that("check_digits and check_colours name the argument", {
+  expect_identical(sigmoe:::check_digits(3), 3L)
+  expect_error(sigmoe:::check_digits("a"), "`digits` must be a whole number between 1 and 22")
+  expect_identical(sigmoe:::check_digits(0, min = 0), 0L)
+  expect_identical(sigmoe:::check_colours(c("red", "#00FF00", 3)), c("red", "#00FF00", "3"))
+  expect_error(sigmoe:::check_colours("notacolour"), "`col` must be .*\"notacolour\" is not a colour")
+  expect_error(sigmoe:::check_colours(list("red")), "`col` must be .*not a list of length 1")
+})
