@@ -116,7 +116,10 @@ moe_model_frame <- function(formula, data, exprs, na.action, caller) {
   for (arg in c("weights", "offset")) {
     v <- value[[arg]]
     if (is.null(v)) next
-    if (!is.numeric(v) || !(is.null(dim(v)) || length(dim(v)) == 2L && ncol(v) == 1L) || length(v) != n)
+    # a one-dimensional array (e.g. from tapply()) or a one-column matrix is
+    # a vector of numbers too
+    if (!is.numeric(v) || !(length(dim(v)) <= 1L || length(dim(v)) == 2L && ncol(v) == 1L) ||
+        length(v) != n)
       abort_arg(arg, sprintf("NULL or one number per row of `data` (%d)", n), v)
     value[[arg]] <- as.vector(v)
   }

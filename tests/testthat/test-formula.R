@@ -53,3 +53,14 @@ test_that("moe() names the argument at fault instead of passing on model.frame()
   expect_identical(fit$nobs, 80L)
   expect_equal(fit$weights, d$x1[1:80]^2)
 })
+
+test_that("weights from tapply() (a one-dimensional array) are accepted", {
+  set.seed(12)
+  d <- data.frame(x = runif(60, -1, 1))
+  d$y <- d$x + rnorm(60, sd = 0.1)
+  win <- cut(d$x, c(-1, 0, 1), include.lowest = TRUE)
+  w <- (1 / tapply(d$y, win, var))[win]
+  expect_identical(length(dim(w)), 1L)
+  fit <- quietly(moe(y ~ x, data = d, k = 1, expert = "linear", weights = w, nstart = 1))
+  expect_equal(fit$weights, as.vector(w))
+})
