@@ -103,6 +103,12 @@ if ("--slurm" %in% args) {
                                        chunks = s$st$chunks, seconds = s$t))
     }
   }
+  cat("\nratio to the multisession run of the same round:\n")
+  ms <- times[times$plan == "multisession", c("round", "seconds")]
+  sl <- merge(times[times$plan == "slurm", ], ms, by = "round", suffixes = c("", ".ms"))
+  sl$ratio <- sl$seconds / sl$seconds.ms
+  print(format(sl[order(sl$chunks, sl$round), c("round", "chunks", "seconds", "seconds.ms", "ratio")],
+               digits = 3), row.names = FALSE)
   cat("\nmedian seconds and ratio to multisession:\n")
   agg <- aggregate(seconds ~ plan + chunks, data = times, FUN = median)
   agg$ratio <- agg$seconds / agg$seconds[agg$plan == "multisession"][1]
