@@ -11,8 +11,9 @@
 #   Rscript bench/study.R --slurm         # the same study on the local Slurm beside
 #                                         # multisession; writes bench/study-slurm.out
 #     --slurm options: --rounds=R (interleaved runs of each, default 2),
-#       --chunk-rows=A,B,... (chunk_rows of the Slurm runs; default the
-#       package's choice), --reduced (4 replicates; bench/study-slurm-reduced.out)
+#       --chunk-rows=A,B,... (chunk_rows of the Slurm runs, "default" for the
+#       package's choice; default: that alone), --reduced (4 replicates;
+#       bench/study-slurm-reduced.out)
 #     Needs `bash .ci/slurm.sh start` first (and future.batchtools).
 # SIGMOE_LIB=/path/to/lib puts a private library first (and passes it to the workers).
 
@@ -34,7 +35,8 @@ if ("--slurm" %in% args) {
   rounds <- as.integer(sub("^--rounds=", "", grep("^--rounds=", args, value = TRUE)))
   if (!length(rounds)) rounds <- 2L
   cr_arg <- sub("^--chunk-rows=", "", grep("^--chunk-rows=", args, value = TRUE))
-  chunk_rows <- if (length(cr_arg)) as.list(as.numeric(strsplit(cr_arg, ",")[[1]])) else list(NULL)
+  chunk_rows <- if (length(cr_arg)) lapply(strsplit(cr_arg, ",")[[1]], function(v)
+                  if (v == "default") NULL else as.numeric(v)) else list(NULL)
   suppressPackageStartupMessages({
     library(sigmoe)
     library(future)
