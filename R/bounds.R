@@ -47,10 +47,9 @@ bound_blocks_fill <- function(bound, k, d, arg, default, outw = FALSE) {
 }
 
 # The box for a model with the structure of `template`, as two vectors in the
-# order of theta (NULL when the side is unbounded everywhere, so that the
-# solver takes its unbounded path), after checking that lower <= upper and
-# that the parameters theta leaves out at 0 (the softmax reference gate, the
-# constant expert's slopes) lie in the box.
+# order of theta (-Inf and Inf where a side is free), after checking that
+# lower <= upper and that the parameters theta leaves out at 0 (the softmax
+# reference gate, the constant expert's slopes) lie in the box.
 box_theta <- function(lower, upper, template) {
   k <- template$k; d <- template$d
   outw <- !is.null(template$c)
@@ -87,12 +86,13 @@ box_theta <- function(lower, upper, template) {
                  names_all[outside[1L]], why, format(flat_lo[outside[1L]]), format(flat_up[outside[1L]])),
          call. = FALSE)
   }
-  lower_t <- stats::setNames(flat_lo[lay$index], lay$name)
-  upper_t <- stats::setNames(flat_up[lay$index], lay$name)
-  list(lower = if (all(lower_t == -Inf)) NULL else lower_t,
-       upper = if (all(upper_t == Inf)) NULL else upper_t,
-       lower_all = lower_t, upper_all = upper_t)
+  list(lower = stats::setNames(flat_lo[lay$index], lay$name),
+       upper = stats::setNames(flat_up[lay$index], lay$name))
 }
+
+# A side of the box as the solver takes it: NULL when it bounds nothing, so
+# that an unbounded fit runs the solver's unbounded path.
+solver_bound <- function(v) if (all(is.infinite(v))) NULL else unname(v)
 
 # Names of every parameter of a k-expert model in the order of
 # c(beta0, beta1, a, b), including those theta leaves out.
@@ -103,17 +103,13 @@ all_param_names <- function(k, d, outw = FALSE) {
 }
 
 # theta moved into the box (for data-driven starts, which know nothing of it).
-box_project <- function(theta, box) {
-  if (!is.null(box$lower)) theta <- pmax(theta, box$lower)
-  if (!is.null(box$upper)) theta <- pmin(theta, box$upper)
-  theta
-}
+box_project <- function(theta, box) pmin(pmax(theta, box$lower), box$upper)
 
 # Which parameters of theta lie outside the box (a logical vector).
-box_outside <- function(theta, box) theta < box$lower_all | theta > box$upper_all
+box_outside <- function(theta, box) theta < box$lower | theta > box$upper
 
 # Which parameters of theta are at a finite bound of the box.
 box_at_bound <- function(theta, box) {
-  stats::setNames((is.finite(box$lower_all) & theta <= box$lower_all) |
-                    (is.finite(box$upper_all) & theta >= box$upper_all), names(theta))
+  stats::setNames((is.finite(box$lower) & theta <= box$lower) |
+                    (is.finite(box$upper) & theta >= box$upper), names(theta))
 }

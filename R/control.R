@@ -51,10 +51,7 @@ moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
                         trace = FALSE, start_rows = 5000L, jitter = 0.1,
                         screen_rows = 2000L, agree = 3L, agree_tol = 1e-6, min_starts = 20L,
                         max_starts = 100L, polish = 3L, hops = 20L, hop_size = 0.3) {
-  # a smaller max_starts given alone lowers the default min_starts with it;
-  # min_starts given above max_starts is an error (control_validate())
-  if (missing(min_starts) && is_whole(max_starts) && max_starts >= 1)
-    min_starts <- min(min_starts, max_starts)
+  if (missing(min_starts)) min_starts <- default_min_starts(min_starts, max_starts)
   control_validate(list(maxit = maxit, ftol = ftol, xtol = xtol, gtol = gtol, lambda = lambda,
                         threads = threads, trace = trace, start_rows = start_rows,
                         jitter = jitter, screen_rows = screen_rows, agree = agree,
@@ -92,6 +89,13 @@ control_validate <- function(v, prefix) {
   out
 }
 
+# A max_starts given alone, below the default min_starts, lowers it to
+# max_starts; a min_starts given above max_starts is an error
+# (control_validate()).
+default_min_starts <- function(min_starts, max_starts) {
+  if (is_whole(max_starts) && max_starts >= 1) min(min_starts, max_starts) else min_starts
+}
+
 # The largest thread count accepted anywhere (MOE_MAX_THREADS in src/adapt.h).
 max_threads <- 1024L
 
@@ -115,10 +119,8 @@ check_control <- function(control) {
       absent <- setdiff(later, names(v))
       c(v, unclass(moe_control())[absent])
     } else utils::modifyList(unclass(moe_control()), control)
-    # as in moe_control(): max_starts alone lowers the default min_starts
-    if (!inherits(control, "moe_control") && is.null(control$min_starts) &&
-        is_whole(full$max_starts) && full$max_starts >= 1)
-      full$min_starts <- min(full$min_starts, full$max_starts)
+    if (!inherits(control, "moe_control") && is.null(control$min_starts))
+      full$min_starts <- default_min_starts(full$min_starts, full$max_starts)
     return(control_validate(full, "control$"))
   }
   abort_arg("control", "a `moe_control()` object or a named list of its settings", control)

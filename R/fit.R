@@ -287,13 +287,8 @@ fit_warn <- function(fit) {
 
 # Observation weights: NULL, or n finite numbers >= 0, not all 0.
 check_weights <- function(weights, n) {
+  weights <- check_per_observation(weights, n, "weights", "NULL or a numeric vector of observation weights")
   if (is.null(weights)) return(NULL)
-  if (!is.numeric(weights) || !is.null(dim(weights)) && length(dim(weights)) > 1L && ncol(weights) != 1L)
-    abort_arg("weights", "NULL or a numeric vector of observation weights", weights)
-  weights <- as.double(weights)
-  if (length(weights) != n)
-    stop(sprintf("`weights` must have one value per observation (n = %d), not %d values.", n,
-                 length(weights)), call. = FALSE)
   bad <- which(!is.finite(weights) | weights < 0)
   if (length(bad))
     stop(sprintf("`weights` must be finite numbers >= 0; element %d is %s.", bad[1L],
@@ -304,15 +299,22 @@ check_weights <- function(weights, n) {
 
 # An offset: NULL, or n finite numbers added to the model's regression function.
 check_offset <- function(offset, n) {
-  if (is.null(offset)) return(NULL)
-  if (!is.numeric(offset) || !is.null(dim(offset)) && length(dim(offset)) > 1L && ncol(offset) != 1L)
-    abort_arg("offset", "NULL or a numeric vector, one value per observation", offset)
-  offset <- as.double(offset)
-  if (length(offset) != n)
-    stop(sprintf("`offset` must have one value per observation (n = %d), not %d values.", n,
-                 length(offset)), call. = FALSE)
-  check_finite_numeric(offset, "offset")
+  offset <- check_per_observation(offset, n, "offset", "NULL or a numeric vector, one value per observation")
+  if (!is.null(offset)) check_finite_numeric(offset, "offset")
   offset
+}
+
+# NULL, or one number per observation (a vector or a one-column matrix), as a
+# double vector.
+check_per_observation <- function(v, n, arg, expected) {
+  if (is.null(v)) return(NULL)
+  if (!is.numeric(v) || !is.null(dim(v)) && length(dim(v)) > 1L && ncol(v) != 1L)
+    abort_arg(arg, expected, v)
+  v <- as.double(v)
+  if (length(v) != n)
+    stop(sprintf("`%s` must have one value per observation (n = %d), not %d values.", arg, n,
+                 length(v)), call. = FALSE)
+  v
 }
 
 # One Levenberg-Marquardt search of the solver (src/lsq.c) from theta, with
@@ -372,16 +374,14 @@ check_starts <- function(start, template, box = NULL) {
       if (length(out))
         stop(sprintf("%s must lie in the box of `lower` and `upper`: %s = %s is outside [%s, %s].",
                      what, names(theta)[out[1L]], format(theta[[out[1L]]]),
-                     format(box$lower_all[[out[1L]]]), format(box$upper_all[[out[1L]]])), call. = FALSE)
+                     format(box$lower[[out[1L]]]), format(box$upper[[out[1L]]])), call. = FALSE)
     }
   }
   start
 }
 
-new_moe_fit <- function(run, template, x, y, starts, control, call,
-                        box = box_theta(-Inf, Inf, template),
-                        scaling = fit_scaling(x, y, template, box), weights = NULL,
-                        offset = NULL) {
+new_moe_fit <- function(run, template, x, y, starts, control, call, box, scaling, weights,
+                        offset) {
   theta <- stats::setNames(run$theta, params_layout(template)$name)
   theta <- scale_theta(scaling, theta, template, "data")
   run$sse <- run$sse * scaling$yscale^2
@@ -420,8 +420,8 @@ new_moe_fit <- function(run, template, x, y, starts, control, call,
                        iterations = run$iterations, evaluations = run$evaluations,
                        trace = run$trace),
     starts = starts,
-    lower = box$lower_all,
-    upper = box$upper_all,
+    lower = box$lower,
+    upper = box$upper,
     at_bound = box_at_bound(theta, box),
     jtj = jtj,
     scaling = scaling,

@@ -152,11 +152,6 @@ summary.moe_fit <- function(object, ...) {
   ), class = "summary.moe_fit")
 }
 
-# Starts whose SSE equals the best one within `tol` relative.
-reached_best <- function(sse, best, tol = 1e-6) {
-  abs(sse - best) <= tol * max(abs(best), .Machine$double.xmin)
-}
-
 # How many starts competed for the minimum and how many of them reached it:
 # the fit's own diagnostics when its search recorded them (a screening search
 # compares its starts on a subsample, whose SSEs must not be mixed with those
@@ -168,7 +163,7 @@ start_agreement <- function(fit) {
     return(list(n = as.integer(dg$n_starts), n_best = as.integer(dg$n_best), tol = tol))
   sse <- fit$starts$sse
   sse <- sse[is.finite(sse)]
-  list(n = nrow(fit$starts), n_best = sum(reached_best(sse, min(sse), tol)), tol = tol)
+  list(n = nrow(fit$starts), n_best = sum(near_best(sse, min(sse), tol)), tol = tol)
 }
 
 #' @rdname summary.moe_fit

@@ -43,7 +43,7 @@ fit_scaling <- function(x, y, template, box) {
   s <- power_of_two_scale(sdv)
   lay <- params_layout(template)
   intercept <- lay$block %in% c("beta0", "b")
-  free_intercepts <- all(box$lower_all[intercept] == -Inf) && all(box$upper_all[intercept] == Inf)
+  free_intercepts <- all(box$lower[intercept] == -Inf) && all(box$upper[intercept] == Inf)
   center <- if (free_intercepts) ifelse(is.finite(sdv) & abs(mu) > scaling_center_ratio * sdv, mu, 0)
             else rep(0, length(mu))
   # output weights carry the scale of y for any expert; otherwise only the
@@ -109,12 +109,7 @@ scale_box <- function(sc, box, template) {
   f[lay$block == "a"] <- sc$scale[lay$column[lay$block == "a"]] / sc$e
   f[lay$block == "b"] <- 1 / sc$e
   f[lay$block == "c"] <- 1 / sc$yscale
-  out <- box
-  out$lower_all <- box$lower_all * f
-  out$upper_all <- box$upper_all * f
-  if (!is.null(box$lower)) out$lower <- out$lower_all
-  if (!is.null(box$upper)) out$upper <- out$upper_all
-  out
+  list(lower = box$lower * f, upper = box$upper * f)
 }
 
 # J'J in the original coordinates from J'J in the fit's: f = yscale * f_fit

@@ -5,16 +5,17 @@
 # The default search (nstart = NULL) screens data-driven starts on a
 # subsample, in batches, until (after at least `min_starts`) the best SSE has
 # been reached by `agree` starts (the minimum is then found from several
-# basins, the usual sign that it is the global one) or `max_starts` have run,
-# and then polishes the best
-# few distinct screening minima on all the data. A fixed nstart runs that many
-# data-driven starts on all the data, as before.
+# basins, the usual sign that it is the global one) or `max_starts` have run;
+# then it hops `hops` times from the best minimum (a random jump of relative
+# size `hop_size`, then a local search), and polishes the best few distinct
+# minima on all the data. A fixed nstart runs that many data-driven starts on
+# all the data.
 
 # One local search per start, all on the same data. Returns the runs.
 run_starts <- function(thetas, prob) {
   lapply(thetas, function(theta)
-    lsq_search(prob$spec, unname(theta), prob$x, prob$y, prob$ctl, unname(prob$box$lower),
-               unname(prob$box$upper), prob$sw))
+    lsq_search(prob$spec, unname(theta), prob$x, prob$y, prob$ctl, solver_bound(prob$box$lower),
+               solver_bound(prob$box$upper), prob$sw))
 }
 
 # The summary row of each run (SSE in the data's units).

@@ -68,7 +68,7 @@ box_check_starts <- function(box, starts, truth, k, split, g, e) {
     stop(sprintf(paste0("`bounds` must contain the truth and every start of the study: %s of ",
                         "the %s gate (%s experts) has %s = %s, outside [%s, %s]."), what,
                  sub("_", " ", g), e, names(theta)[out], format(theta[[out]]),
-                 format(box$lower_all[[out]]), format(box$upper_all[[out]])), call. = FALSE)
+                 format(box$lower[[out]]), format(box$upper[[out]])), call. = FALSE)
   for (s in names(starts)) {
     theta <- params_theta(starts[[s]])
     out <- which(box_outside(theta, box))
@@ -76,7 +76,7 @@ box_check_starts <- function(box, starts, truth, k, split, g, e) {
   }
   if (is.null(truth) || k < truth$k) return(invisible())
   # the truth's atom j in the position of each of its copies
-  idx <- rep(seq_len(truth$k), 1L + if (length(split)) tabulate(split, nbins = truth$k) else 0L)
+  idx <- rep(seq_len(truth$k), atom_copies(truth$k, split))
   p <- truth
   p$beta0 <- truth$beta0[idx]
   p$beta1 <- truth$beta1[idx, , drop = FALSE]
@@ -93,8 +93,8 @@ box_check_starts <- function(box, starts, truth, k, split, g, e) {
 # of each block of parameters when the box is not the same for all.
 box_label <- function(bounds, half, boxes) {
   if (is.null(bounds)) return("no box (unbounded)")
-  lo <- unlist(lapply(boxes, `[[`, "lower_all"))
-  up <- unlist(lapply(boxes, `[[`, "upper_all"))
+  lo <- unlist(lapply(boxes, `[[`, "lower"))
+  up <- unlist(lapply(boxes, `[[`, "upper"))
   num <- function(v) as.character(signif(v, 6))
   if (all(lo == -Inf) && all(up == Inf)) return("no box (unbounded)")
   if (length(unique(lo)) == 1L && length(unique(up)) == 1L)

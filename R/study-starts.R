@@ -134,6 +134,12 @@ check_study_surplus <- function(surplus, init, k, kt, gating, expert, truths, mi
   out
 }
 
+# How many fitted atoms each of the kt true atoms gets: one, plus one for
+# every surplus atom that `split` sends to it.
+atom_copies <- function(kt, split) {
+  1L + if (length(split)) tabulate(split, nbins = kt) else integer(kt)
+}
+
 # A start of k atoms for the truth, without noise: the truth itself (k =
 # k*), its k heaviest atoms (k < k*), or, with k > k*, the truth with the
 # surplus atoms of representation `surplus`, true atom j taking m_j copies
@@ -149,8 +155,7 @@ check_study_surplus <- function(surplus, init, k, kt, gating, expert, truths, mi
 surplus_start <- function(truth, k, split, surplus = "split", x = NULL, fractions = NULL) {
   kt <- truth$k
   if (k >= kt) {
-    copies <- rep(1L, kt)
-    if (k > kt) copies <- copies + tabulate(split, nbins = kt)
+    copies <- atom_copies(kt, if (k > kt) split)
     idx <- rep(seq_len(kt), copies)
     m <- copies[idx]
   } else {

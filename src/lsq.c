@@ -112,10 +112,12 @@ static int project_step(const double *theta, double *delta, const double *lower,
     int cut = 0;
     for (int j = 0; j < P; j++) {
         double t = theta[j] + delta[j];
-        if (lower && t < lower[j]) { t = lower[j]; cut = 1; }
-        if (upper && t > upper[j]) { t = upper[j]; cut = 1; }
+        if ((lower && t < lower[j]) || (upper && t > upper[j])) {
+            t = lower && t < lower[j] ? lower[j] : upper[j];
+            delta[j] = t - theta[j];
+            cut = 1;
+        }
         trial[j] = t;
-        if (t != theta[j] + delta[j]) delta[j] = t - theta[j];
     }
     return cut;
 }
