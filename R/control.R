@@ -12,6 +12,28 @@
 #' `maxit` iterations gives code -1 and a non-finite SSE at the start code -2;
 #' neither is an error: the fit records the code and its message.
 #'
+#' **The flat-valley rule** (off by default: `valley_tol = 0`). An
+#' over-specified mixture has long, nearly flat valleys of the SSE, along
+#' which the solver can make steady but tiny progress for hundreds of
+#' iterations. Two SSEs that differ by much less than one noise variance
+#' \eqn{\sigma^2} cannot be told apart by the data (moving a parameter by
+#' one standard error changes the SSE by about \eqn{\sigma^2}). With
+#' `valley_tol > 0` the solver stops (code 6, converged) once the SSE fell by
+#' at most `valley_tol` \eqn{\hat\sigma^2} over the last `valley_m` accepted
+#' iterations, with \eqn{\hat\sigma^2 = \mathrm{SSE}/(n - P)}; in relative
+#' terms, progress below `valley_tol / (n - P)`. `bench/valley.R` in the
+#' package sources measures what the rule changes in the paper's studies.
+#'
+#' **Geodesic acceleration** (`accel = TRUE`, off by default). Each
+#' Levenberg-Marquardt step \eqn{\delta} is bent along the curvature of the
+#' regression function: \eqn{\delta + a/2} with
+#' \eqn{(J^\top J + \lambda D) a = -J^\top f_{vv}}, where \eqn{f_{vv}} is the
+#' second directional derivative of \eqn{f} along \eqn{\delta}, computed by a
+#' finite difference of the analytic Jacobian. A bend larger than half the
+#' step (in the norm of \eqn{D}) is not trusted, and the plain step is taken.
+#' It costs one more pass over the data per trial step and removes the long
+#' crawls of saturated gates; `bench/fit.R` measures it.
+#'
 #' @param maxit Maximum number of Levenberg-Marquardt iterations per start, a
 #'   whole number between 1 and 1e9.
 #' @param ftol,xtol,gtol Tolerances of the stopping rules (see Details).
@@ -42,6 +64,10 @@
 #'   `min_starts` and `max_starts` between 1 and 1e5 with `min_starts <=
 #'   max_starts` (a `max_starts` below the default `min_starts`, given without
 #'   `min_starts`, lowers it to `max_starts`), `agree_tol` in \[0, 1\].
+#' @param accel If `TRUE`, geodesic acceleration of the steps (see Details).
+#' @param valley_m,valley_tol The flat-valley rule (see Details): the
+#'   look-back, a whole number between 1 and 1e9, and the tolerance in noise
+#'   variances, a number >= 0 (0 turns the rule off).
 #' @returns A list of class `moe_control`.
 #' @examples
 #' moe_control(maxit = 500, threads = 2)
@@ -50,13 +76,15 @@ moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
                         lambda = 1e-3, threads = getOption("sigmoe.threads", 1L),
                         trace = FALSE, start_rows = 5000L, jitter = 0.1,
                         screen_rows = 2000L, agree = 3L, agree_tol = 1e-6, min_starts = 20L,
-                        max_starts = 100L, polish = 3L, hops = 20L, hop_size = 0.3) {
+                        max_starts = 100L, polish = 3L, hops = 20L, hop_size = 0.3,
+                        accel = FALSE, valley_m = 10L, valley_tol = 0) {
   if (missing(min_starts)) min_starts <- default_min_starts(min_starts, max_starts)
   control_validate(list(maxit = maxit, ftol = ftol, xtol = xtol, gtol = gtol, lambda = lambda,
                         threads = threads, trace = trace, start_rows = start_rows,
                         jitter = jitter, screen_rows = screen_rows, agree = agree,
                         agree_tol = agree_tol, min_starts = min_starts, max_starts = max_starts,
-                        polish = polish, hops = hops, hop_size = hop_size), "")
+                        polish = polish, hops = hops, hop_size = hop_size, accel = accel,
+                        valley_m = valley_m, valley_tol = valley_tol), "")
 }
 
 # Every setting checked, with messages that name it as the caller wrote it
@@ -80,7 +108,10 @@ control_validate <- function(v, prefix) {
     max_starts = check_whole(v$max_starts, arg("max_starts"), min = 1, max = 1e5),
     polish = check_whole(v$polish, arg("polish"), min = 1, max = 1000),
     hops = check_whole(v$hops, arg("hops"), min = 0, max = 1e5),
-    hop_size = check_number(v$hop_size, arg("hop_size"), min = 0)
+    hop_size = check_number(v$hop_size, arg("hop_size"), min = 0),
+    accel = check_flag(v$accel, arg("accel")),
+    valley_m = check_whole(v$valley_m, arg("valley_m"), min = 1, max = 1e9),
+    valley_tol = check_number(v$valley_tol, arg("valley_tol"), min = 0)
   ), class = "moe_control")
   # the search stops at max_starts, so it could never run min_starts more
   if (out$min_starts > out$max_starts)
@@ -95,6 +126,11 @@ control_validate <- function(v, prefix) {
 default_min_starts <- function(min_starts, max_starts) {
   if (is_whole(max_starts) && max_starts >= 1) min(min_starts, max_starts) else min_starts
 }
+
+# The values of solver settings that replay a control object made before
+# they existed: the steps had no geodesic acceleration, and no flat-valley
+# rule stopped a fit.
+legacy_control <- list(accel = FALSE, valley_tol = 0)
 
 # The largest thread count accepted anywhere (MOE_MAX_THREADS in src/adapt.h).
 max_threads <- 1024L
@@ -117,7 +153,8 @@ check_control <- function(control) {
     full <- if (inherits(control, "moe_control")) {
       v <- unclass(control)
       absent <- setdiff(later, names(v))
-      c(v, unclass(moe_control())[absent])
+      # an object older than a solver setting asks for the solver it knew
+      c(v, utils::modifyList(unclass(moe_control()), legacy_control)[absent])
     } else utils::modifyList(unclass(moe_control()), control)
     if (!inherits(control, "moe_control") && is.null(control$min_starts))
       full$min_starts <- default_min_starts(full$min_starts, full$max_starts)
@@ -128,7 +165,8 @@ check_control <- function(control) {
 
 # The settings the solver reads (src/lsq.c), by name and in this order; the C
 # side checks the names, so a setting can never be read from the wrong slot.
-lsq_control_names <- c("maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace")
+lsq_control_names <- c("maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace", "accel",
+                       "valley_m", "valley_tol")
 
 lsq_control_vector <- function(control) {
   vapply(lsq_control_names, function(nm) as.double(control[[nm]]), numeric(1))

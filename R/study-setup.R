@@ -112,7 +112,7 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
                    seed = seed, split = split, surplus = surplus,
                    bounds = list(lower = box$lower, upper = box$upper), init_sd = init_sd,
                    nstart = nstart,
-                   control = unclass(control)[setdiff(names(control), c("threads", "trace"))],
+                   control = study_key_control(control),
                    eval_n = eval_n)
   list(truth = truth, truths = truths, misspecified = misspecified, regime = regime,
        n = n, reps = reps, k = k, d = d, gating = gating, expert = expert, degree = degree,
@@ -121,3 +121,15 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
        control = control, x_eval = x_eval, f_eval = f_eval, tasks = tasks, settings = settings)
 }
 
+
+# The solver settings that make a study's design: all but the threads and the
+# trace, which change no result, and the settings added later while they keep
+# the values that reproduce the solver before them, so that the design (and
+# the cache key) of a study that does not use them is what it was.
+study_key_control <- function(control) {
+  v <- unclass(control)[setdiff(names(control), c("threads", "trace"))]
+  old <- vapply(names(legacy_control), function(nm) isTRUE(v[[nm]] == legacy_control[[nm]]),
+                logical(1))
+  # with the valley rule off, its look-back changes nothing either
+  v[setdiff(names(v), c(names(legacy_control)[old], if (isTRUE(v$valley_tol == 0)) "valley_m"))]
+}

@@ -9,6 +9,8 @@ SEXP C_model_jacobian(SEXP spec, SEXP theta, SEXP x, SEXP nthreads);
 SEXP C_model_crossprod(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads);
 SEXP C_model_sse(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads);
 SEXP C_model_block_rows(SEXP n, SEXP npar);
+SEXP C_model_dir2(SEXP spec, SEXP theta, SEXP x, SEXP v, SEXP h, SEXP sqrt_weights,
+                  SEXP nthreads);
 SEXP C_first_nonfinite(SEXP v);
 SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower, SEXP upper,
                SEXP sqrt_weights);
@@ -26,6 +28,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"C_model_crossprod", (DL_FUNC) &C_model_crossprod, 5},
     {"C_model_sse", (DL_FUNC) &C_model_sse, 5},
     {"C_model_block_rows", (DL_FUNC) &C_model_block_rows, 2},
+    {"C_model_dir2", (DL_FUNC) &C_model_dir2, 7},
     {"C_first_nonfinite", (DL_FUNC) &C_first_nonfinite, 1},
     {"C_lsq_fit", (DL_FUNC) &C_lsq_fit, 8},
     {"C_blas_threads", (DL_FUNC) &C_blas_threads, 1},

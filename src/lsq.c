@@ -23,6 +23,22 @@
  * When no bound is reached, every operation is the unbounded one, so the
  * result is bit-identical to a fit without bounds.
  *
+ * Geodesic acceleration (ctl->accel): the velocity delta of the damped
+ * system is bent along the curvature of f, delta + a / 2 with
+ * (A + lambda D) a = -J'fvv and fvv the second directional derivative of f
+ * along delta, by one finite difference of f and the analytic J
+ * (moe_model_pass_dir2(), one more pass per trial step). The factorisation of
+ * the damped system serves both solves. A bend larger than accel_max of the
+ * step (in the norm of D) is not trusted and the plain step is tried; an
+ * accelerated step is judged by the quadratic model's reduction at the full
+ * step. With bounds, only steps with no parameter held at a bound are bent.
+ *
+ * The flat-valley rule (ctl->valley_tol > 0): over-specified mixtures have
+ * long flat valleys along which the SSE keeps falling by tiny amounts. The
+ * solver stops once it fell by at most valley_tol * sse / (n - P) (that many
+ * noise variances, the unit in which the data tell SSEs apart) over the last
+ * valley_m accepted iterations.
+ *
  * moe_lsq_solve() is the solver, over plain C types; C_lsq_fit() only reads
  * its arguments into them and builds the result list.
  */
@@ -38,6 +54,7 @@ const char *moe_lsq_message(int code)
     case MOE_LSQ_GTOL: return "gradient is at most gtol (cosine between residuals and each Jacobian column)";
     case MOE_LSQ_ZERO: return "the SSE is zero";
     case MOE_LSQ_STALL: return "no damped step reduces the SSE (a numerical local minimum)";
+    case MOE_LSQ_VALLEY: return "the SSE fell by less than valley_tol noise variances over the last valley_m iterations (a flat valley the data cannot resolve)";
     case MOE_LSQ_MAXIT: return "iteration limit reached without convergence";
     case MOE_LSQ_NONFINITE: return "the SSE is not finite at the start";
     }
@@ -158,12 +175,20 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
     double *g = (double *) R_alloc(P, sizeof(double));
     double *A2 = (double *) R_alloc(PP, sizeof(double));
     double *g2 = (double *) R_alloc(P, sizeof(double));
+    double *acc = ctl->accel ? (double *) R_alloc(P, sizeof(double)) : NULL;
+    /* the finite-difference step of the acceleration, and the largest bend
+     * 2 |a| / |delta| (in the norm of D) that is trusted (chosen on the
+     * problems of bench/fit.R among h = 0.02, 0.1 and bounds 0.3, 0.5, 0.75) */
+    const double accel_h = 0.1, accel_max = 0.5;
     const double *lower = pb->lower, *upper = pb->upper;
     int *fixed = (lower || upper) ? (int *) R_alloc(P, sizeof(int)) : NULL;
     sse_trace tr = {NULL, 0, 0};
 
     double sse = moe_model_pass(s, X, Y, theta, &ps, A, g, nt);
     int evals = 1, iter = 0, code = 0, last_accepted = 1;
+    /* the flat-valley rule: sse / (n - P) estimates the noise variance, the
+     * unit in which the data can tell two SSEs apart */
+    int valley = ctl->valley_tol > 0 && ctl->valley_m > 0 && n > P;
     double nu = 2.0;
     trace_push(&tr, sse);
     if (!R_FINITE(sse)) code = MOE_LSQ_NONFINITE;
@@ -199,14 +224,36 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
                         M[j + (size_t) j * P] = 1.0;
                         delta[j] = 0.0;
                     }
-            int info = 0, one = 1;
+            int info = 0, one = 1, bent = 0;
             F77_CALL(dpotrf)("U", &P, M, &P, &info FCONE);
             if (info == 0)
                 F77_CALL(dpotrs)("U", &P, &one, M, &P, delta, &P, &info FCONE);
+            if (info == 0 && ctl->accel && !nfix) {
+                /* geodesic acceleration: the velocity delta bent along the
+                 * curvature of f, delta + a / 2 with (A + lambda D) a = -J'fvv;
+                 * a bend that is large next to the step is not trusted, and
+                 * the plain step is tried instead */
+                moe_model_pass_dir2(s, X, theta, delta, accel_h, &ps, acc, nt);
+                evals++;
+                for (int j = 0; j < P; j++) acc[j] = -acc[j];
+                F77_CALL(dpotrs)("U", &P, &one, M, &P, acc, &P, &info FCONE);
+                double na = 0.0, nv = 0.0;
+                for (int j = 0; j < P; j++) {
+                    na += D[j] * acc[j] * acc[j];
+                    nv += D[j] * delta[j] * delta[j];
+                }
+                if (info == 0 && R_FINITE(na) && 2.0 * sqrt(na) <= accel_max * sqrt(nv)) {
+                    for (int j = 0; j < P; j++) delta[j] += 0.5 * acc[j];
+                    bent = 1;
+                }
+                info = 0;
+            }
             double sse_new = R_PosInf, pred = 0.0;
             if (info == 0) {
                 int cut = fixed ? project_step(theta, delta, lower, upper, P, trial) : 0;
-                if (nfix || cut) {
+                if (nfix || cut || bent) {
+                    if (!fixed)
+                        for (int j = 0; j < P; j++) trial[j] = theta[j] + delta[j];
                     pred = model_reduction(A, g, delta, P);
                 } else {
                     for (int j = 0; j < P; j++) {
@@ -242,6 +289,9 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
                     ctl->print("iter %4d  sse %.10g  lambda %.3g  rho %.3f\n", iter, sse, lambda, rho);
                 if (actual <= ftol * sse_old && pred <= ftol * sse_old) code = MOE_LSQ_FTOL;
                 else if (step <= xtol * (size + xtol)) code = MOE_LSQ_XTOL;
+                else if (valley && iter >= ctl->valley_m &&
+                         tr.v[iter - ctl->valley_m] - sse <= ctl->valley_tol * sse / (n - P))
+                    code = MOE_LSQ_VALLEY;
             } else {
                 if (ctl->trace && ctl->print)
                     ctl->print("          rejected: sse %.10g  lambda %.3g  rho %.3f\n", sse_new,
@@ -268,8 +318,10 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
 /* The control vector, by name: R builds it with these names in this order
  * (lsq_control_vector() in R/control.R), and a vector whose names differ is
  * refused rather than read by position. */
-enum { CTL_MAXIT, CTL_FTOL, CTL_XTOL, CTL_GTOL, CTL_LAMBDA, CTL_THREADS, CTL_TRACE, CTL_N };
-static const char *ctl_names[CTL_N] = {"maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace"};
+enum { CTL_MAXIT, CTL_FTOL, CTL_XTOL, CTL_GTOL, CTL_LAMBDA, CTL_THREADS, CTL_TRACE, CTL_ACCEL,
+       CTL_VALLEY_M, CTL_VALLEY_TOL, CTL_N };
+static const char *ctl_names[CTL_N] = {"maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace",
+                                       "accel", "valley_m", "valley_tol"};
 
 static int whole_in(double v, double lo, double hi)
 {
@@ -296,9 +348,14 @@ static moe_lsq_control control_from_sexp(SEXP control)
     if (!whole_in(v[CTL_THREADS], 1, MOE_MAX_THREADS))
         Rf_error("`threads` must be a whole number between 1 and %d", MOE_MAX_THREADS);
     if (!(v[CTL_TRACE] == 0 || v[CTL_TRACE] == 1)) Rf_error("`trace` must be TRUE or FALSE");
+    if (!(v[CTL_ACCEL] == 0 || v[CTL_ACCEL] == 1)) Rf_error("`accel` must be TRUE or FALSE");
+    if (!whole_in(v[CTL_VALLEY_M], 1, 1e9)) Rf_error("`valley_m` must be a whole number between 1 and 1e9");
+    if (!(R_FINITE(v[CTL_VALLEY_TOL]) && v[CTL_VALLEY_TOL] >= 0))
+        Rf_error("`valley_tol` must be a finite number >= 0");
     moe_lsq_control ctl = {(int) v[CTL_MAXIT], moe_threads_cap((int) v[CTL_THREADS]),
                            (int) v[CTL_TRACE],
                            v[CTL_FTOL], v[CTL_XTOL], v[CTL_GTOL], v[CTL_LAMBDA],
+                           (int) v[CTL_ACCEL], (int) v[CTL_VALLEY_M], v[CTL_VALLEY_TOL],
                            R_CheckUserInterrupt, Rprintf};
     return ctl;
 }

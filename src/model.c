@@ -336,19 +336,44 @@ void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
         work_alloc(s, ps->mmax, &ps->work[t]);
         ps->J[t] = (double *) R_alloc((size_t) ps->mmax * P, sizeof(double));
     }
+    ps->fh = (double **) R_alloc(ps->nwork, sizeof(double *));
+    ps->jv = (double **) R_alloc(ps->nwork, sizeof(double *));
+    for (int t = 0; t < ps->nwork; t++) {
+        ps->fh[t] = (double *) R_alloc(ps->mmax, sizeof(double));
+        ps->jv[t] = (double *) R_alloc(ps->mmax, sizeof(double));
+    }
+    ps->theta_h = (double *) R_alloc(P, sizeof(double));
     ps->A = (double *) R_alloc((size_t) ps->nparts * P * P, sizeof(double));
     ps->g = (double *) R_alloc((size_t) ps->nparts * P, sizeof(double));
     ps->sse = (double *) R_alloc(ps->nparts, sizeof(double));
     ps->sw = NULL;
 }
 
-/* One pass, as its partials see it. */
+/* One pass, as its partials see it (theta_h, v and h only for the second
+ * directional derivative). */
 typedef struct {
     const moe_spec *s;
     const double *x, *y;
     moe_pass *ps;
     int want_normal;
+    const double *theta, *theta_h, *v;
+    double h;
 } pass_ctx;
+
+/* Rows of J (and f, when with_f) times sqrt(w): U, V and, with output
+ * weights, H carry every column of J. */
+static void weight_block(const moe_spec *s, const double *sw, int m, moe_work *w, int with_f)
+{
+    for (size_t l = 0; l < (size_t) s->k; l++)
+        for (int r = 0; r < m; r++) {
+            w->U[r + l * m] *= sw[r];
+            w->V[r + l * m] *= sw[r];
+            /* the output weights' column is g act(t), read from H */
+            if (s->outw) w->H[r + l * m] *= sw[r];
+        }
+    if (with_f)
+        for (int r = 0; r < m; r++) w->f[r] *= sw[r];
+}
 
 /* The blocks of partial p, in order, with the workspace of the calling
  * thread: SSE, and the upper triangle of J'J and J'r when want_normal. Runs
@@ -382,15 +407,7 @@ static void pass_part(void *ctx, int p)
                 w->f[r] = res;
                 sse += res * res;
             }
-            if (want_normal)
-                /* every column of J is u or v times an input or 1, or g h */
-                for (size_t l = 0; l < (size_t) s->k; l++)
-                    for (int r = 0; r < m; r++) {
-                        w->U[r + l * m] *= sw[r];
-                        w->V[r + l * m] *= sw[r];
-                        /* the output weights' column is g act(t), read from H */
-                        if (s->outw) w->H[r + l * m] *= sw[r];
-                    }
+            if (want_normal) weight_block(s, sw, m, w, 0);
         } else {
             for (int r = 0; r < m; r++) {
                 double res = y[row0 + r] - w->f[r];
@@ -407,6 +424,54 @@ static void pass_part(void *ctx, int p)
     ps->sse[p] = sse;
 }
 
+/* The blocks of partial p for moe_model_pass_dir2(): per block, f at
+ * theta + h v, then f, J and J v at theta, and J'fvv summed into the
+ * partial's g. */
+static void dir2_part(void *ctx, int p)
+{
+    const pass_ctx *c = (const pass_ctx *) ctx;
+    const moe_spec *s = c->s;
+    moe_pass *ps = c->ps;
+    const double *x = c->x;
+    int P = s->npar, n = ps->n, inc = 1, t = thread_id();
+    const double one = 1.0, zero = 0.0, h = c->h;
+    moe_work *w = &ps->work[t];
+    double *g = ps->g + (size_t) p * P, *J = ps->J[t], *fh = ps->fh[t], *jv = ps->jv[t];
+    memset(g, 0, sizeof(double) * (size_t) P);
+    for (int b = p; b < ps->nblocks; b += ps->nparts) {
+        int row0 = b * ps->mmax;
+        int m = n - row0 < ps->mmax ? n - row0 : ps->mmax;
+        const double *sw = ps->sw ? ps->sw + row0 : NULL;
+        work_set(s, c->theta_h, w);
+        model_block(s, x, n, row0, m, 0, w, 1);
+        for (int r = 0; r < m; r++) fh[r] = sw ? sw[r] * w->f[r] : w->f[r];
+        work_set(s, c->theta, w);
+        model_block(s, x, n, row0, m, 1, w, 1);
+        if (sw) weight_block(s, sw, m, w, 1);
+        model_jac_block(s, x, n, row0, m, w, J, 1);
+        F77_CALL(dgemv)("N", &m, &P, &one, J, &m, c->v, &inc, &zero, jv, &inc FCONE);
+        /* fvv, into fh */
+        for (int r = 0; r < m; r++) fh[r] = 2.0 / h * ((fh[r] - w->f[r]) / h - jv[r]);
+        F77_CALL(dgemv)("T", &m, &P, &one, J, &m, fh, &inc, &one, g, &inc FCONE);
+    }
+}
+
+void moe_model_pass_dir2(const moe_spec *s, const double *x, const double *theta,
+                         const double *v, double h, moe_pass *ps, double *gvv, int nthreads)
+{
+    int P = s->npar, np = ps->nparts;
+    int nt = nthreads < ps->nwork ? nthreads : ps->nwork;
+    double *theta_h = ps->theta_h;
+    for (int j = 0; j < P; j++) theta_h[j] = theta[j] + h * v[j];
+    int prev = moe_blas_threads_set(1);
+    pass_ctx c = {s, x, NULL, ps, 1, theta, theta_h, v, h};
+    run_tasks(np, nt, 1, dir2_part, &c);
+    if (prev > 1) moe_blas_threads_set(prev);
+    memcpy(gvv, ps->g, sizeof(double) * (size_t) P);
+    for (int p = 1; p < np; p++)
+        for (int j = 0; j < P; j++) gvv[j] += ps->g[(size_t) p * P + j];
+}
+
 double moe_model_pass(const moe_spec *s, const double *x, const double *y,
                       const double *theta, moe_pass *ps, double *A, double *g,
                       int nthreads)
@@ -421,7 +486,7 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
      * pay anyway. Nothing below can raise an R error, so the count is always
      * restored. */
     int prev = moe_blas_threads_set(1);
-    pass_ctx c = {s, x, y, ps, want};
+    pass_ctx c = {s, x, y, ps, want, NULL, NULL, NULL, 0.0};
     run_tasks(np, nt, 1, pass_part, &c);
     if (prev > 1) moe_blas_threads_set(prev);
     /* reduce the partials in a fixed order: the sums do not depend on nthreads */
@@ -559,6 +624,30 @@ SEXP C_model_sse(SEXP spec, SEXP theta, SEXP x, SEXP y, SEXP nthreads)
         sse = moe_model_pass(&s, REAL(x), REAL(y), REAL(theta), &ps, NULL, NULL, nt);
     }
     return Rf_ScalarReal(sse);
+}
+
+/* J'fvv at theta along v (the geodesic acceleration's right-hand side), with
+ * optional square roots of weights: for tests against an independent
+ * computation. */
+SEXP C_model_dir2(SEXP spec, SEXP theta, SEXP x, SEXP v, SEXP h, SEXP sqrt_weights,
+                  SEXP nthreads)
+{
+    moe_spec s = moe_spec_from_sexp(spec, theta, x);
+    int n = Rf_nrows(x), P = s.npar, nt = moe_nthreads(nthreads);
+    moe_check_real(v, P, "v");
+    double hh = Rf_asReal(h);
+    if (!(R_FINITE(hh) && hh > 0)) Rf_error("internal: h must be a finite number > 0");
+    if (n < 1) Rf_error("internal: no rows");
+    SEXP out = PROTECT(Rf_allocVector(REALSXP, P));
+    moe_pass ps;
+    moe_pass_alloc(&s, n, nt, &ps);
+    if (!Rf_isNull(sqrt_weights)) {
+        moe_check_real(sqrt_weights, n, "sqrt_weights");
+        ps.sw = REAL(sqrt_weights);
+    }
+    moe_model_pass_dir2(&s, REAL(x), REAL(theta), REAL(v), hh, &ps, REAL(out), nt);
+    UNPROTECT(1);
+    return out;
 }
 
 /* Rows per block of a pass over n rows with npar parameters, so that tests

@@ -132,6 +132,8 @@ typedef struct {
     moe_work *work;     /* one per thread (nwork) */
     double **J;         /* one mmax x npar Jacobian block per thread */
     double *A, *g, *sse; /* partial normal equations and SSEs (nparts each) */
+    double **fh, **jv;  /* one block of f(theta + h v) and of J v per thread */
+    double *theta_h;    /* theta + h v (npar) */
     const double *sw;   /* square roots of observation weights (n), or NULL */
 } moe_pass;
 
@@ -147,6 +149,13 @@ void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps);
 double moe_model_pass(const moe_spec *s, const double *x, const double *y,
                       const double *theta, moe_pass *ps, double *A, double *g,
                       int nthreads);
+/* gvv = J'fvv at theta (npar), where fvv is the second directional derivative
+ * of f along v, by the finite difference (2/h) ((f(theta + h v) - f(theta)) / h
+ * - J v); with weights (ps->sw) the rows of J and fvv are multiplied by
+ * sqrt(w). The partition and the order of the sums are those of
+ * moe_model_pass(). */
+void moe_model_pass_dir2(const moe_spec *s, const double *x, const double *theta,
+                         const double *v, double h, moe_pass *ps, double *gvv, int nthreads);
 /* f (length n) and, when G and H are not NULL, the gates and expert outputs
  * (n x k each) at the n rows of x. */
 void moe_model_values(const moe_spec *s, const double *x, int n, const double *theta,
@@ -172,6 +181,9 @@ typedef struct {
 typedef struct {
     int maxit, threads, trace;
     double ftol, xtol, gtol, lambda;
+    int accel;          /* geodesic acceleration of the steps */
+    int valley_m;       /* the flat-valley rule looks back this many iterations */
+    double valley_tol;  /* ... and stops below this many noise units (0: off) */
     void (*check_interrupt)(void);
     void (*print)(const char *fmt, ...);
 } moe_lsq_control;
@@ -183,6 +195,7 @@ enum {
     MOE_LSQ_GTOL = 3,      /* every column of J nearly orthogonal to r */
     MOE_LSQ_ZERO = 4,      /* SSE is zero to rounding */
     MOE_LSQ_STALL = 5,     /* no damping gives a decrease: a numerical minimum */
+    MOE_LSQ_VALLEY = 6,    /* progress over valley_m iterations below the noise */
     MOE_LSQ_MAXIT = -1,    /* iteration cap reached */
     MOE_LSQ_NONFINITE = -2 /* the SSE at the start is not finite */
 };

@@ -647,7 +647,7 @@ harness_rows <- function() {
   good("moe_control", "maxit", mc, function(r, e) inherits(r, "moe_control") && r$maxit == 200L)
   whole_settings <- list(maxit = c(1e9 + 1), threads = 1025, start_rows = 9, screen_rows = 99,
                          agree = 1001, min_starts = 1e5 + 1, max_starts = 1e5 + 1, polish = 1001,
-                         hops = 1e5 + 1)
+                         hops = 1e5 + 1, valley_m = 1e9 + 1)
   for (s in names(whole_settings)) {
     picks <- if (s == "hops") setdiff(K$whole, "zero") else K$whole
     bads("moe_control", s, mc, picks)
@@ -655,7 +655,7 @@ harness_rows <- function() {
         as.call(c(list(quote(moe_control)), stats::setNames(list(whole_settings[[s]]), s))),
         label = sprintf("%s = %s, past its range", s, format(whole_settings[[s]])))
   }
-  for (s in c("ftol", "xtol", "gtol", "lambda", "jitter", "agree_tol", "hop_size")) {
+  for (s in c("ftol", "xtol", "gtol", "lambda", "jitter", "agree_tol", "hop_size", "valley_tol")) {
     bads("moe_control", s, mc, c(K$number, "neg"))
   }
   good("moe_control", "hop_size", quote(moe_control(hop_size = 0)), function(r, e) r$hop_size == 0)
@@ -665,6 +665,10 @@ harness_rows <- function() {
   bad("moe_control", "lambda", quote(moe_control(lambda = 0)))
   bad("moe_control", "agree_tol", quote(moe_control(agree_tol = 1.5)))
   bads("moe_control", "trace", mc, K$flag)
+  bads("moe_control", "accel", mc, K$flag)
+  good("moe_control", "accel", quote(moe_control(accel = TRUE)), function(r, e) isTRUE(r$accel))
+  good("moe_control", "valley_tol", quote(moe_control(valley_tol = 0.01, valley_m = 5)),
+       function(r, e) r$valley_tol == 0.01 && r$valley_m == 5L)
   good("moe_control", "trace", quote(moe_control(trace = TRUE, hops = 0, ftol = 0, lambda = 1e10)),
        function(r, e) isTRUE(r$trace) && r$hops == 0L && r$ftol == 0)
   good("moe_control", "threads", quote(moe_control(threads = 2)), function(r, e) r$threads == 2L)

@@ -100,12 +100,15 @@ test_that("from the same start the fit's SSE is no larger than minpack.lm::nls.l
                               control = minpack.lm::nls.lm.control(maxiter = 1000, ftol = 1e-12,
                                                                    ptol = 1e-12))
     sse_ref <- sum(resid(ref$par)^2)
-    fit <- quietly(moe_fit(x, y, k = 2, gating = cs$gating, expert = cs$expert, start = start, nstart = 0,
-                   control = moe_control(maxit = 1000, ftol = 1e-12, xtol = 1e-12)))
-    label <- sprintf("%s/%s", cs$gating, cs$expert)
-    expect_lte(fit$sse, sse_ref * (1 + 1e-8), label = paste(label, "SSE"))
-    # and the package's SSE is the plain-R SSE at its parameters
-    expect_equal(fit$sse, sum(resid(fit$theta)^2), tolerance = 1e-10, label = label)
+    for (accel in c(FALSE, TRUE)) {
+      fit <- quietly(moe_fit(x, y, k = 2, gating = cs$gating, expert = cs$expert, start = start,
+                             nstart = 0, control = moe_control(maxit = 1000, ftol = 1e-12,
+                                                               xtol = 1e-12, accel = accel)))
+      label <- sprintf("%s/%s, accel = %s", cs$gating, cs$expert, accel)
+      expect_lte(fit$sse, sse_ref * (1 + 1e-8), label = paste(label, "SSE"))
+      # and the package's SSE is the plain-R SSE at its parameters
+      expect_equal(fit$sse, sum(resid(fit$theta)^2), tolerance = 1e-10, label = label)
+    }
   }
 })
 
@@ -559,4 +562,79 @@ test_that("a fit of one observation (one free parameter) has no NA in its checks
   fit <- quietly(moe_fit(0.5, 1, k = 1, gating = "softmax", expert = "constant"))
   expect_equal(fit$sse, 0, tolerance = 1e-20)
   expect_identical(fit$diagnostics$runaway, character(0))
+})
+
+# The problem of bench/fit.R at n = 1e3: k = 3 ReLU experts for k* = 2, from a
+# split start, where the plain steps crawl along a saturating gate.
+crawl_problem <- function() {
+  truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2),
+                      gating = "sigmoid", expert = "relu")
+  set.seed(1)
+  d <- moe_simulate(truth, n = 1000, sd = 0.05)
+  list(x = matrix(d$x1, ncol = 1L), y = d$y,
+       start = moe_params(beta0 = c(-0.4, -0.9, 0.3), beta1 = c(5, 7.5, -5),
+                          a = c(0.8, 1.3, -0.8), b = c(0.1, 0.3, 0.3),
+                          gating = "sigmoid", expert = "relu"))
+}
+
+test_that("geodesic acceleration ends the crawl of a saturating gate at a local minimum", {
+  pb <- crawl_problem()
+  fit_with <- function(...) quietly(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0,
+                                            control = moe_control(maxit = 1000, ...)))
+  plain <- fit_with(accel = FALSE)
+  acc <- fit_with(accel = TRUE)
+  expect_gt(plain$convergence$iterations, 200L)
+  expect_lt(acc$convergence$iterations, 100L)
+  expect_true(acc$convergence$converged)
+  expect_lte(acc$sse, plain$sse)
+  # a local minimum, not a stop on the way: the plain solver, restarted from
+  # it with tight tolerances, finds no lower SSE to 1e-6 relative
+  again <- quietly(moe_fit(pb$x, pb$y, k = 3, start = coef(acc), nstart = 0,
+                           control = moe_control(maxit = 1000, ftol = 1e-14, xtol = 1e-14)))
+  expect_gt(again$sse, acc$sse * (1 - 1e-6))
+  # the SSE is the plain-R SSE at the parameters
+  expect_equal(acc$sse, sum((pb$y - ref_mean(coef(acc), pb$x, "sigmoid", "relu"))^2),
+               tolerance = 1e-10)
+})
+
+test_that("the flat-valley rule stops at the first iteration its test holds", {
+  pb <- crawl_problem()
+  n <- length(pb$y)
+  for (cfg in list(list(m = 10L, tol = 1), list(m = 5L, tol = 0.1))) {
+    fit <- quietly(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0,
+                           control = moe_control(maxit = 1000, valley_m = cfg$m,
+                                                 valley_tol = cfg$tol)))
+    cv <- fit$convergence
+    expect_identical(cv$code, 6L)
+    expect_true(cv$converged)
+    tr <- cv$trace
+    P <- length(fit$theta)
+    # the rule on the trace, in plain R: drop over the last m iterations at
+    # most tol noise variances, sse / (n - P)
+    holds <- vapply(seq_along(tr) - 1L, function(it)
+      it >= cfg$m && tr[it + 1L] >= 0 && tr[it - cfg$m + 1L] - tr[it + 1L] <= cfg$tol * tr[it + 1L] / (n - P),
+      logical(1))
+    expect_identical(which(holds)[1L] - 1L, cv$iterations)
+    expect_identical(tr[length(tr)], fit$sse)
+  }
+  # off by default: the same fit runs on to its usual stop
+  expect_false(quietly(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0))$convergence$code == 6L)
+})
+
+test_that("a control object made before the new solver settings replays the old solver", {
+  ctl <- moe_control(accel = TRUE, valley_tol = 1)
+  old <- ctl
+  old$accel <- NULL
+  old$valley_tol <- NULL
+  old$valley_m <- NULL
+  got <- sigmoe:::check_control(old)
+  expect_false(got$accel)
+  expect_identical(got$valley_tol, 0)
+  # a named list takes the defaults, which are the same
+  expect_false(sigmoe:::check_control(list(maxit = 10))$accel)
+  # a study's design names the new settings only when they are used
+  expect_false(any(c("accel", "valley_m", "valley_tol") %in%
+                     names(sigmoe:::study_key_control(moe_control()))))
+  key <- sigmoe:::study_key_control(ctl)
+  expect_true(isTRUE(key$accel) && key$valley_tol == 1 && key$valley_m == 10L)
 })

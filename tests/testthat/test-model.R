@@ -234,3 +234,32 @@ test_that("adapters refuse what the kernels cannot take, and block sizes never o
   expect_identical(sigmoe:::model_block_rows(.Machine$integer.max, 1L), 16384L)
   expect_identical(sigmoe:::model_block_rows(.Machine$integer.max - 3L, 12L), as.integer(2^14 %/% 12))
 })
+
+test_that("the acceleration's J'fvv is the finite-difference formula on plain-R f and J", {
+  # fvv = (2/h) ((f(theta + h v) - f(theta)) / h - J v), J'fvv with the rows
+  # of J and fvv weighted by sqrt(w); f from the plain-R reference, J the
+  # full Jacobian (checked against finite differences above; the finite
+  # differences themselves are off at the kinks of ReLU)
+  set.seed(311)
+  k <- 3; n <- 700; h <- 0.1
+  for (gating in gatings) for (cs in expert_cases) for (d in c(1L, 3L)) {
+    raw <- random_raw(k, d, gating, cs$expert)
+    p <- as_params(raw, gating, cs)
+    x <- matrix(runif(n * d, -1, 1), n, d)
+    spec <- sigmoe:::params_spec(p)
+    theta <- sigmoe:::params_theta(p)
+    v <- rnorm(length(theta), sd = 0.3)
+    f_at <- function(th) ref_mean(ref_unpack(th, k, d, gating, cs$expert), x, gating,
+                                  cs$expert, cs$degree)
+    J <- moe_jacobian(p, x)
+    fvv <- 2 / h * ((f_at(theta + h * v) - f_at(theta)) / h - drop(J %*% v))
+    sw <- sqrt(rexp(n))
+    for (w in list(NULL, sw)) {
+      ref <- unname(if (is.null(w)) drop(crossprod(J, fvv)) else drop(crossprod(J * w, fvv * w)))
+      got <- .Call(sigmoe:::C_model_dir2, spec, theta, x, v, h, w, 1L)
+      expect_equal(got, ref, tolerance = 1e-9,
+                   label = paste(case_label(gating, cs, d), if (is.null(w)) "" else "weighted"))
+      expect_identical(.Call(sigmoe:::C_model_dir2, spec, theta, x, v, h, w, 2L), got)
+    }
+  }
+})
