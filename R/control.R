@@ -39,10 +39,19 @@
 #' @param ftol,xtol,gtol Tolerances of the stopping rules (see Details).
 #' @param lambda Initial damping, relative to the diagonal of \eqn{J^\top J}.
 #' @param threads Number of OpenMP threads for the elementwise work of the C
-#'   core, a whole number between 1 and 1024. Results do not depend on it. A
-#'   process forked from R (`parallel::mclapply()`, `future::multicore`) runs
-#'   single-threaded whatever is asked, since GNU OpenMP cannot be used after
-#'   a fork.
+#'   core, at most: a whole number between 1 and 1024. Results do not depend
+#'   on it. A call uses fewer threads when more would not pay or would not
+#'   find a free core: never more than the processors OpenMP reports, its
+#'   thread limit (`OMP_THREAD_LIMIT`), or the cores the other processes
+#'   leave free (the processors minus their share of the 1-minute load
+#'   average, rounded, at least 1; read at most once a second), and one thread
+#'   per break-even number of rows (about 4000 rows per thread for a fit with
+#'   12 parameters, fewer for larger models, 32000 for evaluating the model),
+#'   since on a loaded machine a second thread waits for a core at every step
+#'   and made small fits many times slower. [moe_threads()] shows the
+#'   decision. A process forked from R (`parallel::mclapply()`,
+#'   `future::multicore`) runs single-threaded whatever is asked, since GNU
+#'   OpenMP cannot be used after a fork.
 #' @param trace If `TRUE`, print the SSE, damping and gain ratio at every accepted
 #'   iteration, and each rejected trial step.
 #' @param start_rows A whole number >= 10: the data-driven starts are computed on at most this many

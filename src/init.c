@@ -15,6 +15,10 @@ SEXP C_first_nonfinite(SEXP v);
 SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower, SEXP upper,
                SEXP sqrt_weights);
 SEXP C_blas_threads(SEXP n);
+SEXP C_threads_info(SEXP asked, SEXP n, SEXP npar);
+SEXP C_threads_rule(SEXP asked, SEXP procs, SEXP limit, SEXP others, SEXP forked, SEXP n,
+                    SEXP rows);
+SEXP C_threads_tune(SEXP scale, SEXP load);
 /* losses.c */
 SEXP C_losses_voronoi(SEXP w, SEXP beta0, SEXP loc, SEXP wt, SEXP beta0t, SEXP loct,
                       SEXP d, SEXP use_c, SEXP r);
@@ -32,6 +36,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"C_first_nonfinite", (DL_FUNC) &C_first_nonfinite, 1},
     {"C_lsq_fit", (DL_FUNC) &C_lsq_fit, 8},
     {"C_blas_threads", (DL_FUNC) &C_blas_threads, 1},
+    {"C_threads_info", (DL_FUNC) &C_threads_info, 3},
+    {"C_threads_rule", (DL_FUNC) &C_threads_rule, 7},
+    {"C_threads_tune", (DL_FUNC) &C_threads_tune, 2},
     {"C_losses_voronoi", (DL_FUNC) &C_losses_voronoi, 9},
     {"C_losses_expert", (DL_FUNC) &C_losses_expert, 7},
     {NULL, NULL, 0}

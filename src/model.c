@@ -327,7 +327,9 @@ void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
     ps->nblocks = (n + ps->mmax - 1) / ps->mmax;
     ps->nparts = ps->nblocks < MOE_MAX_PARTS ? ps->nblocks : MOE_MAX_PARTS;
     /* one workspace per thread, not per partial: a thread reuses its own,
-     * which stays in cache from block to block */
+     * which stays in cache from block to block; no more threads than the
+     * rows pay for (threads.c) */
+    nthreads = moe_threads_rows(nthreads, n, P, MOE_WORK_PASS);
     ps->nwork = nthreads < ps->nparts ? nthreads : ps->nparts;
     if (ps->nwork < 1) ps->nwork = 1;
     ps->work = (moe_work *) R_alloc(ps->nwork, sizeof(moe_work));
@@ -477,7 +479,8 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
                       int nthreads)
 {
     int P = s->npar, np = ps->nparts, want = A != NULL;
-    int nt = nthreads < ps->nwork ? nthreads : ps->nwork;
+    int nt = moe_threads_rows(nthreads < ps->nwork ? nthreads : ps->nwork, ps->n, P,
+                              MOE_WORK_PASS);
     for (int t = 0; t < nt; t++) work_set(s, theta, &ps->work[t]);
     /* BLAS runs single-threaded inside every pass, whatever nthreads: a
      * multi-threaded BLAS may split a block's sums differently from a
@@ -513,6 +516,7 @@ void moe_model_values(const moe_spec *s, const double *x, int n, const double *t
                       double *f, double *G, double *H, int nthreads)
 {
     if (n < 1) return;
+    nthreads = moe_threads_rows(nthreads, n, s->npar, MOE_WORK_EVAL);
     int prev = moe_blas_threads_set(1);
     moe_work w;
     work_alloc(s, moe_block_rows(n, s->npar), &w);
@@ -535,6 +539,7 @@ void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double 
                         double *out, int nthreads)
 {
     if (n < 1) return;
+    nthreads = moe_threads_rows(nthreads, n, s->npar, MOE_WORK_EVAL);
     int P = s->npar, prev = moe_blas_threads_set(1);
     moe_work w;
     work_alloc(s, moe_block_rows(n, P), &w);

@@ -221,8 +221,33 @@ const char *moe_lsq_message(int code);
 int moe_blas_threads_set(int n);
 /* Record the loading process (R_init_sigmoe). */
 void moe_threads_init(void);
-/* The OpenMP threads that may be used when n are asked for: 1 in a forked
- * child, else n. */
+/* The OpenMP threads that may be used when n are asked for (the rule is in
+ * threads.c): at most the processors, OpenMP's thread limit and the free
+ * cores; 1 in a forked child. Reads the load: R's main thread only. */
 int moe_threads_cap(int n);
+/* The kinds of work whose break-even rows were measured. */
+enum { MOE_WORK_PASS = 1, MOE_WORK_EVAL = 2 };
+/* Break-even rows per thread R = R12 (12 / P)^a, from bench/threads.R on the
+ * project's 2-core AMD EPYC VM (2026-12-02, bench/threads.out). A pass (the
+ * fit) costs about P^2 per row in dsyrk: two threads paid from 500 rows at
+ * P = 110, from about 8000 at P = 12 (between stalls of the shared machine),
+ * hence R12 = 4000 and a = 1.25 (R = 251 at P = 110). An evaluation of the
+ * model hardly paid at any n or P (medians 0.9 to 1.2 up to 64000 rows), so
+ * it takes a second thread only from 64000 rows, whatever P. */
+#define MOE_PASS_ROWS_12 4000.0
+#define MOE_PASS_ROWS_EXP 1.25
+#define MOE_EVAL_ROWS_12 32000.0
+#define MOE_EVAL_ROWS_EXP 0.0
+/* Rows per thread at which a second thread pays for the work `kind` with
+ * npar parameters. */
+int moe_threads_break_even(int kind, int npar);
+/* At most nthreads threads, and one per break-even rows of the n rows (at
+ * least 1). Pure arithmetic: safe anywhere. */
+int moe_threads_rows(int nthreads, int n, int npar, int kind);
+/* The whole rule as a pure function: asked, capped by procs and limit (when
+ * >= 1), by the free cores procs - round(others) (at least 1), by n / rows
+ * (when rows >= 1); 1 when forked. */
+int moe_threads_rule(int asked, int procs, int limit, double others, int forked, int n,
+                     int rows);
 
 #endif

@@ -1283,6 +1283,20 @@ harness_rows <- function() {
        function(r, e) is.na(r) || r >= 1, label = "set and restored")
   bads("blas_threads", "n", quote(blas_threads()), setdiff(K$whole, "null"))
   bad("blas_threads", "n", quote(blas_threads(1025)))
+  mt <- quote(moe_threads())
+  good("moe_threads", "threads", mt,
+       function(r, e) is.integer(r) && r[["requested"]] == 1L && r[["available"]] == 1L)
+  good("moe_threads", "threads", quote(moe_threads(threads = 2)),
+       function(r, e) r[["requested"]] == 2L && r[["available"]] %in% 1:2)
+  bads("moe_threads", "threads", mt, K$whole)
+  bad("moe_threads", "threads", quote(moe_threads(threads = 1025)))
+  good("moe_threads", "n", quote(moe_threads(threads = 2, n = 10)),
+       function(r, e) r[["fit"]] == 1L && r[["eval"]] == 1L)
+  good("moe_threads", "n", quote(moe_threads(n = 0)), function(r, e) r[["fit"]] == 1L)
+  bads("moe_threads", "n", mt, setdiff(K$whole, c("null", "zero")))
+  good("moe_threads", "npar", quote(moe_threads(n = 1e6, npar = 110)),
+       function(r, e) r[["rows_fit"]] >= 1L && r[["rows_eval"]] >= 1L)
+  bads("moe_threads", "npar", mt, K$whole)
   if (requireNamespace("progressr", quietly = TRUE)) {
     good("study_progress_handler", "interval", quote(study_progress_handler()),
          function(r, e) is.function(r))
