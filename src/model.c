@@ -462,7 +462,8 @@ void moe_model_pass_dir2(const moe_spec *s, const double *x, const double *theta
                          const double *v, double h, moe_pass *ps, double *gvv, int nthreads)
 {
     int P = s->npar, np = ps->nparts;
-    int nt = nthreads < ps->nwork ? nthreads : ps->nwork;
+    int nt = moe_threads_rows(nthreads < ps->nwork ? nthreads : ps->nwork, ps->n, P,
+                              MOE_WORK_PASS);
     double *theta_h = ps->theta_h;
     for (int j = 0; j < P; j++) theta_h[j] = theta[j] + h * v[j];
     int prev = moe_blas_threads_set(1);
