@@ -4,6 +4,8 @@
 #
 #   Rscript bench/valley.R            # writes bench/valley.out
 #   Rscript bench/valley.R --reduced  # 10 replicates; bench/valley-reduced.out
+#   options: --solvers=base,valley,accel,both (which of the four; base is
+#            always run), --rounds=R (default 1)
 #
 # SIGMOE_LIB=/path/to/lib puts a private library first (and passes it to the
 # workers).
@@ -18,8 +20,8 @@
 #            iterations gained at most 0.01 noise variances
 #   accel    accel = TRUE
 #   both     accel = TRUE, valley_tol = 0.01, valley_m = 10
-# They run one after the other in a rotating order over two rounds (the
-# results of a round are the same; only the timings differ).
+# They run one after the other, in a rotating order when there is more than
+# one round (the results of a round are the same; only the timings differ).
 # Reported: for every gate x expert x loss, the slope of log(mean loss) on
 # log(n) with its 95% bootstrap CI (rate_table(), B = 1000) for each solver
 # and whether it lies in base's CI; the same for the medians; per fit, paired
@@ -34,6 +36,12 @@ Sys.setenv(R_LIBS = paste(.libPaths(), collapse = .Platform$path.sep))
 suppressPackageStartupMessages(library(sigmoe))
 out_file <- if (reduced) "bench/valley-reduced.out" else "bench/valley.out"
 reps <- if (reduced) 10L else 40L
+flag <- function(name, default) {
+  hit <- grep(paste0("^--", name, "="), args, value = TRUE)
+  if (length(hit)) sub(paste0("^--", name, "="), "", hit[1]) else default
+}
+chosen <- union("base", strsplit(flag("solvers", "base,valley,accel,both"), ",")[[1]])
+rounds <- as.integer(flag("rounds", "1"))
 future::plan(future::multisession, workers = 2)
 
 solvers <- list(
@@ -41,7 +49,7 @@ solvers <- list(
   valley = moe_control(valley_tol = 0.01, valley_m = 10L),
   accel = moe_control(accel = TRUE),
   both = moe_control(accel = TRUE, valley_tol = 0.01, valley_m = 10L)
-)
+)[chosen]
 run <- function(ctl) {
   convergence_study(paper_truth("same_data", "relu"), n = paper_sizes(20), reps = reps, k = 3L,
                     gating = c("sigmoid", "softmax"), expert = c("relu", "linear"), sd = 0.1,
@@ -64,7 +72,6 @@ say("machine: %s, %d cores; %s; load average at start %s", cpu, parallel::detect
     R.version.string, paste(strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3], collapse = " "))
 say("design: same_data, relu + linear, n = paper_sizes(20), %d replicates, 2 workers", reps)
 
-rounds <- 2L
 studies <- list()
 elapsed <- matrix(NA_real_, rounds, length(solvers), dimnames = list(NULL, names(solvers)))
 for (r in seq_len(rounds)) {
@@ -80,7 +87,8 @@ for (r in seq_len(rounds)) {
 say("")
 say("elapsed (s), median over rounds: %s",
     paste(sprintf("%s %.1f", names(solvers), apply(elapsed, 2, stats::median)), collapse = ", "))
-say("time ratio to base per round: %s", paste(vapply(names(solvers)[-1], function(nm)
+if (length(solvers) > 1L)
+  say("time ratio to base per round: %s", paste(vapply(names(solvers)[-1], function(nm)
   sprintf("%s %s", nm, paste(sprintf("%.2f", elapsed[, nm] / elapsed[, "base"]), collapse = "/")),
   ""), collapse = "; "))
 
