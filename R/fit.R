@@ -227,9 +227,11 @@ fit_diagnostics <- function(fit, control) {
   pool <- if (any(st$stage == "screen")) st[st$stage == "screen", , drop = FALSE] else st
   pool_best <- min(pool$sse[is.finite(pool$sse)])
   n_best <- sum(near_best(pool$sse, pool_best, control$agree_tol))
-  w <- if (is.null(fit$weights)) rep(1, length(fit$y)) else fit$weights
-  target <- fit$y - if (is.null(fit$offset)) 0 else fit$offset
-  sse0 <- sum(w * (target - sum(w * target) / sum(w))^2)
+  target <- if (is.null(fit$offset)) fit$y else fit$y - fit$offset
+  w <- fit$weights
+  # unweighted, the same sums with w = 1, without its n-long temporaries
+  sse0 <- if (is.null(w)) sum((target - sum(target) / length(target))^2)
+          else sum(w * (target - sum(w * target) / sum(w))^2)
   list(converged = isTRUE(fit$convergence$converged), n_starts = nrow(pool), n_best = n_best,
        sse_intercept = sse0, at_bound = names(fit$theta)[fit$at_bound],
        runaway = runaway_parameters(fit))
@@ -240,8 +242,11 @@ fit_diagnostics <- function(fit, control) {
 # whose output changes a thousand times faster than the response does.
 runaway_parameters <- function(fit) {
   p <- fit$coefficients
-  # a single observation has no spread (sd is NA): then 1, as for a constant
-  sx <- apply(fit$x, 2L, stats::sd)
+  # the standard deviation of each input from the spread the fit's scaling
+  # computed (no copies of x); a single observation has none: then 1, as for
+  # a constant
+  n <- nrow(fit$x)
+  sx <- fit$scaling$spread * sqrt(n / (n - 1))
   sx[!is.finite(sx) | sx <= 0] <- 1
   sy <- stats::sd(fit$y)
   if (!is.finite(sy) || sy <= 0) sy <- 1

@@ -39,7 +39,8 @@ power_of_two_scale <- function(v, multiple = 1L) {
 # the experts' (a, b) divide.
 fit_scaling <- function(x, y, template, box) {
   mu <- colMeans(x)
-  sdv <- vapply(seq_len(ncol(x)), function(j) safe_rms(x[, j] - mu[j]), numeric(1))
+  # safe_rms(x[, j] - mu[j]) for every column, in C (no copies of x)
+  sdv <- .Call(C_col_spread, x, mu)
   s <- power_of_two_scale(sdv)
   lay <- params_layout(template)
   intercept <- lay$block %in% c("beta0", "b")
@@ -51,8 +52,8 @@ fit_scaling <- function(x, y, template, box) {
   outw <- !is.null(template$c)
   p <- if (template$expert == "polynomial" && !outw) template$degree else 1L
   homogeneous <- outw || template$expert %in% c("linear", "relu", "polynomial", "constant")
-  yscale <- if (homogeneous) power_of_two_scale(safe_rms(y), multiple = p) else 1
-  structure(list(center = center, scale = s, yscale = yscale, outw = outw,
+  yscale <- if (homogeneous) power_of_two_scale(.Call(C_col_spread, y, 0), multiple = p) else 1
+  structure(list(center = center, scale = s, spread = sdv, yscale = yscale, outw = outw,
                  e = if (outw) 1 else yscale^(1 / p),
                  identity = all(center == 0) && all(s == 1) && yscale == 1),
             class = "moe_scaling")

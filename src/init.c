@@ -15,6 +15,7 @@ SEXP C_first_nonfinite(SEXP v);
 SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower, SEXP upper,
                SEXP sqrt_weights);
 SEXP C_blas_threads(SEXP n);
+SEXP C_col_spread(SEXP x, SEXP mu);
 SEXP C_threads_info(SEXP asked, SEXP n, SEXP npar);
 SEXP C_threads_rule(SEXP asked, SEXP procs, SEXP limit, SEXP others, SEXP forked, SEXP n,
                     SEXP rows);
@@ -36,6 +37,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"C_first_nonfinite", (DL_FUNC) &C_first_nonfinite, 1},
     {"C_lsq_fit", (DL_FUNC) &C_lsq_fit, 8},
     {"C_blas_threads", (DL_FUNC) &C_blas_threads, 1},
+    {"C_col_spread", (DL_FUNC) &C_col_spread, 2},
     {"C_threads_info", (DL_FUNC) &C_threads_info, 3},
     {"C_threads_rule", (DL_FUNC) &C_threads_rule, 7},
     {"C_threads_tune", (DL_FUNC) &C_threads_tune, 2},
