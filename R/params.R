@@ -174,6 +174,18 @@ params_spec <- function(p) {
 # name, and index into c(beta0, beta1, a, b) of a mixing measure, so that
 # packing and unpacking are single subscripts, not loops.
 theta_layout <- function(k, d, gating, expert, outw = FALSE) {
+  # a fit asks for the same few layouts many times: they are kept once built
+  key <- paste(k, d, gating, expert, outw)
+  hit <- layout_cache[[key]]
+  if (!is.null(hit)) return(hit)
+  lay <- theta_layout_build(k, d, gating, expert, outw)
+  if (length(layout_cache) < 1000L) assign(key, lay, envir = layout_cache)
+  lay
+}
+
+layout_cache <- new.env(parent = emptyenv())
+
+theta_layout_build <- function(k, d, gating, expert, outw) {
   slopes <- if (expert == "constant") 0L else d
   block <- c("beta0", rep("beta1", d), rep("a", slopes), "b", if (outw) "c")
   column <- c(NA_integer_, seq_len(d), seq_len(slopes), NA_integer_, if (outw) NA_integer_)
