@@ -1,0 +1,184 @@
+# Where the time of one study task goes at n = 1e3, old against new (issue 12).
+#
+# The task is that of the paper's Figure 1 study (bench/study.R): a two-expert
+# softmax ReLU truth, k = 3, both gates fitted to the same data, near-truth
+# starts, the default losses (Voronoi, expert errors, l2) on 10,000
+# evaluation points, the default box; here at n = 1e3, ReLU and linear
+# experts, 10 replicates each (20 tasks, 40 fits). A task is broken down into
+#   C fit       time inside .Call(C_lsq_fit, ...) (lsq_search()),
+#   R fit       the fit's own R time: the fit call (moe_fit() before, the
+#               study's study_fit() now) minus its C time,
+#   losses      the built-in losses (voronoi_compute(), expert_error_compute(),
+#               regression_error() before; study_losses() now),
+#   other       the rest of study_task_compute() (data, starts, rows).
+# The breakdown comes from a run with timers wrapped around those functions
+# (a few microseconds per call, counted in R fit and losses); the task time
+# is also measured without them. A second part measures the fixed R cost of
+# one fit: a tiny problem (n = 50, one start, maxit = 2) fitted many times,
+# minus the time of the same .Call(C_lsq_fit, ...) alone.
+#
+# Two versions of a package cannot share one R process, so each round runs a
+# child process for each library, alternating which goes first; ratios are
+# taken per round (the machine is shared and noisy) and medians reported.
+#
+#   SIGMOE_OLD_LIB=/tmp/lib_old SIGMOE_NEW_LIB=/tmp/lib_new Rscript bench/task.R [--rounds=5]
+#
+# Run from the repository root; writes bench/task.out.
+args <- commandArgs(trailingOnly = TRUE)
+
+if ("--child" %in% args) {
+  lib <- args[which(args == "--child") + 1L]
+  .libPaths(c(lib, .libPaths()))
+  suppressPackageStartupMessages(library(sigmoe))
+  ns <- asNamespace("sigmoe")
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1.5, -1), b = c(0.3, 0.2),
+                      gating = "softmax", expert = "relu")
+  make_setup <- function(n, reps, control = moe_control())
+    ns$study_setup(truth = truth, n = n, reps = reps, k = 3, gating = c("sigmoid", "softmax"),
+                   expert = c("relu", "linear"), sd = 0.1, x_law = NULL, init = "near_truth",
+                   losses = c("voronoi", "expert_error", "l2"), seed = 20240513, degree = NULL,
+                   split = NULL, surplus = NULL, bounds = "auto", init_sd = 0.05, nstart = 10L,
+                   control = control, eval_n = 10000L)
+  setup <- make_setup(1000, 10)
+  tasks <- setup$tasks
+  run_all <- function() for (t in tasks) ns$study_task_compute(t, setup, setup$gating)
+  lean <- exists("study_fit", envir = ns, inherits = FALSE)
+  out <- c()
+
+  # the task, uninstrumented
+  run_all()
+  passes <- 5L
+  out["task_ms"] <- 1000 * system.time(for (p in seq_len(passes)) run_all())[["elapsed"]] /
+    (passes * length(tasks))
+
+  # the breakdown, with timers around the parts
+  acc <- new.env()
+  wrap <- function(name, slot) {
+    f <- get(name, envir = ns)
+    acc[[slot]] <- 0
+    g <- function(...) {
+      t0 <- .Internal(Sys.time())
+      r <- f(...)
+      acc[[slot]] <- acc[[slot]] + (.Internal(Sys.time()) - t0)
+      r
+    }
+    unlockBinding(name, ns)
+    assign(name, g, envir = ns)
+    lockBinding(name, ns)
+  }
+  wrap("lsq_search", "c_fit")
+  wrap(if (lean) "study_fit" else "moe_fit", "fit")
+  loss_fns <- if (lean) "study_losses" else c("voronoi_compute", "expert_error_compute", "regression_error")
+  for (f in loss_fns) wrap(f, paste0("loss_", f))
+  acc$task <- 0
+  for (p in seq_len(passes)) for (t in tasks) {
+    t0 <- .Internal(Sys.time())
+    ns$study_task_compute(t, setup, setup$gating)
+    acc$task <- acc$task + (.Internal(Sys.time()) - t0)
+  }
+  m <- passes * length(tasks)
+  losses <- sum(vapply(paste0("loss_", loss_fns), function(s) acc[[s]], numeric(1)))
+  out["instr_task_ms"] <- 1000 * acc$task / m
+  out["c_fit_ms"] <- 1000 * acc$c_fit / m
+  out["r_fit_ms"] <- 1000 * (acc$fit - acc$c_fit) / m
+  out["losses_ms"] <- 1000 * losses / m
+  out["other_ms"] <- 1000 * (acc$task - acc$fit - losses) / m
+  out["c_fit_share"] <- acc$c_fit / acc$task
+  out["fit_share"] <- acc$fit / acc$task
+
+  # the fixed R cost of one fit: a tiny problem, one start, maxit = 2
+  small <- make_setup(100, 1, control = moe_control(maxit = 2))
+  box <- small$bounds$gates$sigmoid
+  start <- small$starts$relu$sigmoid
+  set.seed(1)
+  x <- matrix(stats::runif(50, -1, 1), ncol = 1, dimnames = list(NULL, "x1"))
+  y <- moe_mean(truth, x) + stats::rnorm(50, 0, 0.1)
+  # the same C call as the fit makes (the fit's coordinates are the data's here)
+  tpl_theta <- unname(ns$params_theta(start[[1L]]))
+  full_box <- ns$box_theta(box$lower, box$upper, start[[1L]])
+  ctl <- ns$lsq_control_vector(small$control)
+  spec <- ns$params_spec(start[[1L]])
+  lo <- ns$solver_bound(full_box$lower)
+  up <- ns$solver_bound(full_box$upper)
+  reps <- 4000L
+  time_us <- function(expr) {
+    f <- eval(call("function", NULL, substitute(expr)), parent.frame())
+    for (i in 1:50) f()
+    1e6 * system.time(for (i in seq_len(reps)) f())[["elapsed"]] / reps
+  }
+  c_us <- time_us(.Call(ns$C_lsq_fit, spec, tpl_theta, x, y, ctl, lo, up, NULL))
+  fit_us <- time_us(suppressWarnings(moe_fit(x, y, 3, gating = "sigmoid", expert = "relu",
+                                             start = start[[1L]], nstart = 0L, control = small$control,
+                                             lower = box$lower, upper = box$upper)))
+  out["tiny_c_us"] <- c_us
+  out["tiny_moe_fit_overhead_us"] <- fit_us - c_us
+  if (lean) {
+    plan <- small$plans$relu$gates$sigmoid
+    lean_us <- time_us(ns$study_fit(plan, x, y, list(tpl_theta), 0L))
+    out["tiny_study_fit_overhead_us"] <- lean_us - c_us
+  }
+  cat(paste(names(out), format(out, digits = 6), sep = "\t"), sep = "\n")
+  quit(save = "no")
+}
+
+flag <- function(name, default) {
+  hit <- grep(paste0("^--", name, "="), args, value = TRUE)
+  if (length(hit)) sub(paste0("^--", name, "="), "", hit[1]) else default
+}
+libs <- c(old = Sys.getenv("SIGMOE_OLD_LIB"), new = Sys.getenv("SIGMOE_NEW_LIB"))
+if (!all(nzchar(libs))) stop("set SIGMOE_OLD_LIB and SIGMOE_NEW_LIB to the two private libraries")
+rounds <- as.integer(flag("rounds", "5"))
+out_file <- flag("out", "bench/task.out")
+script <- normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
+run_child <- function(lib) {
+  txt <- system2(file.path(R.home("bin"), "Rscript"), c(script, "--child", lib), stdout = TRUE)
+  parts <- strsplit(txt, "\t")
+  stats::setNames(as.numeric(vapply(parts, `[`, "", 2)), vapply(parts, `[`, "", 1))
+}
+res <- list(old = list(), new = list())
+for (r in seq_len(rounds)) {
+  order <- if (r %% 2) c("old", "new") else c("new", "old")
+  for (s in order) res[[s]][[r]] <- run_child(libs[[s]])
+  cat(sprintf("round %d done\n", r))
+}
+common <- intersect(names(res$old[[1]]), names(res$new[[1]]))
+O <- do.call(rbind, lapply(res$old, function(v) v[common]))
+N <- do.call(rbind, lapply(res$new, function(v) v[common]))
+lean_only <- do.call(rbind, lapply(res$new, function(v) v[setdiff(names(v), common)]))
+
+sink(out_file, split = TRUE)
+options(width = 160)
+cat("sigmoe: one study task at n = 1e3, old against new (bench/task.R), interleaved child processes\n")
+cat("date:     ", format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"), "\n")
+cpu <- grep("^model name", readLines("/proc/cpuinfo"), value = TRUE)
+cat(sprintf("machine:   nproc %s | %s | R %s.%s | load %s\n", system("nproc", intern = TRUE),
+            trimws(sub("^model name\\s*:", "", cpu[1])), R.version$major, R.version$minor,
+            strsplit(readLines("/proc/loadavg"), " ")[[1]][1]))
+cat("old:      ", libs[["old"]], "\nnew:      ", libs[["new"]], "\nrounds:   ", rounds, "\n")
+cat("task:      paper design (bench/study.R) at n = 1e3: relu + linear, sigmoid + softmax fits, k = 3,\n",
+    "          near-truth starts, losses on 10,000 points; 20 tasks x 5 passes per child\n\n")
+cat("Per round (ms per task; shares of the instrumented task time):\n")
+per_round <- data.frame(round = seq_len(rounds),
+                        old_task = O[, "task_ms"], new_task = N[, "task_ms"],
+                        ratio_task = N[, "task_ms"] / O[, "task_ms"],
+                        old_losses = O[, "losses_ms"], new_losses = N[, "losses_ms"],
+                        ratio_losses = N[, "losses_ms"] / O[, "losses_ms"],
+                        old_c_share = O[, "c_fit_share"], new_c_share = N[, "c_fit_share"],
+                        new_fit_share = N[, "fit_share"])
+print(format(per_round, digits = 3), row.names = FALSE)
+cat("\nMedians over rounds:\n")
+med <- function(M, col) stats::median(M[, col])
+rows <- c(task_ms = "task, uninstrumented (ms)", instr_task_ms = "task, instrumented (ms)",
+          c_fit_ms = "  C fit (ms)", r_fit_ms = "  R fit overhead (ms)", losses_ms = "  losses (ms)",
+          other_ms = "  other (ms)", c_fit_share = "C fit / task", fit_share = "fit (C + R) / task",
+          tiny_c_us = "tiny fit: C call (us)", tiny_moe_fit_overhead_us = "tiny fit: moe_fit() R overhead (us)")
+tab <- data.frame(part = unname(rows), old = vapply(names(rows), med, numeric(1), M = O),
+                  new = vapply(names(rows), med, numeric(1), M = N),
+                  median_ratio_new_over_old = vapply(names(rows), function(cl)
+                    stats::median(N[, cl] / O[, cl]), numeric(1)))
+print(format(tab, digits = 3), row.names = FALSE)
+if (!is.null(lean_only) && ncol(lean_only))
+  for (cl in colnames(lean_only))
+    cat(sprintf("\nnew only: %s: median %.1f (rounds: %s)\n", cl, stats::median(lean_only[, cl]),
+                paste(format(lean_only[, cl], digits = 3), collapse = ", ")))
+sink()
