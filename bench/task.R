@@ -11,11 +11,14 @@
 #   losses      the built-in losses (voronoi_compute(), expert_error_compute(),
 #               regression_error() before; study_losses() now),
 #   other       the rest of study_task_compute() (data, starts, rows).
-# The breakdown comes from a run with timers wrapped around those functions
-# (a few microseconds per call, counted in R fit and losses); the task time
-# is also measured without them. A second part measures the fixed R cost of
-# one fit: a tiny problem (n = 50, one start, maxit = 2) fitted many times,
-# minus the time of the same .Call(C_lsq_fit, ...) alone.
+# Times are CPU times of the child (user + system; everything runs on one
+# thread), which the load of a shared machine disturbs far less than elapsed
+# times; the elapsed task time is reported too. The parts are timed by
+# recording the arguments of every call of the fit, the solver and the
+# losses during one pass over the tasks, and replaying each set of calls
+# alone, with nothing wrapped around them. A second part measures the fixed R
+# cost of one fit: a tiny problem (n = 50, one start, maxit = 2) fitted many
+# times, minus the time of the same .Call(C_lsq_fit, ...) alone.
 #
 # Two versions of a package cannot share one R process, so each round runs a
 # child process for each library, alternating which goes first; ratios are
@@ -45,46 +48,66 @@ if ("--child" %in% args) {
   lean <- exists("study_fit", envir = ns, inherits = FALSE)
   out <- c()
 
-  # the task, uninstrumented
-  run_all()
+  # CPU time (user + system) of a function run `passes` times: the machine
+  # is shared, and a process's CPU time depends much less on the load than
+  # its elapsed time (every part here runs on one thread)
+  cpu <- function(f, passes) {
+    t <- system.time(for (p in seq_len(passes)) f())
+    t[["user.self"]] + t[["sys.self"]]
+  }
   passes <- 5L
-  out["task_ms"] <- 1000 * system.time(for (p in seq_len(passes)) run_all())[["elapsed"]] /
-    (passes * length(tasks))
+  m <- passes * length(tasks)
+  run_all()
+  out["task_wall_ms"] <- 1000 * system.time(for (p in seq_len(passes)) run_all())[["elapsed"]] / m
+  task_cpu <- cpu(run_all, passes)
+  out["task_ms"] <- 1000 * task_cpu / m
 
-  # the breakdown, with timers around the parts
-  acc <- new.env()
-  wrap <- function(name, slot) {
-    f <- get(name, envir = ns)
-    acc[[slot]] <- 0
+  # the parts: the arguments of every call of the fit, of the C solver and of
+  # the losses are recorded during one pass over the tasks, then each set of
+  # calls is replayed alone (the same calls, the same results) and timed
+  # like the task, with nothing wrapped around the calls
+  fit_fn <- if (lean) "study_fit" else "moe_fit"
+  loss_fns <- if (lean) "study_losses" else c("voronoi_compute", "expert_error_compute", "regression_error")
+  parts <- c("lsq_search", fit_fn, loss_fns)
+  orig <- lapply(stats::setNames(parts, parts), get, envir = ns)
+  calls <- new.env()
+  for (nm in parts) local({
+    name <- nm
+    f <- orig[[name]]
+    calls[[name]] <- list()
     g <- function(...) {
-      t0 <- .Internal(Sys.time())
-      r <- f(...)
-      acc[[slot]] <- acc[[slot]] + (.Internal(Sys.time()) - t0)
-      r
+      calls[[name]][[length(calls[[name]]) + 1L]] <- list(...)
+      f(...)
     }
     unlockBinding(name, ns)
     assign(name, g, envir = ns)
-    lockBinding(name, ns)
+  })
+  run_all()
+  for (nm in parts) {
+    assign(nm, orig[[nm]], envir = ns)
+    lockBinding(nm, ns)
   }
-  wrap("lsq_search", "c_fit")
-  wrap(if (lean) "study_fit" else "moe_fit", "fit")
-  loss_fns <- if (lean) "study_losses" else c("voronoi_compute", "expert_error_compute", "regression_error")
-  for (f in loss_fns) wrap(f, paste0("loss_", f))
-  acc$task <- 0
-  for (p in seq_len(passes)) for (t in tasks) {
-    t0 <- .Internal(Sys.time())
-    ns$study_task_compute(t, setup, setup$gating)
-    acc$task <- acc$task + (.Internal(Sys.time()) - t0)
+  replay <- function(nm) {
+    f <- orig[[nm]]
+    cl <- calls[[nm]]
+    # moe_fit() warns; a study muffles its warnings
+    function() suppressWarnings(for (a in cl) do.call(f, a))
   }
-  m <- passes * length(tasks)
-  losses <- sum(vapply(paste0("loss_", loss_fns), function(s) acc[[s]], numeric(1)))
-  out["instr_task_ms"] <- 1000 * acc$task / m
-  out["c_fit_ms"] <- 1000 * acc$c_fit / m
-  out["r_fit_ms"] <- 1000 * (acc$fit - acc$c_fit) / m
+  timed <- function(nm) {
+    f <- replay(nm)
+    f()  # warm: the first pass pays for the heap to grow
+    cpu(f, passes)
+  }
+  c_fit <- timed("lsq_search")
+  fit <- timed(fit_fn)
+  losses <- sum(vapply(loss_fns, timed, numeric(1)))
+  out["c_fit_ms"] <- 1000 * c_fit / m
+  out["r_fit_ms"] <- 1000 * (fit - c_fit) / m
   out["losses_ms"] <- 1000 * losses / m
-  out["other_ms"] <- 1000 * (acc$task - acc$fit - losses) / m
-  out["c_fit_share"] <- acc$c_fit / acc$task
-  out["fit_share"] <- acc$fit / acc$task
+  out["other_ms"] <- 1000 * (task_cpu - fit - losses) / m
+  out["c_fit_share"] <- c_fit / task_cpu
+  out["fit_share"] <- fit / task_cpu
+  out["fits_per_task"] <- length(calls[[fit_fn]]) / length(tasks)
 
   # the fixed R cost of one fit: a tiny problem, one start, maxit = 2
   small <- make_setup(100, 1, control = moe_control(maxit = 2))
@@ -104,7 +127,7 @@ if ("--child" %in% args) {
   time_us <- function(expr) {
     f <- eval(call("function", NULL, substitute(expr)), parent.frame())
     for (i in 1:50) f()
-    1e6 * system.time(for (i in seq_len(reps)) f())[["elapsed"]] / reps
+    1e6 * cpu(function() for (i in seq_len(reps)) f(), 1L) / reps
   }
   c_us <- time_us(.Call(ns$C_lsq_fit, spec, tpl_theta, x, y, ctl, lo, up, NULL))
   fit_us <- time_us(suppressWarnings(moe_fit(x, y, 3, gating = "sigmoid", expert = "relu",
@@ -157,7 +180,7 @@ cat(sprintf("machine:   nproc %s | %s | R %s.%s | load %s\n", system("nproc", in
 cat("old:      ", libs[["old"]], "\nnew:      ", libs[["new"]], "\nrounds:   ", rounds, "\n")
 cat("task:      paper design (bench/study.R) at n = 1e3: relu + linear, sigmoid + softmax fits, k = 3,\n",
     "          near-truth starts, losses on 10,000 points; 20 tasks x 5 passes per child\n\n")
-cat("Per round (ms per task; shares of the instrumented task time):\n")
+cat("Per round (CPU ms per task; shares of the task's CPU time):\n")
 per_round <- data.frame(round = seq_len(rounds),
                         old_task = O[, "task_ms"], new_task = N[, "task_ms"],
                         ratio_task = N[, "task_ms"] / O[, "task_ms"],
@@ -168,7 +191,7 @@ per_round <- data.frame(round = seq_len(rounds),
 print(format(per_round, digits = 3), row.names = FALSE)
 cat("\nMedians over rounds:\n")
 med <- function(M, col) stats::median(M[, col])
-rows <- c(task_ms = "task, uninstrumented (ms)", instr_task_ms = "task, instrumented (ms)",
+rows <- c(task_wall_ms = "task, elapsed (ms)", task_ms = "task, CPU (ms)",
           c_fit_ms = "  C fit (ms)", r_fit_ms = "  R fit overhead (ms)", losses_ms = "  losses (ms)",
           other_ms = "  other (ms)", c_fit_share = "C fit / task", fit_share = "fit (C + R) / task",
           tiny_c_us = "tiny fit: C call (us)", tiny_moe_fit_overhead_us = "tiny fit: moe_fit() R overhead (us)")

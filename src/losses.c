@@ -151,18 +151,17 @@ static void expert_distances(int expert, int degree, const double *x, int n, int
         int m = n - row0 < mmax ? n - row0 : mmax;
         expert_outputs(expert, degree, x, n, d, row0, m, k, A, b, T, H);
         expert_outputs(expert, degree, x, n, d, row0, m, kt, At, bt, T, Ht);
-        for (int j = 0; j < kt; j++) {
-            const double *hj = Ht + (size_t) j * m;
-            for (int i = 0; i < k; i++) {
-                const double *hi = H + (size_t) i * m;
-                double s = S[i + (size_t) j * k];
-                for (int r = 0; r < m; r++) {
-                    double dv = hi[r] - hj[r];
-                    s += dv * dv;
+        /* row by row over all pairs: the k kt sums are independent chains
+         * of additions, each still in the order of the rows */
+        for (int r = 0; r < m; r++)
+            for (int j = 0; j < kt; j++) {
+                double hj = Ht[r + (size_t) j * m];
+                double *Sj = S + (size_t) j * k;
+                for (int i = 0; i < k; i++) {
+                    double dv = H[r + (size_t) i * m] - hj;
+                    Sj[i] += dv * dv;
                 }
-                S[i + (size_t) j * k] = s;
             }
-        }
     }
     for (size_t l = 0; l < (size_t) k * kt; l++) D[l] = n > 0 ? sqrt(S[l] / n) : 0.0;
 }
