@@ -13,10 +13,10 @@
 #   other       the rest of study_task_compute() (data, starts, rows).
 # Times are CPU times of the child (user + system; everything runs on one
 # thread), which the load of a shared machine disturbs far less than elapsed
-# times; the elapsed task time is reported too. The parts are timed by
-# recording the arguments of every call of the fit, the solver and the
-# losses during one pass over the tasks, and replaying each set of calls
-# alone, with nothing wrapped around them. A second part measures the fixed R
+# times; the elapsed task time is reported too. The fit and the losses are
+# timed by knocking them out (the tasks rerun with the part replaced by its
+# recorded results; the part costs the difference), the solver's C time by
+# replaying its recorded calls alone. A second part measures the fixed R
 # cost of one fit: a tiny problem (n = 50, one start, maxit = 2) fitted many
 # times, minus the time of the same .Call(C_lsq_fit, ...) alone.
 #
@@ -55,52 +55,72 @@ if ("--child" %in% args) {
     t <- system.time(for (p in seq_len(passes)) f())
     t[["user.self"]] + t[["sys.self"]]
   }
-  passes <- 5L
+  passes <- 10L
   m <- passes * length(tasks)
   run_all()
   out["task_wall_ms"] <- 1000 * system.time(for (p in seq_len(passes)) run_all())[["elapsed"]] / m
   task_cpu <- cpu(run_all, passes)
   out["task_ms"] <- 1000 * task_cpu / m
 
-  # the parts: the arguments of every call of the fit, of the C solver and of
-  # the losses are recorded during one pass over the tasks, then each set of
-  # calls is replayed alone (the same calls, the same results) and timed
-  # like the task, with nothing wrapped around the calls
+  # the parts: during one pass over the tasks the arguments and results of
+  # every call of the fit, the C solver and the losses are recorded. The fit
+  # and the losses are then timed by knocking them out: the tasks run again
+  # with the part replaced by a stub that returns the recorded results (same
+  # numbers, same rows), and the part costs the difference, in place (with
+  # the garbage collection and cache misses it causes). The solver's C time
+  # is its recorded calls replayed alone.
   fit_fn <- if (lean) "study_fit" else "moe_fit"
   loss_fns <- if (lean) "study_losses" else c("voronoi_compute", "expert_error_compute", "regression_error")
   parts <- c("lsq_search", fit_fn, loss_fns)
   orig <- lapply(stats::setNames(parts, parts), get, envir = ns)
   calls <- new.env()
+  results <- new.env()
+  set_fn <- function(name, f) {
+    unlockBinding(name, ns)
+    assign(name, f, envir = ns)
+    lockBinding(name, ns)
+  }
   for (nm in parts) local({
     name <- nm
     f <- orig[[name]]
     calls[[name]] <- list()
-    g <- function(...) {
-      calls[[name]][[length(calls[[name]]) + 1L]] <- list(...)
-      f(...)
-    }
-    unlockBinding(name, ns)
-    assign(name, g, envir = ns)
+    results[[name]] <- list()
+    set_fn(name, function(...) {
+      i <- length(calls[[name]]) + 1L
+      calls[[name]][[i]] <- list(...)
+      r <- f(...)
+      results[[name]][i] <- list(r)
+      r
+    })
   })
   run_all()
-  for (nm in parts) {
-    assign(nm, orig[[nm]], envir = ns)
-    lockBinding(nm, ns)
+  for (nm in parts) set_fn(nm, orig[[nm]])
+  stub <- function(name) {
+    res <- results[[name]]
+    i <- 0L
+    function(...) {
+      i <<- i %% length(res) + 1L
+      res[[i]]
+    }
   }
+  knocked_out <- function(names) {
+    for (nm in names) set_fn(nm, stub(nm))
+    on.exit(for (nm in names) set_fn(nm, orig[[nm]]))
+    run_all()
+    cpu(run_all, passes)
+  }
+  no_fit <- knocked_out(fit_fn)
+  no_loss <- knocked_out(loss_fns)
   replay <- function(nm) {
     f <- orig[[nm]]
     cl <- calls[[nm]]
-    # moe_fit() warns; a study muffles its warnings
-    function() suppressWarnings(for (a in cl) do.call(f, a))
+    function() for (a in cl) do.call(f, a)
   }
-  timed <- function(nm) {
-    f <- replay(nm)
-    f()  # warm: the first pass pays for the heap to grow
-    cpu(f, passes)
-  }
-  c_fit <- timed("lsq_search")
-  fit <- timed(fit_fn)
-  losses <- sum(vapply(loss_fns, timed, numeric(1)))
+  f <- replay("lsq_search")
+  f()
+  c_fit <- cpu(f, passes)
+  fit <- task_cpu - no_fit
+  losses <- task_cpu - no_loss
   out["c_fit_ms"] <- 1000 * c_fit / m
   out["r_fit_ms"] <- 1000 * (fit - c_fit) / m
   out["losses_ms"] <- 1000 * losses / m
@@ -179,7 +199,7 @@ cat(sprintf("machine:   nproc %s | %s | R %s.%s | load %s\n", system("nproc", in
             strsplit(readLines("/proc/loadavg"), " ")[[1]][1]))
 cat("old:      ", libs[["old"]], "\nnew:      ", libs[["new"]], "\nrounds:   ", rounds, "\n")
 cat("task:      paper design (bench/study.R) at n = 1e3: relu + linear, sigmoid + softmax fits, k = 3,\n",
-    "          near-truth starts, losses on 10,000 points; 20 tasks x 5 passes per child\n\n")
+    "          near-truth starts, losses on 10,000 points; 20 tasks x 10 passes per child\n\n")
 cat("Per round (CPU ms per task; shares of the task's CPU time):\n")
 per_round <- data.frame(round = seq_len(rounds),
                         old_task = O[, "task_ms"], new_task = N[, "task_ms"],
