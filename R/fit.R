@@ -191,27 +191,21 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
                yscale = sc$yscale)
   user_runs <- run_starts(lapply(user, function(p) scale_theta(sc, params_theta(p), template, "fit")),
                           prob)
-  starts <- runs_table(user_runs, rep("user", length(user_runs)), rep("full", length(user_runs)),
-                       sc$yscale)
+  parts <- list(runs_table(user_runs, "user", "full", sc$yscale))
   runs <- user_runs
   if (is.null(nstart)) {
     search <- adaptive_search(prob, template, control, weights)
     runs <- c(runs, search$runs)
-    starts <- rbind(starts, search$table)
+    parts <- c(parts, search$table)
   } else if (nstart > 0L) {
     data_runs <- run_starts(lapply(data_starts(dat$x, dat$y, template, nstart, control, weights),
                                    box_project, box = box_fit), prob)
     runs <- c(runs, data_runs)
-    starts <- rbind(starts, runs_table(data_runs, rep("data", nstart), rep("full", nstart), sc$yscale))
+    parts <- c(parts, list(runs_table(data_runs, "data", "full", sc$yscale)))
   }
-  starts <- cbind(start = seq_len(nrow(starts)), starts)
+  starts <- starts_table(parts)
   # the runs on all the data compete; screening runs saw a subsample
-  sse <- vapply(runs, `[[`, numeric(1), "sse") * sc$yscale^2
-  ok <- which(is.finite(sse))
-  if (length(ok) == 0L)
-    stop("Every start gave a non-finite SSE; check the scale of `x` and `y` or pass `start`.",
-         call. = FALSE)
-  best <- runs[[ok[which.min(sse[ok])]]]
+  best <- best_run(runs, sc$yscale)
   fit <- new_moe_fit(best, template, x, y, starts, control, cl, box, sc, weights, offset)
   fit$diagnostics <- fit_diagnostics(fit, control)
   fit_warn(fit)

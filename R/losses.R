@@ -267,10 +267,36 @@ log_sum_exp <- function(v) {
   m + log(sum(exp(v - m)))
 }
 
-# L2(mu) distance between the fitted and the true regression functions on x,
-# given the true values f_true = f_{G*}(x).
-regression_error <- function(fitp, x, f_true) {
-  sqrt(mean((model_eval(fitp, x) - f_true)^2))
+# What a study compares the fits of gate g with, laid out for the C losses
+# (C_losses_study): `vor_truth` the truth in the gate's parameterisation
+# (NULL when the gate cannot represent it: no Voronoi loss), `ee_truth` the
+# truth the expert errors are measured against (the same, or the data's
+# truth for a misspecified gate, whose cells are then formed on the experts'
+# parameters alone).
+study_loss_target <- function(vor_truth, ee_truth, g) {
+  vor <- if (!is.null(vor_truth))
+    list(w = as.double(atom_weights(vor_truth)), beta0 = as.double(vor_truth$beta0),
+         loc = atom_locations(vor_truth), lse = log_sum_exp(vor_truth$beta0))
+  same <- identical(g, ee_truth$gating)
+  A <- ee_truth$a
+  storage.mode(A) <- "double"
+  dimnames(A) <- NULL
+  list(voronoi = vor,
+       expert = list(A = A, b = as.double(ee_truth$b), loc = atom_locations(ee_truth, gate = same),
+                     same_gate = same))
+}
+
+# The built-in losses of a study's fits of one task, all gates in one call:
+# `fits` has per gate NULL (a failed fit) or list(spec, theta); `targets` per
+# gate a study_loss_target(). On the evaluation grid x, with f_true the true
+# regression function there. Returns per gate NULL or c(voronoi, l2, expert
+# errors), bit for bit the numbers of voronoi_compute(),
+# expert_error_compute() and of the L2(mu) distance between the fitted and
+# the true regression functions, sqrt(mean((f_G(x) - f_true)^2)) (the R
+# references are in tests/testthat/helper-reference.R), without their n x k
+# matrices.
+study_losses <- function(fits, targets, x, f_true, builtin) {
+  .Call(C_losses_study, fits, targets, x, f_true, study_builtin_losses %in% builtin)
 }
 
 # Location of every atom: (beta1, a, b), or (beta1, b) for the constant

@@ -38,23 +38,35 @@ power_of_two_scale <- function(v, multiple = 1L) {
 # (box_theta()): centre and scale of x, scale of y, and the factor e by which
 # the experts' (a, b) divide.
 fit_scaling <- function(x, y, template, box) {
+  fit_scaling_data(x, y, scaling_model(template, box))
+}
+
+# What the coordinates take from the model and its box, not from the data:
+# whether x may be centred, and how a scale of y enters the parameters. A
+# study computes it once per model (R/study-fit.R).
+scaling_model <- function(template, box) {
+  lay <- params_layout(template)
+  intercept <- lay$block %in% c("beta0", "b")
+  # output weights carry the scale of y for any expert; otherwise only the
+  # homogeneous experts can take it in (a, b)
+  outw <- !is.null(template$c)
+  list(free_intercepts = all(box$lower[intercept] == -Inf) && all(box$upper[intercept] == Inf),
+       outw = outw, p = if (template$expert == "polynomial" && !outw) template$degree else 1L,
+       homogeneous = outw || template$expert %in% c("linear", "relu", "polynomial", "constant"))
+}
+
+# The coordinates of the data (x, y) for a model described by scaling_model().
+fit_scaling_data <- function(x, y, model) {
   mu <- colMeans(x)
   # safe_rms(x[, j] - mu[j]) for every column, in C (no copies of x)
   sdv <- .Call(C_col_spread, x, mu)
   s <- power_of_two_scale(sdv)
-  lay <- params_layout(template)
-  intercept <- lay$block %in% c("beta0", "b")
-  free_intercepts <- all(box$lower[intercept] == -Inf) && all(box$upper[intercept] == Inf)
-  center <- if (free_intercepts) ifelse(is.finite(sdv) & abs(mu) > scaling_center_ratio * sdv, mu, 0)
+  center <- if (model$free_intercepts) ifelse(is.finite(sdv) & abs(mu) > scaling_center_ratio * sdv, mu, 0)
             else rep(0, length(mu))
-  # output weights carry the scale of y for any expert; otherwise only the
-  # homogeneous experts can take it in (a, b)
-  outw <- !is.null(template$c)
-  p <- if (template$expert == "polynomial" && !outw) template$degree else 1L
-  homogeneous <- outw || template$expert %in% c("linear", "relu", "polynomial", "constant")
-  yscale <- if (homogeneous) power_of_two_scale(.Call(C_col_spread, y, 0), multiple = p) else 1
-  structure(list(center = center, scale = s, spread = sdv, yscale = yscale, outw = outw,
-                 e = if (outw) 1 else yscale^(1 / p),
+  p <- model$p
+  yscale <- if (model$homogeneous) power_of_two_scale(.Call(C_col_spread, y, 0), multiple = p) else 1
+  structure(list(center = center, scale = s, spread = sdv, yscale = yscale, outw = model$outw,
+                 e = if (model$outw) 1 else yscale^(1 / p),
                  identity = all(center == 0) && all(s == 1) && yscale == 1),
             class = "moe_scaling")
 }

@@ -18,15 +18,40 @@ run_starts <- function(thetas, prob) {
                solver_bound(prob$box$upper), prob$sw))
 }
 
-# The summary row of each run (SSE in the data's units).
+# The summary rows of the runs (SSE in the data's units) as a list of
+# columns; starts_table() binds such parts into the fit's `starts`.
 runs_table <- function(runs, source, stage, yscale) {
-  data.frame(
-    source = source, stage = stage,
-    sse = vapply(runs, `[[`, numeric(1), "sse") * yscale^2,
-    code = vapply(runs, `[[`, integer(1), "code"),
-    converged = vapply(runs, `[[`, logical(1), "converged"),
-    iterations = vapply(runs, `[[`, integer(1), "iterations"),
-    stringsAsFactors = FALSE)
+  m <- length(runs)
+  list(source = rep_len(as.character(source), m), stage = rep_len(as.character(stage), m),
+       sse = vapply(runs, `[[`, numeric(1), "sse") * yscale^2,
+       code = vapply(runs, `[[`, integer(1), "code"),
+       converged = vapply(runs, `[[`, logical(1), "converged"),
+       iterations = vapply(runs, `[[`, integer(1), "iterations"))
+}
+
+# The fit's table of starts from parts made by runs_table(), numbered in
+# order. Built as a data frame directly: data.frame(), rbind() and cbind()
+# cost a fit with one start several times its local search.
+starts_table <- function(parts) {
+  cols <- c("source", "stage", "sse", "code", "converged", "iterations")
+  out <- lapply(stats::setNames(cols, cols), function(nm) unlist(lapply(parts, `[[`, nm), use.names = FALSE))
+  # a column of no rows keeps its type
+  proto <- list(source = character(0), stage = character(0), sse = numeric(0), code = integer(0),
+                converged = logical(0), iterations = integer(0))
+  for (nm in cols) if (is.null(out[[nm]])) out[[nm]] <- proto[[nm]]
+  m <- length(out$sse)
+  structure(c(list(start = seq_len(m)), out), class = "data.frame", row.names = .set_row_names(m))
+}
+
+# The run with the smallest finite SSE (the first of equals), which the fit
+# keeps; an error when no start gave a finite SSE.
+best_run <- function(runs, yscale) {
+  sse <- vapply(runs, `[[`, numeric(1), "sse") * yscale^2
+  ok <- which(is.finite(sse))
+  if (length(ok) == 0L)
+    stop("Every start gave a non-finite SSE; check the scale of `x` and `y` or pass `start`.",
+         call. = FALSE)
+  runs[[ok[which.min(sse[ok])]]]
 }
 
 # Starts whose SSE equals the best one within `tol` relative.
@@ -37,7 +62,7 @@ near_best <- function(sse, best, tol = 1e-6) {
 
 # The screening and polishing search. `prob` is the problem in the fit's
 # coordinates (x, y, sw, spec, ctl, box); returns the final runs on all the
-# data and the table of every start.
+# data and the table of every start (parts of starts_table()).
 adaptive_search <- function(prob, template, control, weights) {
   n <- nrow(prob$x)
   screen <- n > control$screen_rows
@@ -82,7 +107,7 @@ adaptive_search <- function(prob, template, control, weights) {
     src <- c(src, "hop")
   }
   tab <- runs_table(runs, src, if (screen) "screen" else "full", prob$yscale)
-  if (!screen) return(list(runs = runs, table = tab))
+  if (!screen) return(list(runs = runs, table = list(tab)))
   # polish the best distinct screening minima on all the data
   sse <- tab$sse
   order_ok <- order(sse)[is.finite(sse[order(sse)])]
@@ -93,5 +118,5 @@ adaptive_search <- function(prob, template, control, weights) {
   }
   final <- run_starts(lapply(runs[keep], `[[`, "theta"), prob)
   ptab <- runs_table(final, "data", "polish", prob$yscale)
-  list(runs = final, table = rbind(tab, ptab))
+  list(runs = final, table = list(tab, ptab))
 }

@@ -22,62 +22,76 @@ study_task_run <- function(task, setup, progressor = NULL) {
   out
 }
 
+# The fits of one task and their rows. Fits go through study_fit() on the
+# plans of the setup (R/study-fit.R), or through moe_fit() when the task keeps
+# its fits (study_replay()) or the study has losses of its own, which take a
+# moe_fit; both give the same numbers. The built-in losses of all the gates
+# are computed in one call, after the fits.
 study_task_compute <- function(task, setup, gatings, keep = FALSE) {
   prev <- blas_threads(1L)
   if (!is.na(prev) && prev != 1L) on.exit(blas_threads(prev), add = TRUE)
   e <- task$expert
   tr <- setup$truths[[e]]
+  plans <- if (!is.null(setup$plans)) setup$plans[[e]] else study_expert_plan(setup, e)
   n <- task$n
   rng_set(task$seed)
   x <- draw_inputs(setup$x_law, n, setup$d, "x_law")
-  y <- model_eval(tr$data, x) + stats::rnorm(n, 0, setup$sd)
+  y <- .Call(C_model_eval, plans$truth_spec, plans$truth_theta, x, FALSE, 1L) +
+    stats::rnorm(n, 0, setup$sd)
   kt <- tr$data$k
+  lean <- !keep && !length(setup$losses$custom)
+  lb <- setup$losses$builtin
   cols <- list()
   fits <- list()
+  loss_fits <- list()
   seed_text <- paste(task$seed, collapse = ",")
   for (g in gatings) {
     rng_set(gate_seed(task$seed, g))
     tg <- tr$fit[[g]]
-    box <- study_fit_box(setup, g)
-    reps <- study_task_starts(setup, e, g)
-    start <- lapply(reps, noisy_start, init_sd = setup$init_sd, lower = box$lower, upper = box$upper)
+    pl <- plans$gates[[g]]
+    reps <- pl$starts
+    thetas <- lapply(seq_along(reps), function(i) noisy_theta(reps[[i]], setup$init_sd, pl$start_boxes[[i]]))
     init <- if (length(reps)) setup$init else "multistart"
     nstart <- if (init == "near_truth") 0L else setup$nstart
     kinds <- c(names(reps), rep("data", nstart))
+    if (!lean) {
+      start <- study_task_starts(setup, e, g)
+      if (setup$init_sd > 0)
+        for (i in seq_along(start)) start[[i]] <- theta_params(thetas[[i]], start[[i]])
+    }
     t0 <- proc.time()[["elapsed"]]
-    # a study records what the fit's warnings say (code, at_bound) in its
-    # rows, so they are not repeated for every fit
-    fit <- tryCatch(
-      withCallingHandlers(
-        moe_fit(x, y, setup$k, gating = g, expert = e, degree = tr$data$degree,
-                start = if (length(start)) unname(start) else NULL, nstart = nstart,
-                control = setup$control, lower = box$lower, upper = box$upper),
-        sigmoe_fit_warning = function(w) invokeRestart("muffleWarning")),
-      error = function(err) err)
+    fit <- if (lean) tryCatch(study_fit(pl, x, y, thetas, nstart), error = function(err) err)
+    else {
+      box <- study_fit_box(setup, g)
+      # a study records what the fit's warnings say (code, at_bound) in its
+      # rows, so they are not repeated for every fit
+      tryCatch(
+        withCallingHandlers(
+          moe_fit(x, y, setup$k, gating = g, expert = e, degree = tr$data$degree,
+                  start = if (length(start)) unname(start) else NULL, nstart = nstart,
+                  control = setup$control, lower = box$lower, upper = box$upper),
+          sigmoe_fit_warning = function(w) invokeRestart("muffleWarning")),
+        error = function(err) err)
+    }
     secs <- proc.time()[["elapsed"]] - t0
     failed <- inherits(fit, "error")
+    res <- if (failed) NULL else if (lean) fit else study_fit_result(fit)
     won <- if (failed) list(start = if (length(unique(kinds)) == 1L) kinds[1L] else NA_character_,
                             gap = NA_real_)
-           else start_winner(fit$starts$sse, kinds)
+           else start_winner(res$start_sse, kinds)
     row <- list(expert = e, gating = g, n = n, rep = task$rep, task = task$id,
                 misspecified = is.null(tg), init = init,
                 surplus = if (length(reps) && !identical(names(reps), "truth"))
                   paste(names(reps), collapse = "+") else NA_character_,
                 start = won$start)
-    lb <- setup$losses$builtin
-    if ("voronoi" %in% lb)
-      row$voronoi <- if (failed || is.null(tg)) NA_real_
-                     else as.numeric(voronoi_compute(fit$coefficients, tg))
+    # the built-in losses are filled in after the fits (study_losses())
+    if ("voronoi" %in% lb) row$voronoi <- NA_real_
     if ("expert_error" %in% lb) {
-      ee <- if (failed) rep(NA_real_, kt)
-            else as.numeric(expert_error_compute(fit$coefficients, if (is.null(tg)) tr$data else tg,
-                                                 setup$x_eval))
-      row$expert_error <- max(ee)
-      for (j in seq_len(kt)) row[[paste0("expert_error", j)]] <- ee[j]
+      row$expert_error <- NA_real_
+      for (j in seq_len(kt)) row[[paste0("expert_error", j)]] <- NA_real_
     }
-    if ("l2" %in% lb)
-      row$l2 <- if (failed) NA_real_
-                else regression_error(fit$coefficients, setup$x_eval, setup$f_eval[[e]])
+    if ("l2" %in% lb) row$l2 <- NA_real_
+    loss_fits[g] <- list(if (!failed) list(pl$spec, unname(res$theta)))
     # a custom loss that fails is a result of its fit (NA and a message in
     # `loss_error`), not the end of the study
     loss_errors <- character(0)
@@ -95,12 +109,12 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
       }
       row[[nm]] <- as.numeric(v)
     }
-    row$sse <- if (failed) NA_real_ else fit$sse
+    row$sse <- if (failed) NA_real_ else res$sse
     row$sse_gap <- won$gap
-    row$code <- if (failed) NA_integer_ else as.integer(fit$convergence$code)
-    row$converged <- if (failed) FALSE else isTRUE(fit$convergence$converged)
-    row$iterations <- if (failed) NA_integer_ else as.integer(fit$convergence$iterations)
-    row$at_bound <- if (failed) NA_integer_ else sum(fit$at_bound)
+    row$code <- if (failed) NA_integer_ else as.integer(res$code)
+    row$converged <- if (failed) FALSE else isTRUE(res$converged)
+    row$iterations <- if (failed) NA_integer_ else as.integer(res$iterations)
+    row$at_bound <- if (failed) NA_integer_ else sum(res$at_bound)
     row$seconds <- secs
     row$error <- if (failed) conditionMessage(fit) else NA_character_
     if (length(setup$losses$custom))
@@ -109,6 +123,23 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
     cols[[g]] <- row
     if (keep) fits[[g]] <- list(fit = fit, start = if (length(start) > 1L) start
                                                   else if (length(start)) start[[1L]])
+  }
+  if (length(lb)) {
+    losses <- study_losses(unname(loss_fits[gatings]),
+                           lapply(gatings, function(g) plans$gates[[g]]$loss),
+                           setup$x_eval, setup$f_eval[[e]], lb)
+    for (i in seq_along(gatings)) {
+      v <- losses[[i]]
+      if (is.null(v)) next
+      g <- gatings[i]
+      if ("voronoi" %in% lb) cols[[g]]$voronoi <- v[1L]
+      if ("expert_error" %in% lb) {
+        ee <- v[-(1:2)]
+        cols[[g]]$expert_error <- max(ee)
+        for (j in seq_len(kt)) cols[[g]][[paste0("expert_error", j)]] <- ee[j]
+      }
+      if ("l2" %in% lb) cols[[g]]$l2 <- v[2L]
+    }
   }
   # a list of columns, one element per gate: cheap to store and to bind
   nms <- names(cols[[1L]])

@@ -1,7 +1,8 @@
 # The design of a convergence study, checked and laid out before anything
 # runs: the arguments of convergence_study() validated, the truth in each
 # gate's parameterisation, the box, the representations used as starts, the
-# evaluation sample and the task table with one random stream per task.
+# evaluation sample, the task table with one random stream per task, and the
+# plans of the fits and losses (R/study-fit.R).
 
 study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, losses,
                         seed, degree, split, surplus, bounds, init_sd, nstart, control, eval_n) {
@@ -114,11 +115,14 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
                    nstart = nstart,
                    control = study_key_control(control),
                    eval_n = eval_n)
-  list(truth = truth, truths = truths, misspecified = misspecified, regime = regime,
-       n = n, reps = reps, k = k, d = d, gating = gating, expert = expert, degree = degree,
-       sd = sd, x_law = x_law_fun, init = init, losses = loss_spec, split = split,
-       surplus = surplus, bounds = box, starts = starts, init_sd = init_sd, nstart = nstart,
-       control = control, x_eval = x_eval, f_eval = f_eval, tasks = tasks, settings = settings)
+  setup <- list(truth = truth, truths = truths, misspecified = misspecified, regime = regime,
+                n = n, reps = reps, k = k, d = d, gating = gating, expert = expert, degree = degree,
+                sd = sd, x_law = x_law_fun, init = init, losses = loss_spec, split = split,
+                surplus = surplus, bounds = box, starts = starts, init_sd = init_sd, nstart = nstart,
+                control = control, x_eval = x_eval, f_eval = f_eval, tasks = tasks, settings = settings)
+  # what the fits and losses of every task share, validated and laid out once
+  setup$plans <- study_fit_plans(setup)
+  setup
 }
 
 

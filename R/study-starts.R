@@ -211,7 +211,11 @@ study_gate_starts <- function(setup, expert, g) {
 # start, drawn from R's generator, then the start moved back into the box.
 noisy_start <- function(p, init_sd, lower = -Inf, upper = Inf) {
   if (init_sd <= 0) return(p)
-  theta <- params_theta(p)
-  theta <- theta + stats::rnorm(length(theta), 0, init_sd)
-  theta_params(box_project(theta, box_theta(lower, upper, p)), p)
+  theta_params(noisy_theta(params_theta(p), init_sd, box_theta(lower, upper, p)), p)
+}
+
+# The same noise on theta, with the box as box_theta() gives it.
+noisy_theta <- function(theta, init_sd, box) {
+  if (init_sd <= 0) return(theta)
+  box_project(theta + stats::rnorm(length(theta), 0, init_sd), box)
 }

@@ -24,6 +24,7 @@ SEXP C_threads_tune(SEXP scale, SEXP load);
 SEXP C_losses_voronoi(SEXP w, SEXP beta0, SEXP loc, SEXP wt, SEXP beta0t, SEXP loct,
                       SEXP d, SEXP use_c, SEXP r);
 SEXP C_losses_expert(SEXP expert, SEXP degree, SEXP x, SEXP A, SEXP b, SEXP At, SEXP bt);
+SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which);
 
 static const R_CallMethodDef CallEntries[] = {
     {"C_gate_eval", (DL_FUNC) &C_gate_eval, 2},
@@ -43,6 +44,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"C_threads_tune", (DL_FUNC) &C_threads_tune, 2},
     {"C_losses_voronoi", (DL_FUNC) &C_losses_voronoi, 9},
     {"C_losses_expert", (DL_FUNC) &C_losses_expert, 7},
+    {"C_losses_study", (DL_FUNC) &C_losses_study, 5},
     {NULL, NULL, 0}
 };
 

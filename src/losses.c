@@ -8,6 +8,9 @@
  * come from R, so the same kernel serves every gate. */
 #include "adapt.h"
 #include <math.h>
+#include <string.h>
+#include <Rmath.h>
+#include <float.h>
 
 /* Voronoi cell of every fitted atom: the nearest true atom in Euclidean
  * distance over the location, ties to the lowest j. cell[] is 0-based. */
@@ -92,49 +95,178 @@ static double voronoi_terms(int k, int kt, int d, int q,
     return total;
 }
 
-/* Expert outputs h(a_i' x + b_i) of k experts at n rows of x (n x d), into
- * H (n x k); T is scratch of the same size. */
+/* Rows per block of the expert distances: the outputs of a block of rows for
+ * every expert stay in cache, and the workspace does not grow with n. */
+#define MOE_LOSS_BLOCK 256
+
+static int loss_block_rows(int n, int nexp)
+{
+    int m = 65536 / (nexp > 0 ? nexp : 1);
+    if (m > MOE_LOSS_BLOCK) m = MOE_LOSS_BLOCK;
+    if (m < 1) m = 1;
+    return n < m ? (n > 0 ? n : 1) : m;
+}
+
+/* Expert outputs h(a_i' x + b_i) of k experts at rows [row0, row0 + m) of x
+ * (n x d), into H (m x k); T is scratch of the same size. */
 static void expert_outputs(int expert, int degree, const double *x, int n, int d,
-                           int k, const double *A, const double *b, double *T,
-                           double *H)
+                           int row0, int m, int k, const double *A, const double *b,
+                           double *T, double *H)
 {
     for (int i = 0; i < k; i++) {
-        double *t = T + (size_t) i * n;
-        for (int r = 0; r < n; r++) t[r] = b[i];
+        double *t = T + (size_t) i * m;
+        for (int r = 0; r < m; r++) t[r] = b[i];
         for (int c = 0; c < d; c++) {
             double a = A[i + (size_t) c * k];
-            const double *xc = x + (size_t) c * n;
-            for (int r = 0; r < n; r++) t[r] += a * xc[r];
+            const double *xc = x + (size_t) c * n + row0;
+            for (int r = 0; r < m; r++) t[r] += a * xc[r];
         }
     }
-    moe_expert_eval(expert, degree, T, (R_xlen_t) n * k, H, NULL);
+    moe_expert_eval(expert, degree, T, (R_xlen_t) m * k, H, NULL);
+}
+
+/* Doubles of workspace that expert_distances() needs. */
+static size_t expert_distances_work(int n, int k, int kt)
+{
+    size_t m = (size_t) loss_block_rows(n, k + kt);
+    return 2 * m * (size_t) (k + kt) + (size_t) k * kt;
 }
 
 /* L2(mu) distances between expert functions, estimated on the n rows of x:
  * D[i + k j] = sqrt(mean_r (h(x_r, eta_i) - h(x_r, eta*_j))^2), i over the k
- * fitted experts (A k x d, b), j over the kt true ones (At, bt). work holds
- * 2 n (k + kt) doubles. */
+ * fitted experts (A k x d, b), j over the kt true ones (At, bt). The rows are
+ * taken in blocks, and every sum runs over the rows in their order, so the
+ * result does not depend on the block size. work holds
+ * expert_distances_work(n, k, kt) doubles. */
 static void expert_distances(int expert, int degree, const double *x, int n, int d,
-                       int k, const double *A, const double *b,
-                       int kt, const double *At, const double *bt,
-                       double *D, double *work)
+                             int k, const double *A, const double *b,
+                             int kt, const double *At, const double *bt,
+                             double *D, double *work)
 {
-    double *H = work, *Ht = H + (size_t) n * k;
-    double *T = Ht + (size_t) n * kt;
-    expert_outputs(expert, degree, x, n, d, k, A, b, T, H);
-    expert_outputs(expert, degree, x, n, d, kt, At, bt, T, Ht);
-    for (int j = 0; j < kt; j++) {
-        const double *hj = Ht + (size_t) j * n;
-        for (int i = 0; i < k; i++) {
-            const double *hi = H + (size_t) i * n;
-            double s = 0.0;
-            for (int r = 0; r < n; r++) {
-                double dv = hi[r] - hj[r];
-                s += dv * dv;
+    int mmax = loss_block_rows(n, k + kt);
+    double *H = work, *Ht = H + (size_t) mmax * k;
+    double *T = Ht + (size_t) mmax * kt, *S = T + (size_t) mmax * (k + kt);
+    for (size_t l = 0; l < (size_t) k * kt; l++) S[l] = 0.0;
+    for (int row0 = 0; row0 < n; row0 += mmax) {
+        int m = n - row0 < mmax ? n - row0 : mmax;
+        expert_outputs(expert, degree, x, n, d, row0, m, k, A, b, T, H);
+        expert_outputs(expert, degree, x, n, d, row0, m, kt, At, bt, T, Ht);
+        /* row by row over all pairs: the k kt sums are independent chains
+         * of additions, each still in the order of the rows */
+        for (int r = 0; r < m; r++)
+            for (int j = 0; j < kt; j++) {
+                double hj = Ht[r + (size_t) j * m];
+                double *Sj = S + (size_t) j * k;
+                for (int i = 0; i < k; i++) {
+                    double dv = H[r + (size_t) i * m] - hj;
+                    Sj[i] += dv * dv;
+                }
             }
-            D[i + (size_t) j * k] = n > 0 ? sqrt(s / n) : 0.0;
+    }
+    for (size_t l = 0; l < (size_t) k * kt; l++) D[l] = n > 0 ? sqrt(S[l] / n) : 0.0;
+}
+
+/* min() of R over v[0..len): NaN wins over numbers (and NA over NaN). */
+static double r_min(const double *v, int len, int stride)
+{
+    double s = R_PosInf;
+    for (int l = 0; l < len; l++) {
+        double x = v[(size_t) l * stride];
+        if (ISNAN(x)) {
+            if (!R_IsNA(s)) s = x;
+        } else if (x < s) {
+            s = x;
         }
     }
+    return s;
+}
+
+/* The error of every true expert j (err, length kt): the smallest distance
+ * D[i, j] over the fitted atoms i of its cell, over all atoms when the cell
+ * is empty. cell[] is 0-based. */
+static void expert_cell_errors(int k, int kt, const double *D, const int *cell, double *err)
+{
+    for (int j = 0; j < kt; j++) {
+        double s = R_PosInf;
+        int any = 0;
+        for (int i = 0; i < k; i++) {
+            if (cell[i] != j) continue;
+            any = 1;
+            double x = D[i + (size_t) j * k];
+            if (ISNAN(x)) {
+                if (!R_IsNA(s)) s = x;
+            } else if (x < s) {
+                s = x;
+            }
+        }
+        err[j] = any ? s : r_min(D + (size_t) j * k, k, 1);
+    }
+}
+
+/* mean(v) as R computes it for a double vector (long double sums and a
+ * second, correcting pass), with v[r] = (f[r] - g[r])^2 formed on the fly. */
+static double r_mean_sqdiff(const double *f, const double *g, int n)
+{
+    long double s = 0.0;
+    for (int r = 0; r < n; r++) {
+        double dv = f[r] - g[r], v = dv * dv;
+        s += v;
+    }
+    if (R_FINITE((double) s)) {
+        s /= n;
+    } else {
+        /* the sum overflowed: R sums the terms divided by n */
+        long double t = 0.0;
+        for (int r = 0; r < n; r++) {
+            double dv = f[r] - g[r], v = dv * dv;
+            t += v / n;
+        }
+        s = t;
+    }
+    if (R_FINITE((double) s)) {
+        long double t = 0.0;
+        for (int r = 0; r < n; r++) {
+            double dv = f[r] - g[r], v = dv * dv;
+            t += (v - s);
+        }
+        s += t / n;
+    }
+    return (double) s;
+}
+
+/* The atoms of a measure with structure s and free parameters theta: beta0
+ * (k), beta1 and A (k x d, column-major), b (k); what theta leaves out (the
+ * softmax reference's gate, the constant expert's slopes) is 0. */
+static void atoms_from_theta(const moe_spec *s, const double *theta, double *beta0,
+                             double *beta1, double *A, double *b)
+{
+    int k = s->k, d = s->d;
+    for (int i = 0; i < k; i++) {
+        int gated = moe_theta_gated(s, i), g = gated ? moe_theta_gate(s, i) : 0;
+        beta0[i] = gated ? theta[g] : 0.0;
+        for (int j = 0; j < d; j++) {
+            beta1[i + (size_t) j * k] = gated ? theta[g + 1 + j] : 0.0;
+            A[i + (size_t) j * k] =
+                s->expert == MOE_EXPERT_CONSTANT ? 0.0 : theta[moe_theta_expert(s, i) + j];
+        }
+        b[i] = theta[moe_theta_b(s, i)];
+    }
+}
+
+/* The locations of atom_locations() in R: (beta1, a, b), or (beta1, b) for
+ * the constant expert; without beta1 when gate is 0. Returns the columns q. */
+static int atom_locations(int k, int d, int constant, int gate, const double *beta1,
+                          const double *A, const double *b, double *loc)
+{
+    int q = 0;
+    if (gate)
+        for (int j = 0; j < d; j++, q++)
+            memcpy(loc + (size_t) q * k, beta1 + (size_t) j * k, sizeof(double) * k);
+    if (!constant)
+        for (int j = 0; j < d; j++, q++)
+            memcpy(loc + (size_t) q * k, A + (size_t) j * k, sizeof(double) * k);
+    memcpy(loc + (size_t) q * k, b, sizeof(double) * k);
+    return q + 1;
 }
 
 /* .Call adapter: w, beta0 (length k), loc (k x q), the same for the truth,
@@ -187,10 +319,148 @@ SEXP C_losses_expert(SEXP expert, SEXP degree, SEXP x, SEXP A, SEXP b, SEXP At, 
     moe_check_real(A, (R_xlen_t) k * d, "A");
     moe_check_real(At, (R_xlen_t) kt * d, "At");
     SEXP D = PROTECT(Rf_allocMatrix(REALSXP, k, kt));
-    size_t nw = 2 * (size_t) (n > 0 ? n : 1) * (size_t) (k + kt);
-    double *work = (double *) R_alloc(nw, sizeof(double));
+    double *work = (double *) R_alloc(expert_distances_work(n, k, kt), sizeof(double));
     expert_distances(ex, p, REAL(x), n, d, k, REAL(A), REAL(b), kt, REAL(At), REAL(bt),
                       REAL(D), work);
     UNPROTECT(1);
     return D;
+}
+
+/* log(sum(exp(v))) as log_sum_exp() computes it in R (max, then R's long
+ * double sum). */
+static double r_log_sum_exp(const double *v, int len)
+{
+    double m = R_NegInf;
+    for (int i = 0; i < len; i++)
+        if (v[i] > m) m = v[i];
+    long double s = 0.0;
+    for (int i = 0; i < len; i++) s += exp(v[i] - m);
+    double sd = s > DBL_MAX ? R_PosInf : (double) s;
+    return m + log(sd);
+}
+
+/* The element `i` of a target list, checked to be a double vector of length
+ * len (any dimensions). */
+static const double *target_real(SEXP list, int i, R_xlen_t len, const char *what)
+{
+    SEXP v = VECTOR_ELT(list, i);
+    moe_check_real(v, len, what);
+    return REAL(v);
+}
+
+/* .Call adapter of a study's built-in losses, for every gate of a task in one
+ * call (one workspace for all of them). fits: per gate, NULL (a failed fit) or
+ * list(spec, theta) of the fitted measure; targets: per gate, the truth as
+ * study_loss_targets() (R/losses.R) lays it out, list(voronoi, expert) with
+ *   voronoi = NULL (no truth in the gate's parameterisation) or
+ *             list(w, beta0, loc, lse): the true atoms' weights, intercepts,
+ *             locations (kt x q) and log(sum(exp(beta0))),
+ *   expert  = list(A, b, loc, same_gate): the true experts (kt x d, kt), the
+ *             locations the cells are formed on and whether the gates match;
+ * x: the evaluation grid (n x d); f_true: the true regression function on
+ * it; which = c(voronoi, expert_error, l2). Returns per gate NULL (a failed
+ * fit) or c(voronoi, l2, expert errors), NA for a loss not asked for or
+ * without a truth. The numbers are those of voronoi_compute(),
+ * expert_error_compute() and regression_error() in R, bit for bit. */
+SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which)
+{
+    if (TYPEOF(fits) != VECSXP || TYPEOF(targets) != VECSXP || XLENGTH(fits) != XLENGTH(targets))
+        Rf_error("internal: fits and targets must be lists of the same length");
+    if (!Rf_isLogical(which) || XLENGTH(which) != 3) Rf_error("internal: which must be 3 logicals");
+    SEXP dim = Rf_getAttrib(x, R_DimSymbol);
+    if (!Rf_isReal(x) || Rf_length(dim) != 2) Rf_error("internal: x must be a double matrix");
+    int n = INTEGER(dim)[0], dx = INTEGER(dim)[1];
+    moe_check_real(f_true, n, "f_true");
+    int want_v = LOGICAL(which)[0] == 1, want_e = LOGICAL(which)[1] == 1,
+        want_l = LOGICAL(which)[2] == 1;
+    int ng = (int) XLENGTH(fits);
+
+    /* check every gate and size one workspace for the largest */
+    size_t nwork = 1, niwork = 1;
+    for (int g = 0; g < ng; g++) {
+        SEXP fit = VECTOR_ELT(fits, g), tg = VECTOR_ELT(targets, g);
+        if (Rf_isNull(fit)) continue;
+        if (TYPEOF(fit) != VECSXP || XLENGTH(fit) != 2) Rf_error("internal: a fit must be list(spec, theta)");
+        moe_spec s = moe_spec_from_sexp(VECTOR_ELT(fit, 0), VECTOR_ELT(fit, 1), x);
+        if (s.outw) Rf_error("internal: the losses are for experts without output weights");
+        if (TYPEOF(tg) != VECSXP || XLENGTH(tg) != 2) Rf_error("internal: a target must be list(voronoi, expert)");
+        SEXP ee = VECTOR_ELT(tg, 1);
+        if (TYPEOF(ee) != VECSXP || XLENGTH(ee) != 4) Rf_error("internal: bad expert target");
+        int kt = Rf_length(VECTOR_ELT(ee, 1));
+        if (kt < 1) Rf_error("internal: bad expert target");
+        SEXP vt = VECTOR_ELT(tg, 0);
+        int ktv = 0;
+        if (!Rf_isNull(vt)) {
+            if (TYPEOF(vt) != VECSXP || XLENGTH(vt) != 4) Rf_error("internal: bad voronoi target");
+            ktv = Rf_length(VECTOR_ELT(vt, 0));
+            if (ktv < 1) Rf_error("internal: bad voronoi target");
+        }
+        int kk = s.k > kt ? s.k : kt;
+        kk = kk > ktv ? kk : ktv;
+        size_t need = (size_t) s.k * (2 * (size_t) dx + 3) + 2 * (size_t) s.k * (2 * (size_t) dx + 1) +
+            4 * (size_t) kk + (size_t) s.k * kt + expert_distances_work(n, s.k, kt) +
+            (size_t) (n > 0 ? n : 1);
+        if (need > nwork) nwork = need;
+        if ((size_t) s.k + kk > niwork) niwork = (size_t) s.k + kk;
+    }
+    double *work = (double *) R_alloc(nwork, sizeof(double));
+    int *iwork = (int *) R_alloc(niwork, sizeof(int));
+
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, ng));
+    for (int g = 0; g < ng; g++) {
+        SEXP fit = VECTOR_ELT(fits, g), tg = VECTOR_ELT(targets, g);
+        if (Rf_isNull(fit)) continue;
+        SEXP theta = VECTOR_ELT(fit, 1);
+        moe_spec s = moe_spec_from_sexp(VECTOR_ELT(fit, 0), theta, x);
+        int k = s.k, d = s.d, constant = s.expert == MOE_EXPERT_CONSTANT;
+        SEXP ee = VECTOR_ELT(tg, 1), vt = VECTOR_ELT(tg, 0);
+        int kt = Rf_length(VECTOR_ELT(ee, 1));
+        SEXP res = Rf_allocVector(REALSXP, 2 + kt);
+        SET_VECTOR_ELT(out, g, res);
+        double *r = REAL(res);
+        for (int l = 0; l < 2 + kt; l++) r[l] = NA_REAL;
+
+        double *beta0 = work, *beta1 = beta0 + k, *A = beta1 + (size_t) k * d, *b = A + (size_t) k * d;
+        double *w = b + k, *loc = w + k, *locc = loc + (size_t) k * (2 * d + 1);
+        double *rest = locc + (size_t) k * (2 * d + 1);
+        int *cell = iwork, *count = iwork + k;
+        atoms_from_theta(&s, REAL(theta), beta0, beta1, A, b);
+        int q = atom_locations(k, d, constant, 1, beta1, A, b, loc);
+
+        if (want_v && !Rf_isNull(vt)) {
+            int ktv = Rf_length(VECTOR_ELT(vt, 0));
+            const double *wt = target_real(vt, 0, ktv, "voronoi w");
+            const double *beta0t = target_real(vt, 1, ktv, "voronoi beta0");
+            const double *loct = target_real(vt, 2, (R_xlen_t) ktv * q, "voronoi loc");
+            const double *lse = target_real(vt, 3, 1, "voronoi lse");
+            if (s.gating == MOE_GATE_SOFTMAX) {
+                /* align = "mass": the shift of voronoi_compute() */
+                double shift = lse[0] - r_log_sum_exp(beta0, k);
+                for (int i = 0; i < k; i++) w[i] = exp(beta0[i] + shift);
+            } else {
+                for (int i = 0; i < k; i++) w[i] = Rf_plogis(beta0[i], 0.0, 1.0, 1, 0);
+            }
+            double *mass = rest, *term = mass + ktv;
+            r[0] = voronoi_terms(k, ktv, d, q, w, beta0, loc, wt, beta0t, loct,
+                                 s.gating != MOE_GATE_SOFTMAX, 1.0, 2.0, cell, count, mass, term);
+        }
+        if (want_e) {
+            const double *At = target_real(ee, 0, (R_xlen_t) kt * d, "expert A");
+            const double *bt = target_real(ee, 1, kt, "expert b");
+            int same = Rf_asLogical(VECTOR_ELT(ee, 3)) == 1;
+            int qc = atom_locations(k, d, constant, same, beta1, A, b, locc);
+            const double *loct = target_real(ee, 2, (R_xlen_t) kt * qc, "expert loc");
+            double *D = rest, *ework = D + (size_t) k * kt;
+            voronoi_cells(k, kt, qc, locc, loct, cell);
+            expert_distances(s.expert, s.degree, REAL(x), n, d, k, A, b, kt, At, bt, D, ework);
+            expert_cell_errors(k, kt, D, cell, r + 2);
+        }
+        if (want_l && n > 0) {
+            double *f = rest;
+            moe_model_values(&s, REAL(x), n, REAL(theta), f, NULL, NULL, 1);
+            r[1] = sqrt(r_mean_sqdiff(f, REAL(f_true), n));
+        }
+    }
+    UNPROTECT(1);
+    return out;
 }

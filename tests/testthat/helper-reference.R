@@ -102,3 +102,28 @@ fd_jacobian <- function(p, x, h = 1e-6) {
   })
   matrix(J, nrow(as.matrix(x)), length(theta))
 }
+
+# ---- studies: the R computations that the lean study path replaced --------
+
+# L2(mu) distance between the fitted and the true regression functions on x,
+# given the true values f_true = f_{G*}(x) (the study's `l2`, as R computed it).
+ref_regression_error <- function(fitp, x, f_true) {
+  sqrt(mean((sigmoe:::model_eval(fitp, x) - f_true)^2))
+}
+
+# The study's three built-in losses of a fitted measure, as R computed them.
+ref_study_losses <- function(fitp, tg, truth_data, x, f_true) {
+  c(voronoi = if (is.null(tg)) NA_real_ else as.numeric(sigmoe:::voronoi_compute(fitp, tg)),
+    l2 = ref_regression_error(fitp, x, f_true),
+    as.numeric(sigmoe:::expert_error_compute(fitp, if (is.null(tg)) truth_data else tg, x)))
+}
+
+# The table of starts as moe_fit() built it before it was built directly: a
+# data frame per part, row-bound, with the start numbers bound in front.
+ref_starts_table <- function(parts) {
+  dfs <- lapply(parts, function(p) data.frame(source = p$source, stage = p$stage, sse = p$sse,
+                                               code = p$code, converged = p$converged,
+                                               iterations = p$iterations, stringsAsFactors = FALSE))
+  st <- do.call(rbind, dfs)
+  cbind(start = seq_len(nrow(st)), st)
+}
