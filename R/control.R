@@ -99,6 +99,19 @@ moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
 # Every setting checked, with messages that name it as the caller wrote it
 # (`maxit`, or `control$maxit` for a control list or object).
 control_validate <- function(v, prefix) {
+  # every fit checks its control again; the same settings as the last call
+  # (the defaults, most often) give the same object, so they are kept
+  slot <- if (nzchar(prefix)) "object" else "call"
+  last <- validated[[slot]]
+  if (!is.null(last) && identical(v, last$input) && identical(prefix, last$prefix)) return(last$output)
+  out <- control_validate_new(v, prefix)
+  validated[[slot]] <- list(input = v, prefix = prefix, output = out)
+  out
+}
+
+validated <- new.env(parent = emptyenv())
+
+control_validate_new <- function(v, prefix) {
   arg <- function(name) paste0(prefix, name)
   out <- structure(list(
     maxit = check_whole(v$maxit, arg("maxit"), min = 1, max = 1e9),
@@ -163,7 +176,8 @@ check_control <- function(control) {
       v <- unclass(control)
       absent <- setdiff(later, names(v))
       # an object older than a solver setting asks for the solver it knew
-      c(v, utils::modifyList(unclass(moe_control()), legacy_control)[absent])
+      if (length(absent)) c(v, utils::modifyList(unclass(moe_control()), legacy_control)[absent])
+      else v
     } else utils::modifyList(unclass(moe_control()), control)
     if (!inherits(control, "moe_control") && is.null(control$min_starts))
       full$min_starts <- default_min_starts(full$min_starts, full$max_starts)

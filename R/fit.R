@@ -244,11 +244,13 @@ runaway_parameters <- function(fit) {
   sx[!is.finite(sx) | sx <= 0] <- 1
   sy <- stats::sd(fit$y)
   if (!is.finite(sy) || sy <= 0) sy <- 1
-  steep <- sweep(abs(p$beta1), 2L, sx, "*") > 1e3
-  loud <- sweep(abs(p$a), 2L, sx, "*") > 1e3 * sy
+  # column j of beta1 and a times sx[j]
+  sxk <- rep(sx, each = p$k)
+  steep <- abs(p$beta1) * sxk > 1e3
+  loud <- abs(p$a) * sxk > 1e3 * sy
   lay <- params_layout(p)
-  hit <- (lay$block == "beta1" & steep[cbind(lay$expert, pmax(lay$column, 1L))]) |
-    (lay$block == "a" & loud[cbind(lay$expert, pmax(lay$column, 1L))])
+  at <- lay$expert + (pmax(lay$column, 1L) - 1L) * p$k
+  hit <- (lay$block == "beta1" & steep[at]) | (lay$block == "a" & loud[at])
   lay$name[hit]
 }
 
