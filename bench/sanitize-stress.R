@@ -386,7 +386,21 @@ sections$adapters_solver <- function() section("solver adapter, malformed", {
                  replace(ctl, "threads", 1024), replace(ctl, "threads", 1025),
                  replace(ctl, "threads", NaN), replace(ctl, "lambda", 0), replace(ctl, "trace", 2),
                  replace(ctl, "ftol", Inf), as.integer(ctl))
+    # geodesic acceleration and the flat-valley rule, good and bad values
+    if ("accel" %in% names(ctl))
+      ctls <- c(ctls, list(replace(ctl, "accel", 1), replace(ctl, "accel", 2),
+                           replace(ctl, "accel", NaN), replace(ctl, "valley_m", 0),
+                           replace(ctl, "valley_m", 1e10), replace(ctl, "valley_tol", -1),
+                           replace(ctl, "valley_tol", Inf), replace(ctl, "valley_tol", NaN),
+                           replace(replace(ctl, "valley_tol", 1e6), "valley_m", 1),
+                           replace(replace(ctl, "accel", 1), "valley_tol", 0.1)))
     for (cc in ctls) hit(call_c(lf, spec, theta, x, y, cc, NULL, NULL))
+    if ("accel" %in% names(ctl)) {
+      acc <- replace(lsq_control_vector(moe_control(maxit = 30L)), "accel", 1)
+      P <- length(theta)
+      for (bd in list(list(NULL, NULL), list(rep(-1, P), rep(1, P)), list(theta, theta)))
+        hit(call_c(lf, spec, theta, x, y, acc, bd[[1]], bd[[2]], sqrt(stats::runif(nrow(x)))))
+    }
     P <- length(theta)
     for (bd in list(list(rep(-Inf, P), rep(Inf, P)), list(rep(-1, P), rep(1, P)),
                     list(rep(0, P), rep(0, P)), list(rep(-1, P + 1L), NULL),
@@ -403,6 +417,29 @@ sections$adapters_solver <- function() section("solver adapter, malformed", {
                     replace(rep(1, n), 3, NaN), replace(rep(1, n), 3, Inf), rep(1L, n),
                     rep(1e300, n), rep(1e-300, n)))
       hit(call_c(lf, spec, theta, x, y, ctl, NULL, NULL, sw))
+  }
+})
+
+sections$adapters_new <- function() section("acceleration pass and column spreads", {
+  if (!is.null(entry("C_model_dir2")) && !is.null(params_spec)) {
+    a <- adapter_case()
+    spec <- a$spec; theta <- a$theta; x <- a$x
+    P <- length(theta); n <- nrow(x)
+    dir2 <- entry("C_model_dir2")
+    for (v in list(stats::rnorm(P), rep(0, P), rep(1e300, P), stats::rnorm(P - 1L), NULL,
+                   replace(stats::rnorm(P), 2, NaN), as.integer(rep(1, P))))
+      for (h in list(0.1, 0, -1, NaN, Inf, 1e-300, "a"))
+        for (sw in list(NULL, sqrt(stats::runif(n)), stats::runif(n + 1L)))
+          for (th in 1:2) hit(call_c(dir2, spec, theta, x, v, h, sw, th))
+    hit(call_c(dir2, spec, theta, x[0, , drop = FALSE], stats::rnorm(P), 0.1, NULL, 1L))
+  }
+  cs <- entry("C_col_spread")
+  if (!is.null(cs)) {
+    for (x in list(matrix(stats::rnorm(60), 20), matrix(numeric(0), 0, 3), matrix(1, 1, 1),
+                   matrix(c(NaN, 1, Inf, -Inf), 2), 1:6, stats::rnorm(7), matrix(1e308, 5, 2),
+                   matrix(1e-320, 4, 2), list(1, 2), NULL))
+      for (mu in list(0, c(0, 0), c(0, 0, 0), NaN, NULL, "a"))
+        hit(call_c(cs, x, mu))
   }
 })
 
