@@ -4,8 +4,9 @@
 #
 #   Rscript bench/valley.R            # writes bench/valley.out
 #   Rscript bench/valley.R --reduced  # 10 replicates; bench/valley-reduced.out
-#   options: --solvers=base,valley,accel,both (which of the four; base is
-#            always run), --rounds=R (default 1)
+#   options: --solvers=base,valley,accel,both,nobox,nobox_valley (which of
+#            them; base is always run; default the first four), --rounds=R
+#            (default 1)
 #
 # SIGMOE_LIB=/path/to/lib puts a private library first (and passes it to the
 # workers).
@@ -14,12 +15,15 @@
 # and softmax gates fitted to the same data; ReLU and linear experts; k = 3
 # for k* = 2; n = paper_sizes(20), 1e3 to 1e5; 40 replicates; seed
 # 20240513; near-truth starts; the box "auto"), on 2 multisession workers.
-# Four solvers, the same data sets and starts for all:
+# Solvers, the same data sets and starts for all:
 #   base     moe_control() (maxit = 200, no rule, no acceleration)
 #   valley   valley_tol = 0.01, valley_m = 10: stop once the last 10
 #            iterations gained at most 0.01 noise variances
 #   accel    accel = TRUE
 #   both     accel = TRUE, valley_tol = 0.01, valley_m = 10
+#   nobox    base without the box (bounds = NULL): what the box does to the
+#            fits that run off, separately from the rule
+#   nobox_valley  the valley rule without the box
 # They run one after the other, in a rotating order when there is more than
 # one round (the results of a round are the same; only the timings differ).
 # Reported: for every gate x expert x loss, the slope of log(mean loss) on
@@ -48,13 +52,16 @@ solvers <- list(
   base = moe_control(),
   valley = moe_control(valley_tol = 0.01, valley_m = 10L),
   accel = moe_control(accel = TRUE),
-  both = moe_control(accel = TRUE, valley_tol = 0.01, valley_m = 10L)
+  both = moe_control(accel = TRUE, valley_tol = 0.01, valley_m = 10L),
+  nobox = moe_control(),
+  nobox_valley = moe_control(valley_tol = 0.01, valley_m = 10L)
 )[chosen]
-run <- function(ctl) {
+no_box <- c("nobox", "nobox_valley")
+run <- function(ctl, bounds = "auto") {
   convergence_study(paper_truth("same_data", "relu"), n = paper_sizes(20), reps = reps, k = 3L,
                     gating = c("sigmoid", "softmax"), expert = c("relu", "linear"), sd = 0.1,
                     seed = 20240513L, init = "near_truth", split = 1L, init_sd = 0.05,
-                    bounds = "auto", control = ctl, progress = FALSE,
+                    bounds = bounds, control = ctl, progress = FALSE,
                     losses = list("voronoi", "expert_error", "l2",
                                   cell_error = function(fit, truth, x)
                                     max(cell_error(fit, truth, x))))
@@ -77,7 +84,7 @@ elapsed <- matrix(NA_real_, rounds, length(solvers), dimnames = list(NULL, names
 for (r in seq_len(rounds)) {
   ord <- names(solvers)[(seq_along(solvers) + r - 2L) %% length(solvers) + 1L]
   for (nm in ord) {
-    st <- run(solvers[[nm]])
+    st <- run(solvers[[nm]], if (nm %in% no_box) NULL else "auto")
     elapsed[r, nm] <- st$elapsed
     say("round %d  %-7s %6.1f s elapsed, %7.1f s in fits", r, nm, st$elapsed,
         sum(st$results$seconds, na.rm = TRUE))
@@ -97,13 +104,14 @@ base <- studies$base$results
 losses <- c("voronoi", "expert_error", "l2", "cell_error")
 for (nm in names(solvers)) {
   res <- studies[[nm]]$results
-  m <- merge(base[, c(key, "sse", losses)], res[, c(key, "sse", losses, "iterations", "code")],
+  m <- merge(base[, c(key, "sse", losses)], res[, c(key, "sse", losses, "iterations", "code", "at_bound", "seconds")],
              by = key, suffixes = c(".base", ""))
   rel <- (m$sse - m$sse.base) / m$sse.base
   moved <- vapply(losses, function(l) sum(abs(m[[l]] / m[[paste0(l, ".base")]] - 1) > 0.1,
                                           na.rm = TRUE), 0)
-  say("%-7s fits %d: at maxit %d (%.1f%%), valley stops %d; iterations mean %.1f, median %d;",
+  say("%-7s fits %d: at maxit %d (%.1f%%, %.0f%% of the fit time), at a bound %d, valley stops %d; iterations mean %.1f, median %d;",
       nm, nrow(m), sum(m$code == -1L, na.rm = TRUE), 100 * mean(m$code == -1L, na.rm = TRUE),
+      100 * sum(m$seconds[m$code %in% -1L]) / sum(m$seconds), sum(m$at_bound > 0, na.rm = TRUE),
       sum(m$code == 6L, na.rm = TRUE), mean(m$iterations), as.integer(stats::median(m$iterations)))
   say("        SSE vs base (relative): median %.2g, 1%% %.2g, 99%% %.2g, max %.2g; losses moved > 10%%: %s",
       stats::median(rel), stats::quantile(rel, 0.01), stats::quantile(rel, 0.99), max(rel),
