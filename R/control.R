@@ -44,7 +44,9 @@
 #'   find a free core: never more than the processors OpenMP reports, its
 #'   thread limit (`OMP_THREAD_LIMIT`), or the cores the other processes
 #'   leave free (the processors minus their share of the 1-minute load
-#'   average, rounded, at least 1; read at most once a second), and one thread
+#'   average, or minus the other processes runnable at the time when they
+#'   are fewer, since the average lags by a minute; rounded, at least 1; read
+#'   at most once a second), and one thread
 #'   per break-even number of rows (about 4000 rows per thread for a fit with
 #'   12 parameters, fewer for larger models, 32000 for evaluating the model),
 #'   since on a loaded machine a second thread waits for a core at every step

@@ -60,7 +60,8 @@ study_cores <- function() {
 #'   input).
 #' @returns A named integer vector: `requested`; `processors` (as OpenMP
 #'   counts them); `thread_limit`; `load` (the other processes' share of the
-#'   1-minute load average, rounded; 0 where the system does not report it);
+#'   1-minute load average, but no more than the other processes runnable at
+#'   the time, rounded; 0 where the system does not report it);
 #'   `free` (processors minus that load, at least 1); `forked` (1 in a process
 #'   forked from R, which runs single-threaded); `available` (the threads any
 #'   call may use); and with `n`, `rows_fit` and `fit`, the break-even rows
