@@ -186,7 +186,9 @@ if (reduced) {
   cat(sprintf("target:    <= 180 s for the full setting; projected full time %.0f s (x%g): %s\n",
               projected, 40 / reps, if (projected <= 180) "on track" else "NOT on track"))
 } else {
-  cat(sprintf("target:    <= 180 s: %s\n", if (timing[["elapsed"]] <= 180) "MET" else "NOT MET"))
+  cat(sprintf("target:    <= 180 s: %s; <= 45 s (the later target, near-truth starts): %s\n",
+              if (timing[["elapsed"]] <= 180) "MET" else "NOT MET",
+              if (timing[["elapsed"]] <= 45) "MET" else "NOT MET"))
 }
 capped <- !is.na(d$code) & d$code == -1L
 cat(sprintf("iteration limit: %d fits (%.0f%%) stopped at maxit, %.0f%% of the summed fit time\n\n",
