@@ -261,7 +261,9 @@ fit_warn <- function(fit) {
                       list(message = msg, call = NULL)))
   if (!dg$converged)
     warn("sigmoe_not_converged", sprintf(paste0("The fit did not converge: %s (code %d) after %d ",
-                                               "iterations; raise `control$maxit` or check the model."),
+                                               "iterations; raise `control$maxit`, try ",
+                                               "`control = moe_control(accel = TRUE)` (for a crawl ",
+                                               "along a saturating gate) or check the model."),
                                         fit$convergence$message, fit$convergence$code,
                                         fit$convergence$iterations))
   if (dg$n_starts > 1L && dg$n_best == 1L)

@@ -455,6 +455,9 @@ test_that("each warning of a fit is a classed condition triggered by its case", 
   # the iteration limit
   expect_warning(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0, control = list(maxit = 1)),
                  class = "sigmoe_not_converged")
+  # ... which says what to try
+  expect_warning(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0, control = list(maxit = 1)),
+                 "raise `control\\$maxit`, try `control = moe_control\\(accel = TRUE\\)`")
   # two starts ending in different minima: the best reached by one of them
   far <- moe_params(c(3, 3), c(0.1, 0.2), c(-0.5, -0.5), c(0, 0))
   expect_warning(moe_fit(d$x1, d$y, 2, start = list(truth, far), nstart = 0),
