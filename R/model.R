@@ -1,15 +1,21 @@
 # The regression function f_G and its Jacobian, evaluated by the C model over
 # row blocks (src/model.c). Every evaluation of f_G in the package goes
-# through model_eval().
+# through model_eval() (or model_eval_theta(), from a kept structure and theta).
 
 # f_G at the rows of x, and with components = TRUE also the n x k gates and
 # experts, in one pass of the C model. `x` is a checked double matrix with
 # the model's d columns; results do not depend on `threads`.
 model_eval <- function(params, x, components = FALSE, threads = 1L) {
-  out <- .Call(C_model_eval, params_spec(params), params_theta(params), x, components, threads)
+  out <- model_eval_theta(params_spec(params), params_theta(params), x, components, threads)
   if (components)
     colnames(out$gates) <- colnames(out$experts) <- paste0("expert", seq_len(params$k))
   out
+}
+
+# The same from the structure (params_spec()) and theta, for callers that
+# keep them (a study's plans): the one call of the C model.
+model_eval_theta <- function(spec, theta, x, components = FALSE, threads = 1L) {
+  .Call(C_model_eval, spec, theta, x, components, threads)
 }
 
 # f, gates and experts at unchecked inputs x.

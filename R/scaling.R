@@ -58,7 +58,8 @@ scaling_model <- function(template, box) {
 # The coordinates of the data (x, y) for a model described by scaling_model().
 fit_scaling_data <- function(x, y, model) {
   mu <- colMeans(x)
-  # safe_rms(x[, j] - mu[j]) for every column, in C (no copies of x)
+  # the root mean square of x[, j] - mu[j] for every column, without overflow
+  # or underflow of the squares, in C (src/scaling.c; no copies of x)
   sdv <- .Call(C_col_spread, x, mu)
   s <- power_of_two_scale(sdv)
   center <- if (model$free_intercepts) ifelse(is.finite(sdv) & abs(mu) > scaling_center_ratio * sdv, mu, 0)
@@ -69,13 +70,6 @@ fit_scaling_data <- function(x, y, model) {
                  e = if (model$outw) 1 else yscale^(1 / p),
                  identity = all(center == 0) && all(s == 1) && yscale == 1),
             class = "moe_scaling")
-}
-
-# sqrt(mean(v^2)) without overflow or underflow of the squares.
-safe_rms <- function(v) {
-  m <- max(abs(v))
-  if (!(m > 0) || !is.finite(m)) return(m)
-  m * sqrt(mean((v / m)^2))
 }
 
 # x and y in the fit's coordinates (not copied when nothing changes).

@@ -36,8 +36,7 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
   n <- task$n
   rng_set(task$seed)
   x <- draw_inputs(setup$x_law, n, setup$d, "x_law")
-  y <- .Call(C_model_eval, plans$truth_spec, plans$truth_theta, x, FALSE, 1L) +
-    stats::rnorm(n, 0, setup$sd)
+  y <- model_eval_theta(plans$truth_spec, plans$truth_theta, x) + stats::rnorm(n, 0, setup$sd)
   kt <- tr$data$k
   lean <- !keep && !length(setup$losses$custom)
   lb <- setup$losses$builtin

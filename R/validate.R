@@ -128,12 +128,18 @@ check_degree <- function(degree, expert) {
 # edited by hand (`p$d <- 3L`, `p$k <- 5L`) would otherwise reach the C model
 # with a structure its arrays do not have and give a silently wrong answer.
 check_params <- function(x, arg) {
-  if (!inherits(x, "moe_params"))
-    abort_arg(arg, "a `moe_params` object (see ?moe_params)", x)
-  problem <- params_problem(x)
-  if (!is.null(problem))
-    stop(sprintf(paste0("`%s` is not a consistent `moe_params` object: %s. Was it edited by hand? ",
-                        "Build it with moe_params()."), arg, problem), call. = FALSE)
+  check_consistent(x, arg, "moe_params", "a `moe_params` object (see ?moe_params)", params_problem,
+                   "Build it with moe_params().")
+}
+
+# x of class `cls` whose first inconsistency (problem(x)) is NULL; otherwise
+# an error naming arg, with the remedy.
+check_consistent <- function(x, arg, cls, expected, problem, remedy) {
+  if (!inherits(x, cls)) abort_arg(arg, expected, x)
+  why <- problem(x)
+  if (!is.null(why))
+    stop(sprintf("`%s` is not a consistent `%s` object: %s. Was it edited by hand? %s", arg, cls,
+                 why, remedy), call. = FALSE)
   invisible(x)
 }
 
@@ -190,12 +196,8 @@ params_problem <- function(p) {
 # with it: a fit edited by hand (`f$theta <- f$theta[1:3]`) must give an
 # error, never intervals for 3 of 8 parameters.
 check_fit <- function(x, arg = "object") {
-  if (!inherits(x, "moe_fit")) abort_arg(arg, "a `moe_fit` object (see ?moe_fit)", x)
-  problem <- fit_problem(x)
-  if (!is.null(problem))
-    stop(sprintf(paste0("`%s` is not a consistent `moe_fit` object: %s. Was it edited by hand? ",
-                        "Fit the model again with moe_fit() or moe()."), arg, problem), call. = FALSE)
-  invisible(x)
+  check_consistent(x, arg, "moe_fit", "a `moe_fit` object (see ?moe_fit)", fit_problem,
+                   "Fit the model again with moe_fit() or moe().")
 }
 
 # The first inconsistency of a fit, or NULL: its mixing measure, its

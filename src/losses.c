@@ -234,25 +234,6 @@ static double r_mean_sqdiff(const double *f, const double *g, int n)
     return (double) s;
 }
 
-/* The atoms of a measure with structure s and free parameters theta: beta0
- * (k), beta1 and A (k x d, column-major), b (k); what theta leaves out (the
- * softmax reference's gate, the constant expert's slopes) is 0. */
-static void atoms_from_theta(const moe_spec *s, const double *theta, double *beta0,
-                             double *beta1, double *A, double *b)
-{
-    int k = s->k, d = s->d;
-    for (int i = 0; i < k; i++) {
-        int gated = moe_theta_gated(s, i), g = gated ? moe_theta_gate(s, i) : 0;
-        beta0[i] = gated ? theta[g] : 0.0;
-        for (int j = 0; j < d; j++) {
-            beta1[i + (size_t) j * k] = gated ? theta[g + 1 + j] : 0.0;
-            A[i + (size_t) j * k] =
-                s->expert == MOE_EXPERT_CONSTANT ? 0.0 : theta[moe_theta_expert(s, i) + j];
-        }
-        b[i] = theta[moe_theta_b(s, i)];
-    }
-}
-
 /* The locations of atom_locations() in R: (beta1, a, b), or (beta1, b) for
  * the constant expert; without beta1 when gate is 0. Returns the columns q. */
 static int atom_locations(int k, int d, int constant, int gate, const double *beta1,
@@ -424,7 +405,7 @@ SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which)
         double *w = b + k, *loc = w + k, *locc = loc + (size_t) k * (2 * d + 1);
         double *rest = locc + (size_t) k * (2 * d + 1);
         int *cell = iwork, *count = iwork + k;
-        atoms_from_theta(&s, REAL(theta), beta0, beta1, A, b);
+        moe_spec_unpack(&s, REAL(theta), beta0, beta1, A, b, NULL);
         int q = atom_locations(k, d, constant, 1, beta1, A, b, loc);
 
         if (want_v && !Rf_isNull(vt)) {

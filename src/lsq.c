@@ -251,16 +251,14 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
             double sse_new = R_PosInf, pred = 0.0;
             if (info == 0) {
                 int cut = fixed ? project_step(theta, delta, lower, upper, P, trial) : 0;
-                if (nfix || cut || bent) {
-                    if (!fixed)
-                        for (int j = 0; j < P; j++) trial[j] = theta[j] + delta[j];
+                if (!fixed)
+                    for (int j = 0; j < P; j++) trial[j] = theta[j] + delta[j];
+                /* the damped system's identity gives the plain step's
+                 * reduction; a held, cut or bent step has the model's */
+                if (nfix || cut || bent)
                     pred = model_reduction(A, g, delta, P);
-                } else {
-                    for (int j = 0; j < P; j++) {
-                        trial[j] = theta[j] + delta[j];
-                        pred += delta[j] * (g[j] + lambda * D[j] * delta[j]);
-                    }
-                }
+                else
+                    for (int j = 0; j < P; j++) pred += delta[j] * (g[j] + lambda * D[j] * delta[j]);
                 sse_new = moe_model_pass(s, X, Y, trial, &ps, last_accepted ? A2 : NULL, g2, nt);
                 evals++;
             }

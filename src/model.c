@@ -64,10 +64,9 @@ static inline int row_chunk(int ntask, int nthreads)
     return nthreads > 1 ? (ntask + nthreads - 1) / nthreads : ntask;
 }
 
-/* Parameters unpacked into the layout the kernels use: beta0 (k), B1 (k x d),
- * A (k x d), b (k). The softmax reference row and constant-expert slopes are 0. */
-static void spec_unpack(const moe_spec *s, const double *theta,
-                        double *beta0, double *B1, double *A, double *b, double *c)
+/* theta unpacked for the kernels (moe.h). */
+void moe_spec_unpack(const moe_spec *s, const double *theta,
+                     double *beta0, double *B1, double *A, double *b, double *c)
 {
     int k = s->k, d = s->d;
     for (int i = 0; i < k; i++) {
@@ -83,7 +82,7 @@ static void spec_unpack(const moe_spec *s, const double *theta,
         for (int j = 0; j < d; j++)
             A[i + (size_t) j * k] = s->expert != MOE_EXPERT_CONSTANT ? e[j] : 0.0;
         b[i] = theta[moe_theta_b(s, i)];
-        c[i] = s->outw ? theta[moe_theta_c(s, i)] : 1.0;
+        if (c) c[i] = s->outw ? theta[moe_theta_c(s, i)] : 1.0;
     }
 }
 
@@ -124,7 +123,7 @@ static void work_alloc(const moe_spec *s, int mmax, moe_work *w)
 
 static void work_set(const moe_spec *s, const double *theta, moe_work *w)
 {
-    spec_unpack(s, theta, w->beta0, w->B1, w->A, w->b, w->c);
+    moe_spec_unpack(s, theta, w->beta0, w->B1, w->A, w->b, w->c);
 }
 
 /* Linear predictors X P' for a block of rows: out (m x k) = x[rows, ] %*% t(P). */

@@ -118,6 +118,12 @@ void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
                      double *h, double *dh);
 
 /* ---- model.c ---- */
+/* theta unpacked into the layout the kernels use: beta0 (k), B1 (k x d),
+ * A (k x d), both column-major, b (k) and, when c is not NULL, the output
+ * weights c (k; 1 without them). The softmax reference row and the constant
+ * expert's slopes are 0. */
+void moe_spec_unpack(const moe_spec *s, const double *theta,
+                     double *beta0, double *B1, double *A, double *b, double *c);
 /* Rows per block so that one block of the Jacobian stays small (cache sized). */
 int moe_block_rows(int n, int npar);
 

@@ -1,9 +1,9 @@
 /* Column spreads for the fit's coordinates (R/scaling.R): for each column j
- * of x, the root mean square of x[, j] - mu[j], computed as R computes
- * safe_rms(x[, j] - mu[j]) (the largest |v| m, then m sqrt(mean((v / m)^2))
- * with R's two-pass long-double mean), so that the result is the same to the
- * last bit, without the n-long temporaries that the R expression leaves for
- * the garbage collector (several copies of x at large n). */
+ * of x, the root mean square of v = x[, j] - mu[j] as the R expression
+ * m * sqrt(mean((v / m)^2)) computes it, m the largest |v| (no overflow or
+ * underflow of the squares; R's two-pass long-double mean), to the last bit,
+ * but without the n-long temporaries that expression leaves for the garbage
+ * collector (several copies of x at large n). */
 #include "adapt.h"
 #include <math.h>
 

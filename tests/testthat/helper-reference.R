@@ -127,3 +127,11 @@ ref_starts_table <- function(parts) {
   st <- do.call(rbind, dfs)
   cbind(start = seq_len(nrow(st)), st)
 }
+
+# sqrt(mean(v^2)) without overflow or underflow of the squares, in plain R:
+# the reference of the fit's column spreads (src/scaling.c).
+ref_safe_rms <- function(v) {
+  m <- max(abs(v))
+  if (!(m > 0) || !is.finite(m)) return(m)
+  m * sqrt(mean((v / m)^2))
+}

@@ -121,18 +121,18 @@ test_that("data of ordinary size are used as they are", {
   expect_true(fit$scaling$identity)
 })
 
-test_that("the column spreads in C are R's safe_rms(x[, j] - mean) to the last bit", {
+test_that("the column spreads in C are the plain-R RMS of x[, j] - mean to the last bit", {
   set.seed(41)
   n <- 5003
   x <- cbind(rnorm(n), runif(n, -1, 1) * 1e300, rnorm(n, 1e4, 1e-3), 7, rexp(n) * 1e-300,
              c(1e308, -1e308, rep(0, n - 2)))
   mu <- colMeans(x)
-  ref <- vapply(seq_len(ncol(x)), function(j) sigmoe:::safe_rms(x[, j] - mu[j]), numeric(1))
+  ref <- vapply(seq_len(ncol(x)), function(j) ref_safe_rms(x[, j] - mu[j]), numeric(1))
   expect_identical(.Call(sigmoe:::C_col_spread, x, mu), ref)
   one <- matrix(3, 1, 2)
   expect_identical(.Call(sigmoe:::C_col_spread, one, colMeans(one)), c(0, 0))
   # a vector is one column, and not centred with mu = 0
   y <- rnorm(n) * 1e-200
-  expect_identical(.Call(sigmoe:::C_col_spread, y, 0), sigmoe:::safe_rms(y))
+  expect_identical(.Call(sigmoe:::C_col_spread, y, 0), ref_safe_rms(y))
   expect_error(.Call(sigmoe:::C_col_spread, 1:3, 1), "double matrix")
 })
