@@ -61,20 +61,25 @@
 #'   all rows.
 #' @param jitter Standard deviation of the relative Gaussian noise added to
 #'   every data-driven start after the first.
-#' @param screen_rows,agree,agree_tol,min_starts,max_starts,polish,hops,hop_size The
-#'   default search of [moe_fit()] (`nstart = NULL`): data-driven starts run
-#'   in batches of `agree + 1` on a random subsample of `screen_rows` rows (all
-#'   rows when there are no more), until, after at least `min_starts` starts,
-#'   the best SSE has been reached by `agree` starts within `agree_tol`
-#'   relative, or `max_starts` starts have run; then `hops` times a random
-#'   jump of relative size `hop_size` from the best minimum starts one more
-#'   local search; the `polish` best distinct minima of the subsample are
-#'   then refined on all the rows. `hops` is between 0 and 1e5, `hop_size`
-#'   a number >= 0. `screen_rows`
-#'   is a whole number >= 100, `agree` and `polish` between 1 and 1000,
-#'   `min_starts` and `max_starts` between 1 and 1e5 with `min_starts <=
-#'   max_starts` (a `max_starts` below the default `min_starts`, given without
-#'   `min_starts`, lowers it to `max_starts`), `agree_tol` in \[0, 1\].
+#' @param screen_rows,agree,agree_tol,min_starts,max_starts,hops,patience,hop_size,polish
+#'   The default search of [moe_fit()] (`nstart = NULL`; see its section
+#'   "The search"): data-driven starts run in batches of `agree + 1` on a
+#'   random subsample of `screen_rows` rows (all rows when there are no
+#'   more), until, after at least `min_starts` starts, the best SSE has been
+#'   reached by `agree` starts within `agree_tol` relative, or `max_starts`
+#'   starts have run; then moves from the best minimum (one expert replaced
+#'   by that of a fresh start or of another good minimum; with one expert, a
+#'   random jump of relative size `hop_size`, or a restart if it is 0) each
+#'   start one more
+#'   local search, until `patience` moves in a row did not lower the best SSE
+#'   (by more than `agree_tol` relative) or `hops` moves have run; the
+#'   `polish` best minima of the subsample with distinct fitted values are
+#'   then refined on all the rows. `screen_rows` is a whole number >= 100,
+#'   `agree` and `polish` between 1 and 1000, `min_starts` and `max_starts`
+#'   between 1 and 1e5 with `min_starts <= max_starts` (a `max_starts` below
+#'   the default `min_starts`, given without `min_starts`, lowers it to
+#'   `max_starts`), `hops` between 0 (no moves) and 1e5, `patience` between 1
+#'   and 1e5, `agree_tol` in \[0, 1\], `hop_size` a number >= 0.
 #' @param accel If `TRUE`, geodesic acceleration of the steps (see Details).
 #' @param valley_m,valley_tol The flat-valley rule (see Details): the
 #'   look-back, a whole number between 1 and 1e9, and the tolerance in noise
@@ -87,14 +92,15 @@ moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
                         lambda = 1e-3, threads = getOption("sigmoe.threads", 1L),
                         trace = FALSE, start_rows = 5000L, jitter = 0.1,
                         screen_rows = 2000L, agree = 3L, agree_tol = 1e-6, min_starts = 20L,
-                        max_starts = 100L, polish = 3L, hops = 20L, hop_size = 0.3,
-                        accel = FALSE, valley_m = 10L, valley_tol = 0) {
+                        max_starts = 50L, hops = 300L, patience = 60L, hop_size = 0.3,
+                        polish = 3L, accel = FALSE, valley_m = 10L, valley_tol = 0) {
   if (missing(min_starts)) min_starts <- default_min_starts(min_starts, max_starts)
   control_validate(list(maxit = maxit, ftol = ftol, xtol = xtol, gtol = gtol, lambda = lambda,
                         threads = threads, trace = trace, start_rows = start_rows,
                         jitter = jitter, screen_rows = screen_rows, agree = agree,
                         agree_tol = agree_tol, min_starts = min_starts, max_starts = max_starts,
-                        polish = polish, hops = hops, hop_size = hop_size, accel = accel,
+                        polish = polish, hops = hops, patience = patience, hop_size = hop_size,
+                        accel = accel,
                         valley_m = valley_m, valley_tol = valley_tol), "")
 }
 
@@ -132,6 +138,7 @@ control_validate_new <- function(v, prefix) {
     max_starts = check_whole(v$max_starts, arg("max_starts"), min = 1, max = 1e5),
     polish = check_whole(v$polish, arg("polish"), min = 1, max = 1000),
     hops = check_whole(v$hops, arg("hops"), min = 0, max = 1e5),
+    patience = check_whole(v$patience, arg("patience"), min = 1, max = 1e5),
     hop_size = check_number(v$hop_size, arg("hop_size"), min = 0),
     accel = check_flag(v$accel, arg("accel")),
     valley_m = check_whole(v$valley_m, arg("valley_m"), min = 1, max = 1e9),

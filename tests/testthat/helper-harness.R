@@ -647,7 +647,7 @@ harness_rows <- function() {
   good("moe_control", "maxit", mc, function(r, e) inherits(r, "moe_control") && r$maxit == 200L)
   whole_settings <- list(maxit = c(1e9 + 1), threads = 1025, start_rows = 9, screen_rows = 99,
                          agree = 1001, min_starts = 1e5 + 1, max_starts = 1e5 + 1, polish = 1001,
-                         hops = 1e5 + 1, valley_m = 1e9 + 1)
+                         hops = 1e5 + 1, patience = 1e5 + 1, valley_m = 1e9 + 1)
   for (s in names(whole_settings)) {
     picks <- if (s == "hops") setdiff(K$whole, "zero") else K$whole
     bads("moe_control", s, mc, picks)
@@ -659,6 +659,8 @@ harness_rows <- function() {
     bads("moe_control", s, mc, c(K$number, "neg"))
   }
   good("moe_control", "hop_size", quote(moe_control(hop_size = 0)), function(r, e) r$hop_size == 0)
+  good("moe_control", "patience", quote(moe_control(patience = 1, hops = 0)),
+       function(r, e) r$patience == 1L && r$hops == 0L)
   good("moe_control", "max_starts", quote(moe_control(max_starts = 10)),
        function(r, e) r$max_starts == 10L && r$min_starts == 10L,
        label = "max_starts alone below the default min_starts lowers it")

@@ -509,7 +509,7 @@ test_that("the default search screens on a subsample, polishes on all rows and k
   fit <- quietly(moe_fit(d$x1, d$y, 2))
   st <- fit$starts
   expect_true(all(c("screen", "polish") %in% st$stage))
-  expect_true(any(st$source == "hop"))
+  expect_true(all(c("swap", "cross") %in% st$source))
   ctl <- moe_control()
   expect_gte(sum(st$stage == "screen"), ctl$min_starts)
   expect_lte(sum(st$stage == "screen" & st$source == "data"), ctl$max_starts)
