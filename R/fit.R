@@ -47,10 +47,10 @@
 #' hundreds. It is less sure on other models (linear experts, experts with
 #' output weights): 126 of 145 (previous search: 103); a longer search is a
 #' matter of `control$min_starts`, `control$max_starts` and
-#' `control$patience`. Small fits pay for it: a fit of a few hundred to ten thousand
-#' rows takes 1.5 to 3.5 times as long as with that search. At n = 1e5 to 1e6 it costs a few times
-#' one local search from the best start, since the screening and the moves
-#' run on the subsample.
+#' `control$patience`. Small fits pay for the moves: a fit of a few hundred
+#' to ten thousand rows takes 1.5 to 4.2 times as long as with the previous
+#' search. At n = 1e5 to 1e6 a fit costs a few times one local search from
+#' the best start, since the screening and the moves run on the subsample.
 #'
 #' @section Warnings:
 #' A fit warns, with a classed condition that inherits from
