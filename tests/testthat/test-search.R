@@ -116,6 +116,16 @@ test_that("distinct_minima() polishes one run per basin, by fitted values", {
   # non-finite SSEs are never polished
   runs[[3]]$sse <- NaN
   expect_false(3L %in% sigmoe:::distinct_minima(runs, sub, spec, 3L))
+  # the distance is weighted as the fit is: where `other` differs from the
+  # truth (the second expert's side, x < 0) carries no weight, it is the
+  # truth's basin too
+  f_other <- sigmoe:::model_eval_theta(spec, other, x)
+  differs <- abs(f_other - f0) > 1e-8
+  expect_true(any(differs) && !all(differs))
+  runs <- list(run(th), run(other))
+  wsub <- list(x = x, y = y, sw = ifelse(differs, 0, 1))
+  expect_identical(sigmoe:::distinct_minima(runs, wsub, spec, 3L), order(vapply(runs, `[[`, 0, "sse"))[1])
+  expect_length(sigmoe:::distinct_minima(runs, sub, spec, 3L), 2L)
 })
 
 test_that("on a rugged landscape the default search does as well as 200 random starts", {
