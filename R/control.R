@@ -70,9 +70,9 @@
 #'   starts have run; then moves from the best minimum (one expert replaced
 #'   by that of a fresh start or of another good minimum; with one expert, a
 #'   random jump of relative size `hop_size`, or a restart if it is 0) each
-#'   start one more
-#'   local search, until `patience` moves in a row did not lower the best SSE
-#'   (by more than `agree_tol` relative) or `hops` moves have run; the
+#'   start one more local search, until `patience` moves in a row did not
+#'   lower the best SSE (by more than `agree_tol` relative) or `hops` moves
+#'   have run; the
 #'   `polish` best minima of the subsample with distinct fitted values are
 #'   then refined on all the rows. `screen_rows` is a whole number >= 100,
 #'   `agree` and `polish` between 1 and 1000, `min_starts` and `max_starts`

@@ -55,6 +55,12 @@ best_run <- function(runs, yscale) {
   runs[[ok[which.min(sse[ok])]]]
 }
 
+# Indices of the finite values of v, smallest first.
+finite_order <- function(v) {
+  o <- order(v)
+  o[is.finite(v[o])]
+}
+
 # Starts whose SSE equals the best one within `tol` relative.
 near_best <- function(sse, best, tol = 1e-6) {
   ok <- is.finite(sse)
@@ -139,8 +145,10 @@ search_moves <- function(runs, sub, box, template, control, weights) {
     top <- which.min(ok)
     best <- runs[[top]]$theta
     kind <- kinds[(h - 1L) %% length(kinds) + 1L]
-    donors <- setdiff(utils::head(order(ok)[is.finite(ok[order(ok)])], 11L), top)
-    if (kind == "cross" && length(donors) == 0L) kind <- "swap"
+    if (kind == "cross") {
+      donors <- setdiff(utils::head(finite_order(ok), 11L), top)
+      if (length(donors) == 0L) kind <- "swap"
+    }
     start <- switch(kind,
       swap = {
         j <- ((h - 1L) %/% length(kinds)) %% k + 1L
@@ -188,7 +196,7 @@ replace_expert <- function(theta, donor, i, j, template) {
 # of them is enough.
 distinct_minima <- function(runs, sub, spec, m) {
   sse <- vapply(runs, `[[`, numeric(1), "sse")
-  cand <- order(sse)[is.finite(sse[order(sse)])]
+  cand <- finite_order(sse)
   if (length(cand) == 0L) return(integer(0))
   scale <- distinct_fit * sqrt(sse[cand[1L]] / length(sub$y))
   keep <- integer(0)

@@ -23,7 +23,8 @@ data_starts <- function(x, y, template, nstart, control, weights = NULL, from = 
   scale <- sqrt(colMeans(sweep(xs, 2L, center)^2))
   scale[!(scale > 0)] <- 1
   xz <- sweep(sweep(xs, 2L, center), 2L, scale, "/")
-  axis <- if (d > 1L) svd(xz, nu = 0L, nv = 1L)$v[, 1L] else 1
+  # the principal axis is the direction of the first start only
+  axis <- if (d > 1L && from == 1L) svd(xz, nu = 0L, nv = 1L)$v[, 1L] else 1
   anchor <- expert_anchor(template$expert, template$degree)
   # start `from` is the first of a sequence: starts 2, 3, ... are random
   lapply(from - 1L + seq_len(nstart), function(s) {
