@@ -34,6 +34,24 @@
 #' It costs one more pass over the data per trial step and removes the long
 #' crawls of saturated gates; `bench/fit.R` measures it.
 #'
+#' **Variable projection** (`varpro = TRUE`, off by default). Linear and
+#' constant experts (without output weights) enter \eqn{f} linearly: given the
+#' gates' parameters \eqn{\beta}, the best experts' parameters \eqn{\psi} are
+#' one linear least-squares solve. With `varpro = TRUE` such a fit runs
+#' Levenberg-Marquardt on \eqn{\beta} alone, with \eqn{\psi} kept at its
+#' optimum (Kaufman's variable projection): the step of \eqn{\beta} solves
+#' the system reduced by the Schur complement of \eqn{J^\top J}, and every
+#' trial \eqn{\beta} is judged with its optimal \eqn{\psi}. The SSE is the
+#' same objective over the same box; only the path differs, so a fit can end
+#' in a different local minimum. An expert's parameter that reaches a bound
+#' hands the fit over to the full Levenberg-Marquardt solver. Other experts
+#' ignore the setting. On the paper's Figure 1 study (`bench/study-ab.R` in
+#' the package sources) it took two thirds of the time, but it is off by
+#' default: over-specified softmax fits stop at other points of their flat
+#' valleys, most of them at a slightly higher SSE, and the losses of the
+#' linear experts change beyond their confidence intervals
+#' (`bench/valley.R`).
+#'
 #' @param maxit Maximum number of Levenberg-Marquardt iterations per start, a
 #'   whole number between 1 and 1e9.
 #' @param ftol,xtol,gtol Tolerances of the stopping rules (see Details).
@@ -84,6 +102,8 @@
 #' @param valley_m,valley_tol The flat-valley rule (see Details): the
 #'   look-back, a whole number between 1 and 1e9, and the tolerance in noise
 #'   variances, a number >= 0 (0 turns the rule off).
+#' @param varpro If `TRUE`, variable projection for linear and constant
+#'   experts (see Details).
 #' @returns A list of class `moe_control`.
 #' @examples
 #' moe_control(maxit = 500, threads = 2)
@@ -93,7 +113,8 @@ moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
                         trace = FALSE, start_rows = 5000L, jitter = 0.1,
                         screen_rows = 2000L, agree = 3L, agree_tol = 1e-6, min_starts = 20L,
                         max_starts = 50L, hops = 300L, patience = 60L, hop_size = 0.3,
-                        polish = 3L, accel = FALSE, valley_m = 10L, valley_tol = 0) {
+                        polish = 3L, accel = FALSE, valley_m = 10L, valley_tol = 0,
+                        varpro = FALSE) {
   if (missing(min_starts)) min_starts <- default_min_starts(min_starts, max_starts)
   control_validate(list(maxit = maxit, ftol = ftol, xtol = xtol, gtol = gtol, lambda = lambda,
                         threads = threads, trace = trace, start_rows = start_rows,
@@ -101,7 +122,7 @@ moe_control <- function(maxit = 200L, ftol = 1e-8, xtol = 1e-8, gtol = 1e-8,
                         agree_tol = agree_tol, min_starts = min_starts, max_starts = max_starts,
                         polish = polish, hops = hops, patience = patience, hop_size = hop_size,
                         accel = accel,
-                        valley_m = valley_m, valley_tol = valley_tol), "")
+                        valley_m = valley_m, valley_tol = valley_tol, varpro = varpro), "")
 }
 
 # Every setting checked, with messages that name it as the caller wrote it
@@ -142,7 +163,8 @@ control_validate_new <- function(v, prefix) {
     hop_size = check_number(v$hop_size, arg("hop_size"), min = 0),
     accel = check_flag(v$accel, arg("accel")),
     valley_m = check_whole(v$valley_m, arg("valley_m"), min = 1, max = 1e9),
-    valley_tol = check_number(v$valley_tol, arg("valley_tol"), min = 0)
+    valley_tol = check_number(v$valley_tol, arg("valley_tol"), min = 0),
+    varpro = check_flag(v$varpro, arg("varpro"))
   ), class = "moe_control")
   # the search stops at max_starts, so it could never run min_starts more
   if (out$min_starts > out$max_starts)
@@ -159,9 +181,9 @@ default_min_starts <- function(min_starts, max_starts) {
 }
 
 # The values of solver settings that replay a control object made before
-# they existed: the steps had no geodesic acceleration, and no flat-valley
-# rule stopped a fit.
-legacy_control <- list(accel = FALSE, valley_tol = 0)
+# they existed: the steps had no geodesic acceleration, no flat-valley rule
+# stopped a fit, and no fit used variable projection.
+legacy_control <- list(accel = FALSE, valley_tol = 0, varpro = FALSE)
 
 # The largest thread count accepted anywhere (MOE_MAX_THREADS in src/adapt.h).
 max_threads <- 1024L
@@ -198,7 +220,7 @@ check_control <- function(control) {
 # The settings the solver reads (src/lsq.c), by name and in this order; the C
 # side checks the names, so a setting can never be read from the wrong slot.
 lsq_control_names <- c("maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace", "accel",
-                       "valley_m", "valley_tol")
+                       "valley_m", "valley_tol", "varpro")
 
 lsq_control_vector <- function(control) {
   vapply(lsq_control_names, function(nm) as.double(control[[nm]]), numeric(1))

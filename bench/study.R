@@ -8,6 +8,8 @@
 #   Rscript bench/study.R                 # full setting, writes bench/study.out
 #   Rscript bench/study.R --reduced       # 4 replicates, writes bench/study-reduced.out
 #   Rscript bench/study.R --workers=1     # number of worker processes (default: all cores)
+#   Rscript bench/study.R --varpro        # the same study with moe_control(varpro = TRUE);
+#                                         # writes bench/study-varpro.out
 #   Rscript bench/study.R --slurm         # the same study on the local Slurm beside
 #                                         # multisession; writes bench/study-slurm.out
 #     --slurm options: --rounds=R (interleaved runs of each, default 2),
@@ -126,7 +128,8 @@ suppressPackageStartupMessages({
   library(future)
 })
 
-out_file <- file.path("bench", if (reduced) "study-reduced.out" else "study.out")
+varpro <- "--varpro" %in% args
+out_file <- file.path("bench", paste0(if (reduced) "study-reduced" else "study", if (varpro) "-varpro", ".out"))
 dir.create(dirname(out_file), showWarnings = FALSE)
 sink(out_file, split = TRUE)
 
@@ -150,8 +153,10 @@ cat("sigmoe:   ", as.character(packageVersion("sigmoe")), "| future", as.charact
 cat("load avg: ", tryCatch(readLines("/proc/loadavg"), error = function(e) "unknown"), "\n")
 cat(sprintf("setting:   %s: experts relu + linear, gates sigmoid + softmax, k* = 2, k = 3, d = 1,\n",
             if (reduced) "REDUCED" else "FULL"))
-cat(sprintf("           %d sample sizes in [%g, %g], %d replicates, %d tasks, %d fits, %d workers\n\n",
+cat(sprintf("           %d sample sizes in [%g, %g], %d replicates, %d tasks, %d fits, %d workers\n",
             length(n), min(n), max(n), reps, 2L * length(n) * reps, 4L * length(n) * reps, workers))
+cat(sprintf("solver:    %s\n\n", if (varpro) "moe_control(varpro = TRUE): variable projection for the linear experts"
+                                 else "moe_control() (the default)"))
 
 # A two-expert softmax truth: the same regression function as the sigmoid
 # truth with gates sigma(z) and sigma(-z), with non-zero gating slopes.
@@ -164,7 +169,8 @@ invisible(future.apply::future_lapply(seq_len(workers), function(i) Sys.getpid()
 timing <- system.time(
   st <- convergence_study(truth, n = n, reps = reps, k = 3, gating = c("sigmoid", "softmax"),
                           expert = c("relu", "linear"), sd = 0.1, seed = 20240513,
-                          init = "near_truth", progress = FALSE)
+                          init = "near_truth", progress = FALSE,
+                          control = moe_control(varpro = varpro))
 )
 plan(sequential)
 

@@ -4,9 +4,9 @@
 #
 #   Rscript bench/valley.R            # writes bench/valley.out
 #   Rscript bench/valley.R --reduced  # 10 replicates; bench/valley-reduced.out
-#   options: --solvers=base,valley,accel,both,nobox,nobox_valley (which of
-#            them; base is always run; default the first four), --rounds=R
-#            (default 1)
+#   options: --solvers=base,valley,accel,both,nobox,nobox_valley,varpro,
+#            varpro_valley (which of them; base is always run; default the
+#            first four), --rounds=R (default 1), --out=FILE (default as above)
 #
 # SIGMOE_LIB=/path/to/lib puts a private library first (and passes it to the
 # workers).
@@ -24,6 +24,9 @@
 #   nobox    base without the box (bounds = NULL): what the box does to the
 #            fits that run off, separately from the rule
 #   nobox_valley  the valley rule without the box
+#   varpro   varpro = TRUE: variable projection for the linear experts (the
+#            ReLU fits are those of base)
+#   varpro_valley  varpro = TRUE, valley_tol = 0.01, valley_m = 10
 # They run one after the other, in a rotating order when there is more than
 # one round (the results of a round are the same; only the timings differ).
 # Reported: for every gate x expert x loss, the slope of log(mean loss) on
@@ -38,12 +41,12 @@ lib <- Sys.getenv("SIGMOE_LIB")
 if (nzchar(lib)) .libPaths(c(lib, .libPaths()))
 Sys.setenv(R_LIBS = paste(.libPaths(), collapse = .Platform$path.sep))
 suppressPackageStartupMessages(library(sigmoe))
-out_file <- if (reduced) "bench/valley-reduced.out" else "bench/valley.out"
 reps <- if (reduced) 10L else 40L
 flag <- function(name, default) {
   hit <- grep(paste0("^--", name, "="), args, value = TRUE)
   if (length(hit)) sub(paste0("^--", name, "="), "", hit[1]) else default
 }
+out_file <- flag("out", if (reduced) "bench/valley-reduced.out" else "bench/valley.out")
 chosen <- union("base", strsplit(flag("solvers", "base,valley,accel,both"), ",")[[1]])
 rounds <- as.integer(flag("rounds", "1"))
 future::plan(future::multisession, workers = 2)
@@ -54,7 +57,9 @@ solvers <- list(
   accel = moe_control(accel = TRUE),
   both = moe_control(accel = TRUE, valley_tol = 0.01, valley_m = 10L),
   nobox = moe_control(),
-  nobox_valley = moe_control(valley_tol = 0.01, valley_m = 10L)
+  nobox_valley = moe_control(valley_tol = 0.01, valley_m = 10L),
+  varpro = moe_control(varpro = TRUE),
+  varpro_valley = moe_control(varpro = TRUE, valley_tol = 0.01, valley_m = 10L)
 )[chosen]
 no_box <- c("nobox", "nobox_valley")
 run <- function(ctl, bounds = "auto") {

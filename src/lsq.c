@@ -43,6 +43,7 @@
  * its arguments into them and builds the result list.
  */
 #include "adapt.h"
+#include "lsq.h"
 #include <math.h>
 #include <string.h>
 
@@ -59,98 +60,6 @@ const char *moe_lsq_message(int code)
     case MOE_LSQ_NONFINITE: return "the SSE is not finite at the start";
     }
     return "unknown";
-}
-
-static double enorm(const double *v, int p)
-{
-    double s = 0.0;
-    for (int i = 0; i < p; i++) s += v[i] * v[i];
-    return sqrt(s);
-}
-
-/* Largest |g_j| / sqrt(A_jj * sse): the cosine of the angle between r and
- * column j of J, which is scale free (as in MINPACK's gtol). */
-static double grad_cosine(const double *A, const double *g, int P, double sse,
-                          const int *fixed)
-{
-    double out = 0.0;
-    for (int j = 0; j < P; j++) {
-        if (fixed && fixed[j]) continue;
-        double ajj = A[j + (size_t) j * P];
-        if (ajj > 0 && sse > 0) {
-            double c = fabs(g[j]) / sqrt(ajj * sse);
-            if (c > out) out = c;
-        }
-    }
-    return out;
-}
-
-/* The SSE trace grows as the iterations go, so that a large maxit costs
- * nothing until it is used. */
-typedef struct {
-    double *v;
-    int len, cap;
-} sse_trace;
-
-static void trace_push(sse_trace *tr, double sse)
-{
-    if (tr->len == tr->cap) {
-        int cap = tr->cap < 32 ? 32 : 2 * tr->cap;
-        double *v = (double *) R_alloc(cap, sizeof(double));
-        if (tr->len) memcpy(v, tr->v, sizeof(double) * tr->len);
-        tr->v = v;
-        tr->cap = cap;
-    }
-    tr->v[tr->len++] = sse;
-}
-
-static void no_interrupt(void) {}
-
-/* Parameters held at their bound for this iteration: at the lower bound with
- * the descent direction g_j = (J'r)_j <= 0, or at the upper one with g_j >= 0.
- * Returns how many. */
-static int active_set(const double *theta, const double *g, const double *lower,
-                      const double *upper, int P, int *fixed)
-{
-    int nfix = 0;
-    for (int j = 0; j < P; j++) {
-        fixed[j] = (lower && theta[j] <= lower[j] && g[j] <= 0.0) ||
-                   (upper && theta[j] >= upper[j] && g[j] >= 0.0);
-        nfix += fixed[j];
-    }
-    return nfix;
-}
-
-/* theta + delta projected onto the box, into trial; delta becomes the
- * projected step. Returns 1 if any coordinate was cut. */
-static int project_step(const double *theta, double *delta, const double *lower,
-                        const double *upper, int P, double *trial)
-{
-    int cut = 0;
-    for (int j = 0; j < P; j++) {
-        double t = theta[j] + delta[j];
-        if ((lower && t < lower[j]) || (upper && t > upper[j])) {
-            t = lower && t < lower[j] ? lower[j] : upper[j];
-            delta[j] = t - theta[j];
-            cut = 1;
-        }
-        trial[j] = t;
-    }
-    return cut;
-}
-
-/* Reduction of the SSE that the quadratic model predicts for step delta:
- * 2 delta'g - delta'A delta, with A's upper triangle. */
-static double model_reduction(const double *A, const double *g, const double *delta, int P)
-{
-    double lin = 0.0, quad = 0.0;
-    for (int j = 0; j < P; j++) {
-        lin += delta[j] * g[j];
-        double s = 0.0;
-        for (int i = 0; i < j; i++) s += A[i + (size_t) j * P] * delta[i];
-        quad += delta[j] * (2.0 * s + A[j + (size_t) j * P] * delta[j]);
-    }
-    return 2.0 * lin - quad;
 }
 
 void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double *theta,
@@ -192,6 +101,11 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
     double nu = 2.0;
     trace_push(&tr, sse);
     if (!R_FINITE(sse)) code = MOE_LSQ_NONFINITE;
+    /* experts linear in their parameters: variable projection first; it
+     * hands over (code 0) with A, g and sse valid at theta */
+    if (code == 0 && ctl->varpro && moe_lsq_varpro_applies(s))
+        code = moe_lsq_varpro(pb, ctl, &ps, nt, theta, &A, &g, &A2, &g2, &sse, &lambda, &iter,
+                              &evals, &tr);
 
     while (code == 0) {
         if (iter >= maxit) { code = MOE_LSQ_MAXIT; break; }
@@ -317,9 +231,9 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
  * (lsq_control_vector() in R/control.R), and a vector whose names differ is
  * refused rather than read by position. */
 enum { CTL_MAXIT, CTL_FTOL, CTL_XTOL, CTL_GTOL, CTL_LAMBDA, CTL_THREADS, CTL_TRACE, CTL_ACCEL,
-       CTL_VALLEY_M, CTL_VALLEY_TOL, CTL_N };
+       CTL_VALLEY_M, CTL_VALLEY_TOL, CTL_VARPRO, CTL_N };
 static const char *ctl_names[CTL_N] = {"maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace",
-                                       "accel", "valley_m", "valley_tol"};
+                                       "accel", "valley_m", "valley_tol", "varpro"};
 
 static int whole_in(double v, double lo, double hi)
 {
@@ -350,11 +264,12 @@ static moe_lsq_control control_from_sexp(SEXP control)
     if (!whole_in(v[CTL_VALLEY_M], 1, 1e9)) Rf_error("`valley_m` must be a whole number between 1 and 1e9");
     if (!(R_FINITE(v[CTL_VALLEY_TOL]) && v[CTL_VALLEY_TOL] >= 0))
         Rf_error("`valley_tol` must be a finite number >= 0");
+    if (!(v[CTL_VARPRO] == 0 || v[CTL_VARPRO] == 1)) Rf_error("`varpro` must be TRUE or FALSE");
     moe_lsq_control ctl = {(int) v[CTL_MAXIT], moe_threads_cap((int) v[CTL_THREADS]),
                            (int) v[CTL_TRACE],
                            v[CTL_FTOL], v[CTL_XTOL], v[CTL_GTOL], v[CTL_LAMBDA],
                            (int) v[CTL_ACCEL], (int) v[CTL_VALLEY_M], v[CTL_VALLEY_TOL],
-                           R_CheckUserInterrupt, Rprintf};
+                           (int) v[CTL_VARPRO], R_CheckUserInterrupt, Rprintf};
     return ctl;
 }
 

@@ -13,6 +13,7 @@
  * The architecture, one file per concept:
  *   gating.c (gates) and experts.c (experts) -> model.c (f_G and its
  *   Jacobian over row blocks) -> lsq.c (the Levenberg-Marquardt solver);
+ *   varpro.c (its variable-projection phase, lsq.h between the two);
  *   losses.c (Voronoi loss, expert errors) beside them; threads.c (BLAS and
  *   OpenMP thread counts); adapt.c (helpers of the .Call adapters); init.c
  *   (the registration table).
@@ -190,6 +191,7 @@ typedef struct {
     int accel;          /* geodesic acceleration of the steps */
     int valley_m;       /* the flat-valley rule looks back this many iterations */
     double valley_tol;  /* ... and stops below this many noise units (0: off) */
+    int varpro;         /* variable projection for experts linear in their parameters */
     void (*check_interrupt)(void);
     void (*print)(const char *fmt, ...);
 } moe_lsq_control;

@@ -669,6 +669,8 @@ harness_rows <- function() {
   bads("moe_control", "trace", mc, K$flag)
   bads("moe_control", "accel", mc, K$flag)
   good("moe_control", "accel", quote(moe_control(accel = TRUE)), function(r, e) isTRUE(r$accel))
+  bads("moe_control", "varpro", mc, K$flag)
+  good("moe_control", "varpro", quote(moe_control(varpro = TRUE)), function(r, e) isTRUE(r$varpro))
   good("moe_control", "valley_tol", quote(moe_control(valley_tol = 0.01, valley_m = 5)),
        function(r, e) r$valley_tol == 0.01 && r$valley_m == 5L)
   good("moe_control", "trace", quote(moe_control(trace = TRUE, hops = 0, ftol = 0, lambda = 1e10)),

@@ -625,19 +625,21 @@ test_that("the flat-valley rule stops at the first iteration its test holds", {
 })
 
 test_that("a control object made before the new solver settings replays the old solver", {
-  ctl <- moe_control(accel = TRUE, valley_tol = 1)
+  ctl <- moe_control(accel = TRUE, valley_tol = 1, varpro = TRUE)
   old <- ctl
   old$accel <- NULL
   old$valley_tol <- NULL
   old$valley_m <- NULL
+  old$varpro <- NULL
   got <- sigmoe:::check_control(old)
   expect_false(got$accel)
+  expect_false(got$varpro)
   expect_identical(got$valley_tol, 0)
   # a named list takes the defaults, which are the same
   expect_false(sigmoe:::check_control(list(maxit = 10))$accel)
   # a study's design names the new settings only when they are used
-  expect_false(any(c("accel", "valley_m", "valley_tol") %in%
+  expect_false(any(c("accel", "valley_m", "valley_tol", "varpro") %in%
                      names(sigmoe:::study_key_control(moe_control()))))
   key <- sigmoe:::study_key_control(ctl)
-  expect_true(isTRUE(key$accel) && key$valley_tol == 1 && key$valley_m == 10L)
+  expect_true(isTRUE(key$accel) && key$valley_tol == 1 && key$valley_m == 10L && isTRUE(key$varpro))
 })
