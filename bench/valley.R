@@ -121,6 +121,16 @@ for (nm in names(solvers)) {
   say("        SSE vs base (relative): median %.2g, 1%% %.2g, 99%% %.2g, max %.2g; losses moved > 10%%: %s",
       stats::median(rel), stats::quantile(rel, 0.01), stats::quantile(rel, 0.99), max(rel),
       paste(sprintf("%s %d", losses, moved), collapse = ", "))
+  if (nm == "base") next
+  # per gate and expert: where the fits end against base's, in SSE (beyond
+  # 1e-9 relative) and in the mean regression error l2
+  for (ge in split(seq_len(nrow(m)), list(m$gating, m$expert), drop = TRUE)) {
+    mm <- m[ge, ]
+    rr <- rel[ge]
+    say("          %-7s %-6s SSE lower than base in %3d, higher in %3d of %d (median %+.2g relative); mean l2 %.3g (base %.3g)",
+        mm$gating[1], mm$expert[1], sum(rr < -1e-9), sum(rr > 1e-9), length(rr), stats::median(rr),
+        mean(mm$l2), mean(mm$l2.base))
+  }
 }
 
 for (stat in c("mean", "median")) {
