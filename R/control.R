@@ -43,14 +43,18 @@
 #' the system reduced by the Schur complement of \eqn{J^\top J}, and every
 #' trial \eqn{\beta} is judged with its optimal \eqn{\psi}. The SSE is the
 #' same objective over the same box; only the path differs, so a fit can end
-#' in a different local minimum. An expert's parameter that reaches a bound
-#' hands the fit over to the full Levenberg-Marquardt solver. Other experts
-#' ignore the setting. On the paper's Figure 1 study (`bench/study-ab.R` in
-#' the package sources) it took two thirds of the time, but it is off by
-#' default: over-specified softmax fits stop at other points of their flat
-#' valleys, most of them at a slightly higher SSE, and the losses of the
-#' linear experts change beyond their confidence intervals
-#' (`bench/valley.R`).
+#' in a different local minimum. With a box, the experts' parameters are
+#' kept at their optimum within it (those held at a bound are constants of the
+#' reduced system). Other experts ignore the setting. On the paper's Figure
+#' 1 study (`bench/study-ab.R` in the package sources) it took 0.65 of the
+#' time, and 1% of its linear-expert fits stopped at `maxit` (12% with the
+#' default solver). It is off by default because the over-specified fits of
+#' linear experts stop at other points of their flat valleys (a lower SSE in
+#' most sigmoid fits, a higher one in most softmax fits, by a median of 3e-5
+#' and 5e-6 relative), and the slopes of their Voronoi losses and expert
+#' errors change beyond the default solver's confidence intervals
+#' (`bench/valley.R`): the stored studies and the vignettes' conclusions
+#' use the default solver.
 #'
 #' @param maxit Maximum number of Levenberg-Marquardt iterations per start, a
 #'   whole number between 1 and 1e9.

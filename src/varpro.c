@@ -13,10 +13,10 @@
  * equations give the exact optimum psi' = psi + A'_pp^-1 g'_p and its exact
  * SSE, SSE(beta', psi) - (2 d'g'_p - d'A'_pp d) with d = psi' - psi, since f
  * is linear in psi. So a rejected step costs one pass, and an accepted one
- * two (the second gives J'J at the new point). On the over-specified
- * softmax fits of the paper's Figure 1 study it takes 5 to 10 times fewer
- * iterations than the full Levenberg-Marquardt, on the sigmoid ones about as
- * many (bench/study-varpro.out); it is not the default (see ?moe_control).
+ * two (the second gives J'J at the new point). On the over-specified fits
+ * of the paper's Figure 1 study it takes 3 to 10 times fewer iterations
+ * than the full Levenberg-Marquardt (bench/study-varpro.out); it is not the
+ * default (see ?moe_control).
  *
  * The linear solves carry a ridge of 1e-10 of the diagonal (floored at 1e-10
  * of its largest entry), so that a dead expert (a gate near 0 everywhere, a
@@ -26,12 +26,13 @@
  *
  * Bounds: the gates' parameters have the active set of lsq.c (held at a
  * bound when the reduced gradient points out), and their step is projected
- * onto the box. An optimum psi' outside the box is cut back to it along the
- * segment from psi (the SSE falls monotonically along it); the point is
- * taken, and the phase hands over to the projected Levenberg-Marquardt loop
- * of lsq.c, which handles experts' parameters at a bound. So does a failed
- * factorisation of A_pp. The stopping rules are those of lsq.c, with the
- * step of both parts in the xtol rule.
+ * onto the box. The experts' optimum psi' is the optimum within the box
+ * (refit_linear(), a primal active-set method on the linear block), and the
+ * experts' parameters it holds at a bound are constants of the next reduced
+ * step. A failed factorisation hands the state over to the projected
+ * Levenberg-Marquardt loop of lsq.c. The stopping rules are those of lsq.c,
+ * with the step of both parts in the xtol rule, and the gradient test over
+ * the parameters not held at a bound.
  */
 #include "lsq.h"
 
@@ -82,50 +83,104 @@ static double linear_reduction(const double *A, const double *g, int P, const in
     return 2.0 * lin_t - quad;
 }
 
-/* The optimal step d of the linear parameters at a point with normal
- * equations A, g (C: scratch for the factor) and its SSE reduction. Returns
- * 0 (d = 0, no reduction) when the factorisation fails or the step does not
- * reduce the SSE. */
-static int refit_linear(const double *A, const double *g, int P, const int *lin, int nL,
-                        double *C, double *d, double *red)
+/* The optimal step d of the linear parameters (lin[], nL of them) from
+ * theta at a point with normal equations A, g, within the box: minimises
+ * -2 d'g_p + d'A_pp d subject to lower <= theta_p + d <= upper, by a primal
+ * active-set method from d = 0 (feasible: theta is in the box). state[a] is
+ * -1 or 1 for a parameter held at its lower or upper bound, 0 when free; the
+ * free parameters solve their block of the normal equations (ridged as in
+ * factor_linear()) with the held ones as constants; a free parameter that
+ * would leave the box stops the move there and is held; a held one whose
+ * descent direction points into the box is freed. Each move lowers the
+ * objective, so the loop ends; it is capped at 4 nL + 10 rounds all the
+ * same, and then keeps its last feasible d. Returns the SSE reduction
+ * 2 d'g_p - d'A_pp d (exact: f is linear in these parameters), with d = 0
+ * and 0 when nothing reduces the SSE or a factorisation fails. */
+typedef struct {
+    double *C, *dn, *rhs; /* nL x nL, nL, nL */
+    int *idx, *state, *sub; /* nL each */
+} refit_scratch;
+
+static double refit_linear(const double *A, const double *g, int P, const int *lin, int nL,
+                           const double *theta, const double *lower, const double *upper,
+                           refit_scratch *w, double *d)
 {
-    *red = 0.0;
-    for (int a = 0; a < nL; a++) d[a] = 0.0;
-    if (!factor_linear(A, P, lin, nL, C)) return 0;
-    for (int a = 0; a < nL; a++) d[a] = g[lin[a]];
-    int info = 0, one = 1;
-    F77_CALL(dpotrs)("U", &nL, &one, C, &nL, d, &nL, &info FCONE);
-    double r = info == 0 ? linear_reduction(A, g, P, lin, nL, d) : R_NaN;
+    double *C = w->C, *dn = w->dn, *rhs = w->rhs;
+    int *idx = w->idx, *state = w->state, *sub = w->sub;
+    for (int a = 0; a < nL; a++) {
+        int j = lin[a];
+        d[a] = 0.0;
+        state[a] = (lower && theta[j] <= lower[j] && g[j] <= 0.0) ? -1
+                 : (upper && theta[j] >= upper[j] && g[j] >= 0.0) ? 1 : 0;
+    }
+    int ok = 1;
+    for (int round = 0; round < 4 * nL + 10; round++) {
+        int nf = 0;
+        for (int a = 0; a < nL; a++) {
+            if (state[a] == 0) idx[nf++] = a;
+            else {
+                int j = lin[a];
+                d[a] = (state[a] < 0 ? lower[j] : upper[j]) - theta[j];
+            }
+        }
+        /* the free parameters' solve, the held ones at their bounds */
+        for (int a = 0; a < nL; a++) dn[a] = d[a];
+        if (nf > 0) {
+            for (int f = 0; f < nf; f++) sub[f] = lin[idx[f]];
+            if (!factor_linear(A, P, sub, nf, C)) { ok = 0; break; }
+            for (int f = 0; f < nf; f++) {
+                double v = g[sub[f]];
+                for (int a = 0; a < nL; a++)
+                    if (state[a] != 0) v -= sym_at(A, P, sub[f], lin[a]) * d[a];
+                rhs[f] = v;
+            }
+            int info = 0, one = 1;
+            F77_CALL(dpotrs)("U", &nf, &one, C, &nf, rhs, &nf, &info FCONE);
+            if (info != 0) { ok = 0; break; }
+            for (int f = 0; f < nf; f++) dn[idx[f]] = rhs[f];
+        }
+        /* the longest move from d towards dn that stays in the box */
+        double alpha = 1.0;
+        int block = -1;
+        for (int f = 0; f < nf; f++) {
+            int a = idx[f], j = lin[a];
+            double to = theta[j] + dn[a], step = dn[a] - d[a];
+            if (lower && to < lower[j] && step < 0.0) {
+                double t = (lower[j] - theta[j] - d[a]) / step;
+                if (t < alpha) { alpha = t; block = a; }
+            }
+            if (upper && to > upper[j] && step > 0.0) {
+                double t = (upper[j] - theta[j] - d[a]) / step;
+                if (t < alpha) { alpha = t; block = a; }
+            }
+        }
+        if (block >= 0) {
+            if (alpha < 0.0) alpha = 0.0;
+            for (int f = 0; f < nf; f++) d[idx[f]] += alpha * (dn[idx[f]] - d[idx[f]]);
+            state[block] = theta[lin[block]] + dn[block] < lower[lin[block]] ? -1 : 1;
+            continue;
+        }
+        for (int a = 0; a < nL; a++) d[a] = dn[a];
+        /* free the held parameter whose descent direction g - A d points
+         * furthest into the box */
+        int release = -1;
+        double best = 0.0;
+        for (int a = 0; a < nL; a++) {
+            if (state[a] == 0) continue;
+            double w = g[lin[a]];
+            for (int b = 0; b < nL; b++) w -= sym_at(A, P, lin[a], lin[b]) * d[b];
+            double into = state[a] < 0 ? w : -w;
+            if (into > best) { best = into; release = a; }
+        }
+        if (release < 0) break;
+        state[release] = 0;
+    }
+    double r = ok ? linear_reduction(A, g, P, lin, nL, d) : R_NaN;
     if (!(R_FINITE(r) && r > 0.0)) {
         for (int a = 0; a < nL; a++) d[a] = 0.0;
-        return 0;
+        return 0.0;
     }
-    *red = r;
-    return 1;
-}
-
-/* Cut the step d of the linear parameters (from theta) back to the box:
- * returns the fraction t in [0, 1] of d that stays inside, and scales d by
- * it. */
-static double cut_to_box(const double *theta, double *d, const int *lin, int nL,
-                         const double *lower, const double *upper)
-{
-    double t = 1.0;
-    for (int a = 0; a < nL; a++) {
-        double th = theta[lin[a]], to = th + d[a];
-        if (lower && to < lower[lin[a]] && d[a] < 0.0) {
-            double f = (lower[lin[a]] - th) / d[a];
-            if (f < t) t = f;
-        }
-        if (upper && to > upper[lin[a]] && d[a] > 0.0) {
-            double f = (upper[lin[a]] - th) / d[a];
-            if (f < t) t = f;
-        }
-    }
-    if (t < 0.0) t = 0.0;
-    if (t < 1.0)
-        for (int a = 0; a < nL; a++) d[a] *= t;
-    return t;
+    return r;
 }
 
 static inline void swap_ptr(double **a, double **b)
@@ -169,14 +224,18 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
     double *trial = (double *) R_alloc(P, sizeof(double));
     int *fixed = (int *) R_alloc(nN, sizeof(int));
     int *fixedP = (int *) R_alloc(P, sizeof(int));
+    int *linf = (int *) R_alloc(nL, sizeof(int)); /* the free linear parameters */
+    refit_scratch rw = {(double *) R_alloc((size_t) nL * nL, sizeof(double)),
+                        (double *) R_alloc(nL, sizeof(double)), (double *) R_alloc(nL, sizeof(double)),
+                        (int *) R_alloc(nL, sizeof(int)), (int *) R_alloc(nL, sizeof(int)),
+                        (int *) R_alloc(nL, sizeof(int))};
     for (int j = 0; j < P; j++) fixedP[j] = 0;
     double nu = 2.0, red = 0.0;
 
-    /* the start's psi replaced by its optimum */
-    refit_linear(*A, *g, P, lin, nL, C, dL, &red);
+    /* the start's psi replaced by its optimum in the box */
+    red = refit_linear(*A, *g, P, lin, nL, theta, lower, upper, &rw, dL);
     if (red > 0.0) {
         memcpy(trial, theta, sizeof(double) * P);
-        double t = cut_to_box(theta, dL, lin, nL, lower, upper);
         for (int a = 0; a < nL; a++) trial[lin[a]] += dL[a];
         double s2 = moe_model_pass(s, X, Y, trial, ps, *A2, *g2, nt);
         (*evals)++;
@@ -190,7 +249,6 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
             if (ctl->trace && ctl->print)
                 ctl->print("iter %4d  sse %.10g  (experts' parameters solved)\n", *iter, s2);
         }
-        if (t < 1.0) return 0;
     }
 
     for (;;) {
@@ -198,21 +256,30 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
         check_interrupt();
         if (*sse <= 0.0) return MOE_LSQ_ZERO;
         const double *Ac = *A, *gc = *g;
-        if (!factor_linear(Ac, P, lin, nL, C)) return 0;
-        /* XL = A_pp^-1 A_pb; S = A_bb - A_bp XL; gr = g_b - XL' g_p */
+        /* the linear parameters held at a bound (their descent direction
+         * points out of the box) are constants of the reduced problem */
+        int nLf = 0;
+        for (int a = 0; a < nL; a++) {
+            int j = lin[a];
+            fixedP[j] = (lower && theta[j] <= lower[j] && gc[j] <= 0.0) ||
+                        (upper && theta[j] >= upper[j] && gc[j] >= 0.0);
+            if (!fixedP[j]) linf[nLf++] = j;
+        }
+        /* XL = A_pp^-1 A_pb over the free p; S = A_bb - A_bp XL; gr = g_b - XL' g_p */
+        if (nLf > 0 && !factor_linear(Ac, P, linf, nLf, C)) return 0;
         for (int b = 0; b < nN; b++)
-            for (int a = 0; a < nL; a++) XL[a + (size_t) b * nL] = sym_at(Ac, P, lin[a], non[b]);
+            for (int a = 0; a < nLf; a++) XL[a + (size_t) b * nLf] = sym_at(Ac, P, linf[a], non[b]);
         int info = 0;
-        F77_CALL(dpotrs)("U", &nL, &nN, C, &nL, XL, &nL, &info FCONE);
+        if (nLf > 0) F77_CALL(dpotrs)("U", &nLf, &nN, C, &nLf, XL, &nLf, &info FCONE);
         if (info != 0) return 0;
         for (int b = 0; b < nN; b++) {
             for (int a = 0; a <= b; a++) {
                 double v = sym_at(Ac, P, non[a], non[b]);
-                for (int l = 0; l < nL; l++) v -= sym_at(Ac, P, non[a], lin[l]) * XL[l + (size_t) b * nL];
+                for (int l = 0; l < nLf; l++) v -= sym_at(Ac, P, non[a], linf[l]) * XL[l + (size_t) b * nLf];
                 S[a + (size_t) b * nN] = S[b + (size_t) a * nN] = v;
             }
             double v = gc[non[b]];
-            for (int l = 0; l < nL; l++) v -= XL[l + (size_t) b * nL] * gc[lin[l]];
+            for (int l = 0; l < nLf; l++) v -= XL[l + (size_t) b * nLf] * gc[linf[l]];
             gr[b] = v;
         }
         int nfix = 0;
@@ -248,7 +315,7 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
             info = 0;
             F77_CALL(dpotrf)("U", &nN, M, &nN, &info FCONE);
             if (info == 0) F77_CALL(dpotrs)("U", &nN, &one, M, &nN, dN, &nN, &info FCONE);
-            double s_star = R_PosInf, s_t = R_PosInf, pred = 0.0, t = 1.0;
+            double s_star = R_PosInf, s_t = R_PosInf, pred = 0.0;
             int cut = 0;
             if (info == 0) {
                 memcpy(trial, theta, sizeof(double) * P);
@@ -277,10 +344,7 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
                 s_t = moe_model_pass(s, X, Y, trial, ps, *A2, *g2, nt);
                 (*evals)++;
                 if (R_FINITE(s_t)) {
-                    refit_linear(*A2, *g2, P, lin, nL, C, dL, &red);
-                    t = red > 0.0 ? cut_to_box(trial, dL, lin, nL, lower, upper) : 1.0;
-                    if (t < 1.0) red = linear_reduction(*A2, *g2, P, lin, nL, dL);
-                    if (!(red > 0.0)) red = 0.0;
+                    red = refit_linear(*A2, *g2, P, lin, nL, trial, lower, upper, &rw, dL);
                     s_star = s_t - red;
                 }
             }
@@ -326,7 +390,6 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
                 if (valley && *iter >= ctl->valley_m &&
                     tr->v[*iter - ctl->valley_m] - *sse <= ctl->valley_tol * *sse / (n - P))
                     return MOE_LSQ_VALLEY;
-                if (t < 1.0) return 0; /* an expert's parameter reached a bound */
                 break;
             }
             if (ctl->trace && ctl->print)

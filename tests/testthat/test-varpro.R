@@ -150,10 +150,27 @@ test_that("an expert's parameter at a bound: the fit stays in the box, at a cons
   expect_lt(max(cosines[!at]), 1e-3)
   th <- fit$theta[at]
   expect_true(all(ifelse(th >= 1, grad[at] >= 0, grad[at] <= 0)))
+  # the free experts' parameters solve the least squares given the gates,
+  # with those at a bound held there
+  Phi <- vp_design(fit, dat$x)
+  psi <- as.vector(t(cbind(p$a, p$b)))
+  held <- c(rbind(p$a[, 1] <= -1 | p$a[, 1] >= 1, FALSE))
+  expect_true(any(held))
+  free_fit <- lm.fit(Phi[, !held, drop = FALSE], dat$y - drop(Phi[, held, drop = FALSE] %*% psi[held]))
+  expect_equal(psi[!held], unname(free_fit$coefficients), tolerance = 1e-6)
   # the plain solver, restarted from it in the same box, finds no lower SSE
   again <- vp_fit(dat, 2, "sigmoid", start = p, varpro = FALSE, lower = lower, upper = upper,
                   ctl = list(ftol = 1e-14, xtol = 1e-14))
   expect_gt(again$sse, fit$sse * (1 - 1e-8))
+  # and the projection went on with the parameter at its bound: after the
+  # first solve, every iteration was a projected one
+  out <- capture.output(quietly(moe_fit(dat$x, dat$y, k = 2, gating = "sigmoid", expert = "linear",
+                                         start = start, nstart = 0, lower = lower, upper = upper,
+                                         control = moe_control(varpro = TRUE, trace = TRUE,
+                                                               maxit = 1000))))
+  iters <- grep("^iter", out, value = TRUE)
+  expect_gt(length(iters), 2L)
+  expect_true(all(grepl("(projected)|(experts' parameters solved)", iters)))
 })
 
 test_that("other experts ignore the setting", {
