@@ -6,7 +6,9 @@
 #   Rscript bench/valley.R --reduced  # 10 replicates; bench/valley-reduced.out
 #   options: --solvers=base,valley,accel,both,nobox,nobox_valley,varpro,
 #            varpro_valley (which of them; base is always run; default the
-#            first four), --rounds=R (default 1), --out=FILE (default as above)
+#            first four), --rounds=R (default 1), --out=FILE (default as above),
+#            --design=zero_slope (the paper's other design, paper_truth();
+#            default same_data)
 #
 # SIGMOE_LIB=/path/to/lib puts a private library first (and passes it to the
 # workers).
@@ -46,6 +48,7 @@ flag <- function(name, default) {
   hit <- grep(paste0("^--", name, "="), args, value = TRUE)
   if (length(hit)) sub(paste0("^--", name, "="), "", hit[1]) else default
 }
+design <- match.arg(flag("design", "same_data"), c("same_data", "zero_slope"))
 out_file <- flag("out", if (reduced) "bench/valley-reduced.out" else "bench/valley.out")
 chosen <- union("base", strsplit(flag("solvers", "base,valley,accel,both"), ",")[[1]])
 rounds <- as.integer(flag("rounds", "1"))
@@ -63,7 +66,7 @@ solvers <- list(
 )[chosen]
 no_box <- c("nobox", "nobox_valley")
 run <- function(ctl, bounds = "auto") {
-  convergence_study(paper_truth("same_data", "relu"), n = paper_sizes(20), reps = reps, k = 3L,
+  convergence_study(paper_truth(design, "relu"), n = paper_sizes(20), reps = reps, k = 3L,
                     gating = c("sigmoid", "softmax"), expert = c("relu", "linear"), sd = 0.1,
                     seed = 20240513L, init = "near_truth", split = 1L, init_sd = 0.05,
                     bounds = bounds, control = ctl, progress = FALSE,
@@ -82,7 +85,7 @@ say("bench/valley.R  %s", format(Sys.time(), "%Y-%m-%d %H:%M %Z"))
 cpu <- sub(".*: ", "", grep("model name", readLines("/proc/cpuinfo"), value = TRUE)[1])
 say("machine: %s, %d cores; %s; load average at start %s", cpu, parallel::detectCores(),
     R.version.string, paste(strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3], collapse = " "))
-say("design: same_data, relu + linear, n = paper_sizes(20), %d replicates, 2 workers", reps)
+say("design: %s, relu + linear, n = paper_sizes(20), %d replicates, 2 workers", design, reps)
 
 studies <- list()
 elapsed <- matrix(NA_real_, rounds, length(solvers), dimnames = list(NULL, names(solvers)))
