@@ -45,10 +45,13 @@
 #' same objective over the same box; only the path differs, so a fit can end
 #' in a different local minimum. With a box, the experts' parameters are
 #' kept at their optimum within it (those held at a bound are constants of the
-#' reduced system). Other experts ignore the setting. On the paper's Figure
-#' 1 study (`bench/study-ab.R` in the package sources) it took 0.65 of the
-#' time, and 1% of its linear-expert fits stopped at `maxit` (12% with the
-#' default solver). It is off by default because the over-specified fits of
+#' reduced system). Other experts ignore the setting. An accepted step costs
+#' two passes over the data instead of one, so it pays where the full solver
+#' needs many more iterations: on the paper's Figure 1 study (`bench/study-ab.R`
+#' in the package sources) it took 0.65 of the time, and 1% of its
+#' linear-expert fits stopped at `maxit` (12% with the default solver), while
+#' the default search on `MASS::mcycle` (133 rows) took 1.1 to 2.1 times as
+#' long (`bench/strategy-varpro.R`). It is off by default because the over-specified fits of
 #' linear experts stop at other points of their flat valleys (a lower SSE in
 #' most sigmoid fits, a higher one in most softmax fits, by a median of 3e-5
 #' and 5e-6 relative), and the slopes of their Voronoi losses and expert
