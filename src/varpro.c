@@ -157,7 +157,9 @@ static double refit_linear(const double *A, const double *g, int P, const int *l
         if (block >= 0) {
             if (alpha < 0.0) alpha = 0.0;
             for (int f = 0; f < nf; f++) d[idx[f]] += alpha * (dn[idx[f]] - d[idx[f]]);
-            state[block] = theta[lin[block]] + dn[block] < lower[lin[block]] ? -1 : 1;
+            /* held at the bound it ran into (either bound may be absent) */
+            int jb = lin[block];
+            state[block] = (lower && theta[jb] + dn[block] < lower[jb]) ? -1 : 1;
             continue;
         }
         for (int a = 0; a < nL; a++) d[a] = dn[a];

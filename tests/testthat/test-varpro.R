@@ -173,6 +173,30 @@ test_that("an expert's parameter at a bound: the fit stays in the box, at a cons
   expect_true(all(grepl("(projected)|(experts' parameters solved)", iters)))
 })
 
+test_that("a box with one side only: the projection runs into it without crashing", {
+  dat <- vp_data(n = 1500, seed = 9)
+  start <- vp_start("sigmoid")
+  start$a[] <- pmin(start$a, 1)
+  # upper bound only (the lower is -Inf), and lower bound only
+  for (side in c("upper", "lower")) {
+    box <- if (side == "upper") list(upper = list(a = 1)) else list(lower = list(a = -0.5))
+    st <- start
+    if (side == "lower") st$a[] <- pmax(st$a, -0.5)
+    fit <- do.call(vp_fit, c(list(dat, 2, "sigmoid", start = st), box))
+    p <- coef(fit)
+    # (the other side is open: a surplus expert may run off there, as the
+    # box is what stops that)
+    expect_true(if (side == "upper") all(p$a <= 1) else all(p$a >= -0.5), info = side)
+    expect_true(is.finite(fit$sse))
+    # the free experts' parameters solve the least squares with the held ones fixed
+    Phi <- vp_design(fit, dat$x)
+    psi <- as.vector(t(cbind(p$a, p$b)))
+    held <- c(rbind(if (side == "upper") p$a[, 1] >= 1 else p$a[, 1] <= -0.5, FALSE))
+    free_fit <- lm.fit(Phi[, !held, drop = FALSE], dat$y - drop(Phi[, held, drop = FALSE] %*% psi[held]))
+    expect_equal(psi[!held], unname(free_fit$coefficients), tolerance = 1e-6, info = side)
+  }
+})
+
 test_that("other experts ignore the setting", {
   dat <- vp_data(n = 1000, seed = 4)
   set.seed(8)
