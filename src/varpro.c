@@ -192,6 +192,21 @@ static inline void swap_ptr(double **a, double **b)
     *b = t;
 }
 
+/* from with its linear parameters moved by d, into out (which holds the rest
+ * of from already): clamped to the box, so that a parameter the refit holds
+ * at a bound lands on it, not a rounding error past it. */
+static void apply_linear(const double *from, const double *d, const int *lin, int nL,
+                         const double *lower, const double *upper, double *out)
+{
+    for (int a = 0; a < nL; a++) {
+        int j = lin[a];
+        double v = from[j] + d[a];
+        if (lower && v < lower[j]) v = lower[j];
+        if (upper && v > upper[j]) v = upper[j];
+        out[j] = v;
+    }
+}
+
 int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pass *ps, int nt,
                    double *theta, double **A, double **g, double **A2, double **g2, double *sse,
                    double *lambda, int *iter, int *evals, sse_trace *tr)
@@ -224,6 +239,7 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
     double *DN = (double *) R_alloc(nN, sizeof(double));
     double *dL = (double *) R_alloc(nL, sizeof(double));
     double *trial = (double *) R_alloc(P, sizeof(double));
+    double *point = (double *) R_alloc(P, sizeof(double)); /* (beta', psi') */
     int *fixed = (int *) R_alloc(nN, sizeof(int));
     int *fixedP = (int *) R_alloc(P, sizeof(int));
     int *linf = (int *) R_alloc(nL, sizeof(int)); /* the free linear parameters */
@@ -238,7 +254,7 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
     red = refit_linear(*A, *g, P, lin, nL, theta, lower, upper, &rw, dL);
     if (red > 0.0) {
         memcpy(trial, theta, sizeof(double) * P);
-        for (int a = 0; a < nL; a++) trial[lin[a]] += dL[a];
+        apply_linear(theta, dL, lin, nL, lower, upper, trial);
         double s2 = moe_model_pass(s, X, Y, trial, ps, *A2, *g2, nt);
         (*evals)++;
         if (R_FINITE(s2) && s2 < *sse) {
@@ -362,15 +378,15 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
                 step = sqrt(step);
                 if (red > 0.0) {
                     /* the optimum psi': one more pass for J'J there */
-                    for (int a = 0; a < nL; a++) trial[lin[a]] += dL[a];
-                    double s_new = moe_model_pass(s, X, Y, trial, ps, *A, *g, nt);
+                    memcpy(point, trial, sizeof(double) * P);
+                    apply_linear(trial, dL, lin, nL, lower, upper, point);
+                    double s_new = moe_model_pass(s, X, Y, point, ps, *A, *g, nt);
                     (*evals)++;
                     if (R_FINITE(s_new) && s_new <= s_t) {
-                        memcpy(theta, trial, sizeof(double) * P);
+                        memcpy(theta, point, sizeof(double) * P);
                         *sse = s_new;
                     } else {
                         /* rounding undid the refit: keep (beta', psi) */
-                        for (int a = 0; a < nL; a++) trial[lin[a]] -= dL[a];
                         memcpy(theta, trial, sizeof(double) * P);
                         swap_ptr(A, A2);
                         swap_ptr(g, g2);

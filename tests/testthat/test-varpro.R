@@ -197,6 +197,21 @@ test_that("a box with one side only: the projection runs into it without crashin
   }
 })
 
+test_that("a parameter the projection holds at a bound ends exactly on it", {
+  # theta_p + (bound - theta_p) can round past the bound; the fit must end in
+  # the box, so that a restart from it is a valid start
+  set.seed(2)
+  x <- matrix(runif(600, -2, 2))
+  y <- sin(2 * x[, 1]) + rnorm(600, sd = 0.2)
+  fit_in_box <- function(...) quietly(moe_fit(x, y, k = 3, gating = "softmax", expert = "constant",
+                                              lower = list(b = -0.3), upper = list(b = 0.5), ...))
+  fit <- fit_in_box(nstart = 2, control = moe_control(varpro = TRUE))
+  expect_true(all(fit$theta >= fit$lower & fit$theta <= fit$upper))
+  expect_gt(length(fit$diagnostics$at_bound), 0L)
+  again <- fit_in_box(start = coef(fit), nstart = 0)
+  expect_gt(again$sse, fit$sse * (1 - 1e-6))
+})
+
 test_that("other experts ignore the setting", {
   dat <- vp_data(n = 1000, seed = 4)
   set.seed(8)
