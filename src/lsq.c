@@ -68,9 +68,8 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
     const moe_spec *s = pb->spec;
     const double *X = pb->x, *Y = pb->y;
     int n = pb->n, P = s->npar, maxit = ctl->maxit, nt = ctl->threads < 1 ? 1 : ctl->threads;
-    double ftol = ctl->ftol, xtol = ctl->xtol, gtol = ctl->gtol, lambda = ctl->lambda;
+    double gtol = ctl->gtol, lambda = ctl->lambda;
     void (*check_interrupt)(void) = ctl->check_interrupt ? ctl->check_interrupt : no_interrupt;
-    const double lambda_max = 1e16;
 
     moe_pass ps;
     moe_pass_alloc(s, n, nt, &ps);
@@ -95,9 +94,6 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
 
     double sse = moe_model_pass(s, X, Y, theta, &ps, A, g, nt);
     int evals = 1, iter = 0, code = 0, last_accepted = 1;
-    /* the flat-valley rule: sse / (n - P) estimates the noise variance, the
-     * unit in which the data can tell two SSEs apart */
-    int valley = ctl->valley_tol > 0 && ctl->valley_m > 0 && n > P;
     double nu = 2.0;
     trace_push(&tr, sse);
     if (!R_FINITE(sse)) code = MOE_LSQ_NONFINITE;
@@ -114,34 +110,13 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
         int nfix = fixed ? active_set(theta, g, lower, upper, P, fixed) : 0;
         if (grad_cosine(A, g, P, sse, nfix ? fixed : NULL) <= gtol) { code = MOE_LSQ_GTOL; break; }
 
-        double dmax = 0.0;
-        for (int j = 0; j < P; j++) if (A[j + (size_t) j * P] > dmax) dmax = A[j + (size_t) j * P];
-        if (dmax <= 0.0) { code = MOE_LSQ_GTOL; break; } /* J == 0: nothing moves f */
-        /* Parameters that do not move f (dead experts, saturated gates) have
-         * A_jj ~ 0; the floor keeps their damping, and so their steps, bounded. */
-        double dfloor = 1e-10 * dmax;
-        for (int j = 0; j < P; j++) {
-            double ajj = A[j + (size_t) j * P];
-            D[j] = ajj > dfloor ? ajj : dfloor;
-        }
+        /* J == 0: nothing moves f */
+        if (lm_scaling(A, P, D) <= 0.0) { code = MOE_LSQ_GTOL; break; }
 
         int accepted = 0;
         while (!accepted) {
-            memcpy(M, A, sizeof(double) * PP);
-            for (int j = 0; j < P; j++) M[j + (size_t) j * P] += lambda * D[j];
-            memcpy(delta, g, sizeof(double) * P);
-            if (nfix)
-                for (int j = 0; j < P; j++)
-                    if (fixed[j]) {
-                        /* delta_j = 0: row and column j of the system become e_j */
-                        for (int i = 0; i < P; i++) M[i + (size_t) j * P] = M[j + (size_t) i * P] = 0.0;
-                        M[j + (size_t) j * P] = 1.0;
-                        delta[j] = 0.0;
-                    }
-            int info = 0, one = 1, bent = 0;
-            F77_CALL(dpotrf)("U", &P, M, &P, &info FCONE);
-            if (info == 0)
-                F77_CALL(dpotrs)("U", &P, &one, M, &P, delta, &P, &info FCONE);
+            int one = 1, bent = 0;
+            int info = lm_damped_solve(A, g, D, lambda, nfix ? fixed : NULL, P, M, delta);
             if (info == 0 && ctl->accel && !nfix) {
                 /* geodesic acceleration: the velocity delta bent along the
                  * curvature of f, delta + a / 2 with (A + lambda D) a = -J'fvv;
@@ -179,10 +154,7 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
             double actual = sse - sse_new;
             if (info == 0 && R_FINITE(sse_new) && actual > 0.0 && pred > 0.0) {
                 double rho = actual / pred, step = enorm(delta, P), size = enorm(theta, P);
-                double t = 2.0 * rho - 1.0, shrink = 1.0 - t * t * t;
-                lambda *= shrink > 1.0 / 3.0 ? shrink : 1.0 / 3.0;
-                if (lambda < 1e-300) lambda = 1e-300;
-                nu = 2.0;
+                lm_accepted(rho, &lambda, &nu);
                 memcpy(theta, trial, sizeof(double) * P);
                 double sse_old = sse;
                 sse = sse_new;
@@ -199,19 +171,13 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
                 trace_push(&tr, sse);
                 if (ctl->trace && ctl->print)
                     ctl->print("iter %4d  sse %.10g  lambda %.3g  rho %.3f\n", iter, sse, lambda, rho);
-                if (actual <= ftol * sse_old && pred <= ftol * sse_old) code = MOE_LSQ_FTOL;
-                else if (step <= xtol * (size + xtol)) code = MOE_LSQ_XTOL;
-                else if (valley && iter >= ctl->valley_m &&
-                         tr.v[iter - ctl->valley_m] - sse <= ctl->valley_tol * sse / (n - P))
-                    code = MOE_LSQ_VALLEY;
+                code = lm_stop_code(ctl, actual, pred, sse_old, sse, step, size, &tr, iter, n, P);
             } else {
                 if (ctl->trace && ctl->print)
                     ctl->print("          rejected: sse %.10g  lambda %.3g  rho %.3f\n", sse_new,
                                lambda, pred > 0.0 ? actual / pred : R_NaN);
                 last_accepted = 0;
-                lambda *= nu;
-                nu *= 2.0;
-                if (lambda > lambda_max || !R_FINITE(lambda)) { code = MOE_LSQ_STALL; break; }
+                if (lm_rejected(&lambda, &nu)) { code = MOE_LSQ_STALL; break; }
                 check_interrupt();
             }
         }

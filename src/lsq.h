@@ -101,6 +101,83 @@ static inline double model_reduction(const double *A, const double *g, const dou
     return 2.0 * lin - quad;
 }
 
+/* The damping scale D of a system with matrix A (P x P, upper triangle): its
+ * diagonal, floored at 1e-10 of the largest entry. Parameters that do not
+ * move f (dead experts, saturated gates) have A_jj ~ 0; the floor keeps their
+ * damping, and so their steps, bounded. Returns the largest entry (not > 0,
+ * or not finite: nothing moves f). */
+static inline double lm_scaling(const double *A, int P, double *D)
+{
+    double dmax = 0.0;
+    for (int j = 0; j < P; j++) if (A[j + (size_t) j * P] > dmax) dmax = A[j + (size_t) j * P];
+    double dfloor = 1e-10 * dmax;
+    for (int j = 0; j < P; j++) {
+        double ajj = A[j + (size_t) j * P];
+        D[j] = ajj > dfloor ? ajj : dfloor;
+    }
+    return dmax;
+}
+
+/* The damped step: (A + lambda D) delta = g by Cholesky into M (P x P, left
+ * factored for further solves), with the parameters flagged in `fixed` (or
+ * none when NULL) held: their rows and columns become e_j and delta_j = 0.
+ * Returns LAPACK's info (0: solved). */
+static inline int lm_damped_solve(const double *A, const double *g, const double *D, double lambda,
+                                  const int *fixed, int P, double *M, double *delta)
+{
+    memcpy(M, A, sizeof(double) * (size_t) P * P);
+    for (int j = 0; j < P; j++) M[j + (size_t) j * P] += lambda * D[j];
+    memcpy(delta, g, sizeof(double) * P);
+    if (fixed)
+        for (int j = 0; j < P; j++)
+            if (fixed[j]) {
+                for (int i = 0; i < P; i++) M[i + (size_t) j * P] = M[j + (size_t) i * P] = 0.0;
+                M[j + (size_t) j * P] = 1.0;
+                delta[j] = 0.0;
+            }
+    int info = 0, one = 1;
+    F77_CALL(dpotrf)("U", &P, M, &P, &info FCONE);
+    if (info == 0) F77_CALL(dpotrs)("U", &P, &one, M, &P, delta, &P, &info FCONE);
+    return info;
+}
+
+/* The damping after an accepted step of gain ratio rho (Nielsen's update);
+ * nu restarts at 2. */
+static inline void lm_accepted(double rho, double *lambda, double *nu)
+{
+    double t = 2.0 * rho - 1.0, shrink = 1.0 - t * t * t;
+    *lambda *= shrink > 1.0 / 3.0 ? shrink : 1.0 / 3.0;
+    if (*lambda < 1e-300) *lambda = 1e-300;
+    *nu = 2.0;
+}
+
+/* The damping after a rejected step; returns 1 when it has grown past any
+ * use (no damped step reduces the SSE: a numerical local minimum). */
+static inline int lm_rejected(double *lambda, double *nu)
+{
+    *lambda *= *nu;
+    *nu *= 2.0;
+    return *lambda > 1e16 || !R_FINITE(*lambda);
+}
+
+/* The stopping rules after an accepted step from an SSE of sse_old to sse
+ * (iteration iter of the trace tr): actual and predicted reductions, the
+ * step's size against theta's, and the flat-valley rule, in that order.
+ * Returns the code, or 0 to go on. */
+static inline int lm_stop_code(const moe_lsq_control *ctl, double actual, double pred,
+                               double sse_old, double sse, double step, double size,
+                               const sse_trace *tr, int iter, int n, int P)
+{
+    if (actual <= ctl->ftol * sse_old && pred <= ctl->ftol * sse_old) return MOE_LSQ_FTOL;
+    if (step <= ctl->xtol * (size + ctl->xtol)) return MOE_LSQ_XTOL;
+    /* sse / (n - P) estimates the noise variance, the unit in which the data
+     * can tell two SSEs apart */
+    if (ctl->valley_tol > 0 && ctl->valley_m > 0 && n > P && iter >= ctl->valley_m &&
+        tr->v[iter - ctl->valley_m] - sse <= ctl->valley_tol * sse / (n - P))
+        return MOE_LSQ_VALLEY;
+    return 0;
+}
+
 /* The variable-projection phase (varpro.c), run from the start when
  * ctl->varpro and the experts are linear in their parameters. It works on the
  * solver's state: theta, A = J'J and g = J'r at theta (upper triangles), the

@@ -215,18 +215,14 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
     const double *X = pb->x, *Y = pb->y, *lower = pb->lower, *upper = pb->upper;
     int P = s->npar, n = pb->n, nL = 0, nN = 0;
     void (*check_interrupt)(void) = ctl->check_interrupt ? ctl->check_interrupt : no_interrupt;
-    const double lambda_max = 1e16;
-    int valley = ctl->valley_tol > 0 && ctl->valley_m > 0 && n > P;
 
-    /* the linear parameters (a_i, b_i) and the gates' (beta_i) */
+    /* the linear parameters psi (a_i, b_i) and the gates' beta, in the order
+     * of theta (no output weights here) */
     int *lin = (int *) R_alloc(P, sizeof(int)), *non = (int *) R_alloc(P, sizeof(int));
-    int *is_lin = (int *) R_alloc(P, sizeof(int));
-    for (int j = 0; j < P; j++) is_lin[j] = 0;
-    for (int i = 0; i < s->k; i++)
-        for (int j = moe_theta_expert(s, i); j <= moe_theta_b(s, i); j++) is_lin[j] = 1;
-    for (int j = 0; j < P; j++) {
-        if (is_lin[j]) lin[nL++] = j;
-        else non[nN++] = j;
+    for (int i = 0; i < s->k; i++) {
+        if (moe_theta_gated(s, i))
+            for (int j = moe_theta_gate(s, i); j < moe_theta_expert(s, i); j++) non[nN++] = j;
+        for (int j = moe_theta_expert(s, i); j <= moe_theta_b(s, i); j++) lin[nL++] = j;
     }
     if (nL == 0 || nN == 0) return 0;
 
@@ -240,6 +236,10 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
     double *dL = (double *) R_alloc(nL, sizeof(double));
     double *trial = (double *) R_alloc(P, sizeof(double));
     double *point = (double *) R_alloc(P, sizeof(double)); /* (beta', psi') */
+    /* the step and the descent direction over all of theta, for the box
+     * mechanics of lsq.h (active_set(), project_step()) */
+    double *delta = (double *) R_alloc(P, sizeof(double));
+    double *gfull = (double *) R_alloc(P, sizeof(double));
     int *fixed = (int *) R_alloc(nN, sizeof(int));
     int *fixedP = (int *) R_alloc(P, sizeof(int));
     int *linf = (int *) R_alloc(nL, sizeof(int)); /* the free linear parameters */
@@ -247,7 +247,6 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
                         (double *) R_alloc(nL, sizeof(double)), (double *) R_alloc(nL, sizeof(double)),
                         (int *) R_alloc(nL, sizeof(int)), (int *) R_alloc(nL, sizeof(int)),
                         (int *) R_alloc(nL, sizeof(int))};
-    for (int j = 0; j < P; j++) fixedP[j] = 0;
     double nu = 2.0, red = 0.0;
 
     /* the start's psi replaced by its optimum in the box */
@@ -276,13 +275,10 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
         const double *Ac = *A, *gc = *g;
         /* the linear parameters held at a bound (their descent direction
          * points out of the box) are constants of the reduced problem */
+        active_set(theta, gc, lower, upper, P, fixedP);
         int nLf = 0;
-        for (int a = 0; a < nL; a++) {
-            int j = lin[a];
-            fixedP[j] = (lower && theta[j] <= lower[j] && gc[j] <= 0.0) ||
-                        (upper && theta[j] >= upper[j] && gc[j] >= 0.0);
-            if (!fixedP[j]) linf[nLf++] = j;
-        }
+        for (int a = 0; a < nL; a++)
+            if (!fixedP[lin[a]]) linf[nLf++] = lin[a];
         /* XL = A_pp^-1 A_pb over the free p; S = A_bb - A_bp XL; gr = g_b - XL' g_p */
         if (nLf > 0 && !factor_linear(Ac, P, linf, nLf, C)) return 0;
         for (int b = 0; b < nN; b++)
@@ -300,54 +296,28 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
             for (int l = 0; l < nLf; l++) v -= XL[l + (size_t) b * nLf] * gc[linf[l]];
             gr[b] = v;
         }
+        /* the gates' parameters held at a bound, by the reduced gradient */
+        memcpy(gfull, gc, sizeof(double) * P);
+        for (int a = 0; a < nN; a++) gfull[non[a]] = gr[a];
+        active_set(theta, gfull, lower, upper, P, fixedP);
         int nfix = 0;
-        for (int a = 0; a < nN; a++) {
-            int j = non[a];
-            fixed[a] = (lower && theta[j] <= lower[j] && gr[a] <= 0.0) ||
-                       (upper && theta[j] >= upper[j] && gr[a] >= 0.0);
-            fixedP[j] = fixed[a];
-            nfix += fixed[a];
-        }
+        for (int a = 0; a < nN; a++) nfix += fixed[a] = fixedP[non[a]];
         if (grad_cosine(Ac, gc, P, *sse, (lower || upper) ? fixedP : NULL) <= ctl->gtol)
             return MOE_LSQ_GTOL;
-        double dmax = 0.0;
-        for (int a = 0; a < nN; a++) if (S[a + (size_t) a * nN] > dmax) dmax = S[a + (size_t) a * nN];
+        double dmax = lm_scaling(S, nN, DN);
         if (!(dmax > 0.0) || !R_FINITE(dmax)) return 0;
-        for (int a = 0; a < nN; a++) {
-            double v = S[a + (size_t) a * nN];
-            DN[a] = v > 1e-10 * dmax ? v : 1e-10 * dmax;
-        }
 
         for (;;) {
-            memcpy(M, S, sizeof(double) * nN * nN);
-            for (int a = 0; a < nN; a++) M[a + (size_t) a * nN] += *lambda * DN[a];
-            memcpy(dN, gr, sizeof(double) * nN);
-            if (nfix)
-                for (int a = 0; a < nN; a++)
-                    if (fixed[a]) {
-                        for (int i = 0; i < nN; i++) M[i + (size_t) a * nN] = M[a + (size_t) i * nN] = 0.0;
-                        M[a + (size_t) a * nN] = 1.0;
-                        dN[a] = 0.0;
-                    }
-            int one = 1;
-            info = 0;
-            F77_CALL(dpotrf)("U", &nN, M, &nN, &info FCONE);
-            if (info == 0) F77_CALL(dpotrs)("U", &nN, &one, M, &nN, dN, &nN, &info FCONE);
+            info = lm_damped_solve(S, gr, DN, *lambda, nfix ? fixed : NULL, nN, M, dN);
             double s_star = R_PosInf, s_t = R_PosInf, pred = 0.0;
-            int cut = 0;
             if (info == 0) {
-                memcpy(trial, theta, sizeof(double) * P);
-                for (int a = 0; a < nN; a++) {
-                    int j = non[a];
-                    double v = theta[j] + dN[a];
-                    if ((lower && v < lower[j]) || (upper && v > upper[j])) {
-                        v = lower && v < lower[j] ? lower[j] : upper[j];
-                        dN[a] = v - theta[j];
-                        cut = 1;
-                    }
-                    trial[j] = v;
-                }
+                for (int j = 0; j < P; j++) delta[j] = 0.0;
+                for (int a = 0; a < nN; a++) delta[non[a]] = dN[a];
+                int cut = project_step(theta, delta, lower, upper, P, trial);
+                for (int a = 0; a < nN; a++) dN[a] = delta[non[a]];
                 if (nfix || cut) {
+                    /* the reduced model's reduction 2 d'gr - d'S d at the held
+                     * or cut step (S is stored in full) */
                     double lt = 0.0, qd = 0.0;
                     for (int b = 0; b < nN; b++) {
                         lt += dN[b] * gr[b];
@@ -368,10 +338,8 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
             }
             double actual = *sse - s_star;
             if (info == 0 && R_FINITE(s_star) && actual > 0.0 && pred > 0.0) {
-                double rho = actual / pred, tt = 2.0 * rho - 1.0, shrink = 1.0 - tt * tt * tt;
-                *lambda *= shrink > 1.0 / 3.0 ? shrink : 1.0 / 3.0;
-                if (*lambda < 1e-300) *lambda = 1e-300;
-                nu = 2.0;
+                double rho = actual / pred;
+                lm_accepted(rho, lambda, &nu);
                 double step = 0.0, size = enorm(theta, P), sse_old = *sse;
                 for (int a = 0; a < nN; a++) step += dN[a] * dN[a];
                 for (int a = 0; a < nL; a++) step += dL[a] * dL[a];
@@ -403,18 +371,13 @@ int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pa
                 if (ctl->trace && ctl->print)
                     ctl->print("iter %4d  sse %.10g  lambda %.3g  rho %.3f  (projected)\n", *iter, *sse,
                                *lambda, rho);
-                if (actual <= ctl->ftol * sse_old && pred <= ctl->ftol * sse_old) return MOE_LSQ_FTOL;
-                if (step <= ctl->xtol * (size + ctl->xtol)) return MOE_LSQ_XTOL;
-                if (valley && *iter >= ctl->valley_m &&
-                    tr->v[*iter - ctl->valley_m] - *sse <= ctl->valley_tol * *sse / (n - P))
-                    return MOE_LSQ_VALLEY;
+                int code = lm_stop_code(ctl, actual, pred, sse_old, *sse, step, size, tr, *iter, n, P);
+                if (code) return code;
                 break;
             }
             if (ctl->trace && ctl->print)
                 ctl->print("          rejected: sse %.10g  lambda %.3g  (projected)\n", s_star, *lambda);
-            *lambda *= nu;
-            nu *= 2.0;
-            if (*lambda > lambda_max || !R_FINITE(*lambda)) return MOE_LSQ_STALL;
+            if (lm_rejected(lambda, &nu)) return MOE_LSQ_STALL;
             check_interrupt();
         }
     }
