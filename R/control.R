@@ -48,9 +48,9 @@
 #' reduced system). Other experts ignore the setting. An accepted step costs
 #' two passes over the data instead of one, so it pays where the full solver
 #' needs many more iterations: on the paper's Figure 1 study (`bench/study-ab.R`
-#' in the package sources) it took 0.65 of the time, and 1% of its
+#' in the package sources) it took about 0.6 of the time, and 1% of its
 #' linear-expert fits stopped at `maxit` (12% with the default solver), while
-#' the default search on `MASS::mcycle` (133 rows) took 1.1 to 2.1 times as
+#' the default search on `MASS::mcycle` (133 rows) took 0.8 to 2.0 times as
 #' long (`bench/strategy-varpro.R`). It is off by default because the over-specified fits of
 #' linear experts stop at other points of their flat valleys (a lower SSE in
 #' most sigmoid fits, a higher one in most softmax fits, by a median of 3e-5
