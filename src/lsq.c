@@ -1,7 +1,7 @@
 /* Levenberg-Marquardt least squares for f_G with the analytic Jacobian.
  *
- * Each iteration accumulates A = J'J and g = J'r over row blocks (dsyrk and
- * dgemv, model.c) and solves (A + lambda D) delta = g by Cholesky (LAPACK),
+ * Each iteration accumulates A = J'J and g = J'r over row blocks (model.c,
+ * gram.c) and solves (A + lambda D) delta = g by Cholesky (LAPACK),
  * with D the diagonal of A floored away from zero. Over-specified fits have a
  * near-singular A; the floor and the damping keep the system positive
  * definite, and a failed factorisation only raises lambda.

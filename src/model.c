@@ -89,9 +89,11 @@ void moe_spec_unpack(const moe_spec *s, const double *theta,
 int moe_block_rows(int n, int npar)
 {
     /* About 128 KiB of Jacobian per block, so that a block's workspace stays
-     * in cache between its evaluation and dsyrk, and enough blocks to share
-     * between threads (at least 8 when n allows), but at least 256 rows so
-     * that dsyrk has a useful inner dimension. */
+     * in cache between its evaluation and its Gram matrix (gram.c), and
+     * enough blocks to share between threads (at least 8 when n allows), but
+     * at least 256 rows so that the per-block costs stay small. (Blocks of
+     * 32 KiB, which the Gram matrix could read from L1, made the study of
+     * bench/study.R slower.) */
     int m = (1 << 14) / (npar > 0 ? npar : 1);
     /* in long long: n + 7 overflows an int near INT_MAX */
     int eighth = (int) (((long long) n + MOE_MAX_PARTS - 1) / MOE_MAX_PARTS);
@@ -142,6 +144,7 @@ typedef struct {
     int ldx, row0, m, want_deriv, direct;
     moe_work *w;
     double *J; /* the Jacobian block (m x npar), for jac_task */
+    int copies; /* jac_task: also the columns that are copies of U and V */
 } block_ctx;
 
 /* Rows [r0, r0 + mr) of a block of m rows that starts at row0 of x: gate
@@ -257,10 +260,12 @@ static void model_block(const moe_spec *s, const double *x, int ldx, int row0, i
 }
 
 /* Rows [r0, r0 + mr) of the Jacobian block J (m x npar) from U and V; the
- * columns are the positions of theta (moe.h). */
+ * columns are the positions of theta (moe.h). Without copies, the columns of
+ * the gates' and experts' intercepts, which are U and V themselves, are left
+ * unwritten (jac_cols() points at U and V instead). */
 MOE_CLONES
 static void jac_rows(const moe_spec *s, const double *x, int ldx, int row0, int m,
-                     int r0, int mr, const moe_work *w, double *J)
+                     int r0, int mr, const moe_work *w, double *J, int copies)
 {
     int k = s->k, d = s->d, constant = s->expert == MOE_EXPERT_CONSTANT;
     const double *xb = x + row0 + r0;
@@ -270,8 +275,10 @@ static void jac_rows(const moe_spec *s, const double *x, int ldx, int row0, int 
         if (moe_theta_gated(s, i)) {
             size_t col = moe_theta_gate(s, i);
             Jc = J + r0 + col * m;
-            MOE_SIMD
-            for (int r = 0; r < mr; r++) Jc[r] = u[r];
+            if (copies) {
+                MOE_SIMD
+                for (int r = 0; r < mr; r++) Jc[r] = u[r];
+            }
             for (int j = 0; j < d; j++) {
                 const double *restrict xj = xb + (size_t) j * ldx;
                 Jc = J + r0 + (col + 1 + j) * m;
@@ -288,9 +295,11 @@ static void jac_rows(const moe_spec *s, const double *x, int ldx, int row0, int 
                 for (int r = 0; r < mr; r++) Jc[r] = v[r] * xj[r];
             }
         }
-        Jc = J + r0 + (size_t) moe_theta_b(s, i) * m;
-        MOE_SIMD
-        for (int r = 0; r < mr; r++) Jc[r] = v[r];
+        if (copies) {
+            Jc = J + r0 + (size_t) moe_theta_b(s, i) * m;
+            MOE_SIMD
+            for (int r = 0; r < mr; r++) Jc[r] = v[r];
+        }
         if (s->outw) {
             /* d f / d c_i = g_i act(t_i) */
             const double *restrict g = w->G + r0 + (size_t) i * m, *restrict h = w->H + r0 + (size_t) i * m;
@@ -306,16 +315,30 @@ static void jac_task(void *ctx, int task)
     const block_ctx *c = (const block_ctx *) ctx;
     int r0 = task * MOE_ROWS_PER_TASK, left = c->m - r0;
     jac_rows(c->s, c->x, c->ldx, c->row0, c->m, r0,
-             left < MOE_ROWS_PER_TASK ? left : MOE_ROWS_PER_TASK, c->w, c->J);
+             left < MOE_ROWS_PER_TASK ? left : MOE_ROWS_PER_TASK, c->w, c->J, c->copies);
 }
 
-/* Fill the m x npar Jacobian block J (leading dimension m) from w->U, w->V. */
+/* Fill the m x npar Jacobian block J (leading dimension m) from w->U, w->V;
+ * without copies, all but the intercepts' columns (jac_rows()). */
 static void model_jac_block(const moe_spec *s, const double *x, int ldx, int row0,
-                            int m, moe_work *w, double *J, int nthreads)
+                            int m, moe_work *w, double *J, int nthreads, int copies)
 {
-    block_ctx c = {s, x, ldx, row0, m, 1, 0, w, J};
+    block_ctx c = {s, x, ldx, row0, m, 1, 0, w, J, copies};
     int ntask = n_row_tasks(m);
     run_tasks(ntask, nthreads, row_chunk(ntask, nthreads), jac_task, &c);
+}
+
+/* The columns of a Jacobian block filled without copies: the intercepts'
+ * columns are U and V (the same values jac_rows() would copy), the others
+ * those of J. */
+static void jac_cols(const moe_spec *s, int m, const moe_work *w, const double *J,
+                     const double **col)
+{
+    for (int j = 0; j < s->npar; j++) col[j] = J + (size_t) j * m;
+    for (int i = 0; i < s->k; i++) {
+        if (moe_theta_gated(s, i)) col[moe_theta_gate(s, i)] = w->U + (size_t) i * m;
+        col[moe_theta_b(s, i)] = w->V + (size_t) i * m;
+    }
 }
 
 void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
@@ -336,6 +359,12 @@ void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps)
     for (int t = 0; t < ps->nwork; t++) {
         work_alloc(s, ps->mmax, &ps->work[t]);
         ps->J[t] = (double *) R_alloc((size_t) ps->mmax * P, sizeof(double));
+    }
+    ps->cols = (const double ***) R_alloc(ps->nwork, sizeof(const double **));
+    ps->gram = (double **) R_alloc(ps->nwork, sizeof(double *));
+    for (int t = 0; t < ps->nwork; t++) {
+        ps->cols[t] = (const double **) R_alloc(P + 1, sizeof(const double *));
+        ps->gram[t] = (double *) R_alloc((size_t) (P + 1) * (P + 1), sizeof(double));
     }
     ps->fh = (double **) R_alloc(ps->nwork, sizeof(double *));
     ps->jv = (double **) R_alloc(ps->nwork, sizeof(double *));
@@ -387,8 +416,7 @@ static void pass_part(void *ctx, int p)
     const moe_spec *s = c->s;
     moe_pass *ps = c->ps;
     const double *x = c->x, *y = c->y;
-    int P = s->npar, n = ps->n, inc = 1, t = thread_id(), want_normal = c->want_normal;
-    const double one = 1.0;
+    int P = s->npar, n = ps->n, t = thread_id(), want_normal = c->want_normal;
     moe_work *w = &ps->work[t];
     double *A = ps->A + (size_t) p * P * P, *g = ps->g + (size_t) p * P, *J = ps->J[t];
     double sse = 0.0;
@@ -417,9 +445,19 @@ static void pass_part(void *ctx, int p)
             }
         }
         if (want_normal) {
-            model_jac_block(s, x, n, row0, m, w, J, 1);
-            F77_CALL(dsyrk)("U", "T", &P, &m, &one, J, &m, &one, A, &P FCONE FCONE);
-            F77_CALL(dgemv)("T", &m, &P, &one, J, &m, w->f, &inc, &one, g, &inc FCONE);
+            model_jac_block(s, x, n, row0, m, w, J, 1, 0);
+            /* [J r]'[J r] in one sweep (gram.c): J'J and J'r */
+            const double **col = ps->cols[t];
+            double *G = ps->gram[t];
+            jac_cols(s, m, w, J, col);
+            col[P] = w->f;
+            moe_gram_upper(col, P + 1, m, G);
+            for (int j = 0; j < P; j++) {
+                const double *Gj = G + (size_t) j * (P + 1);
+                double *Aj = A + (size_t) j * P;
+                for (int i = 0; i <= j; i++) Aj[i] += Gj[i];
+                g[j] += G[j + (size_t) P * (P + 1)];
+            }
         }
     }
     ps->sse[p] = sse;
@@ -449,7 +487,7 @@ static void dir2_part(void *ctx, int p)
         work_set(s, c->theta, w);
         model_block(s, x, n, row0, m, 1, w, 1);
         if (sw) weight_block(s, sw, m, w, 1);
-        model_jac_block(s, x, n, row0, m, w, J, 1);
+        model_jac_block(s, x, n, row0, m, w, J, 1, 1);
         F77_CALL(dgemv)("N", &m, &P, &one, J, &m, c->v, &inc, &zero, jv, &inc FCONE);
         /* fvv, into fh */
         for (int r = 0; r < m; r++) fh[r] = 2.0 / h * ((fh[r] - w->f[r]) / h - jv[r]);
@@ -548,7 +586,7 @@ void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double 
     for (int row0 = 0; row0 < n; row0 += w.mmax) {
         int m = n - row0 < w.mmax ? n - row0 : w.mmax;
         model_block(s, x, n, row0, m, 1, &w, nthreads);
-        model_jac_block(s, x, n, row0, m, &w, J, nthreads);
+        model_jac_block(s, x, n, row0, m, &w, J, nthreads, 1);
         for (int c = 0; c < P; c++)
             memcpy(out + row0 + (size_t) c * n, J + (size_t) c * m, sizeof(double) * m);
     }

@@ -139,6 +139,8 @@ typedef struct {
     moe_work *work;     /* one per thread (nwork) */
     double **J;         /* one mmax x npar Jacobian block per thread */
     double *A, *g, *sse; /* partial normal equations and SSEs (nparts each) */
+    const double ***cols; /* per thread, the P + 1 columns [J r] of a block */
+    double **gram;      /* per thread, their (P + 1) x (P + 1) Gram matrix */
     double **fh, **jv;  /* one block of f(theta + h v) and of J v per thread */
     double *theta_h;    /* theta + h v (npar) */
     const double *sw;   /* square roots of observation weights (n), or NULL */
@@ -148,7 +150,7 @@ typedef struct {
 void moe_pass_alloc(const moe_spec *s, int n, int nthreads, moe_pass *ps);
 /* One pass over the n rows of x (leading dimension n) at theta: returns the
  * SSE and, when A is not NULL, the upper triangle of A = J'J and g = J'r
- * (r = y - f), accumulated block by block with dsyrk and dgemv; with weights
+ * (r = y - f), accumulated block by block (moe_gram_upper()); with weights
  * (ps->sw) the rows of r and J are multiplied by sqrt(w), which gives
  * sum w r^2, J'WJ and J'Wr. Partials run
  * on up to nthreads threads and are reduced in a fixed order, so the result
@@ -171,6 +173,12 @@ void moe_model_values(const moe_spec *s, const double *x, int n, const double *t
  * never forms it). */
 void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double *theta,
                         double *J, int nthreads);
+
+/* ---- gram.c ---- */
+/* The upper triangle of C'C into G (q x q, leading dimension q), for the q
+ * columns col[0..q-1] of m rows each; the order of every sum is fixed by the
+ * source, so that every clone returns the same bits. */
+void moe_gram_upper(const double *const *col, int q, int m, double *G);
 
 /* ---- lsq.c ---- */
 /* The least-squares problem: minimise sum_r w_r (y_r - f(x_r; theta))^2 over
@@ -236,8 +244,10 @@ int moe_threads_cap(int n);
 /* The kinds of work whose break-even rows were measured. */
 enum { MOE_WORK_PASS = 1, MOE_WORK_EVAL = 2 };
 /* Break-even rows per thread R = R12 (12 / P)^a, from bench/threads.R on the
- * project's 2-core AMD EPYC VM (2026-12-02, bench/threads.out). A pass (the
- * fit) costs about P^2 per row in dsyrk: two threads paid from 500 rows at
+ * project's 2-core AMD EPYC VM (2026-12-02, bench/threads.out, measured when
+ * the pass summed J'J with dsyrk, which cost about twice the Gram kernel that
+ * replaced it, so the break-even rows are now on the low side). A pass (the
+ * fit) costs about P^2 per row in its Gram matrix: two threads paid from 500 rows at
  * P = 110, from about 8000 at P = 12 (between stalls of the shared machine),
  * hence R12 = 4000 and a = 1.25 (R = 251 at P = 110). An evaluation of the
  * model hardly paid at any n or P (medians 0.9 to 1.2 up to 64000 rows), so

@@ -70,7 +70,7 @@ static int forked_child(void)
 }
 
 /* Break-even rows per thread (bench/threads.R; the constants and how they
- * were measured are in moe.h): the pass of the fit (model, Jacobian, dsyrk)
+ * were measured are in moe.h): the pass of the fit (model, Jacobian, Gram matrix)
  * and the model's values alone. A thread pays for itself from a fixed amount
  * of work, and a pass costs about P^2 per row, so R falls as the parameters
  * grow. rows_scale (1 by default; 0 turns the bound off) lets the benchmark

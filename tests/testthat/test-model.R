@@ -263,3 +263,84 @@ test_that("the acceleration's J'fvv is the finite-difference formula on plain-R 
     }
   }
 })
+
+test_that("a pass's J'J and J'r are the Gram matrix of [J r], summed in the documented order", {
+  # src/gram.c sums each entry over rows r in lanes r mod 8, adds the lanes in
+  # order and then the rows past the last whole group of eight. Within one
+  # block (n <= 256 rows is one block) that order is reproduced here in plain
+  # R, whose double arithmetic has neither fused multiply-adds nor extended
+  # precision in `+`, so the pass must agree to the last bit: the order is
+  # what makes every clone of the kernel return the same bits.
+  lane_dot <- function(a, b) {
+    m <- length(a); whole <- m - m %% 8
+    lanes <- numeric(8)
+    r <- 0
+    while (r < whole) {
+      for (l in 1:8) lanes[l] <- lanes[l] + a[r + l] * b[r + l]
+      r <- r + 8
+    }
+    s <- lanes[1]
+    for (l in 2:8) s <- s + lanes[l]
+    if (whole < m) for (i in (whole + 1):m) s <- s + a[i] * b[i]
+    s
+  }
+  set.seed(309)
+  # P = 6 to 18 columns of J, so that P + 1 covers every remainder modulo the
+  # tile of 4; n from 3 rows (no whole group of lanes) to 256 (one block)
+  cases <- list(list(k = 2, d = 1, gating = "softmax", expert = "linear", n = 3L),
+                list(k = 2, d = 1, gating = "sigmoid", expert = "linear", n = 8L),
+                list(k = 3, d = 1, gating = "softmax", expert = "relu", n = 61L),
+                list(k = 3, d = 1, gating = "sigmoid", expert = "gelu", n = 203L),
+                list(k = 3, d = 2, gating = "sigmoid", expert = "linear", n = 100L),
+                list(k = 4, d = 1, gating = "softmax", expert = "tanh", n = 77L),
+                list(k = 3, d = 1, gating = "softmax", expert = "constant", n = 130L),
+                list(k = 3, d = 1, gating = "sigmoid", expert = "constant", n = 256L))
+  seen_q <- integer()
+  for (cs in cases) {
+    ec <- Find(function(e) e$expert == cs$expert, expert_cases)
+    raw <- random_raw(cs$k, cs$d, cs$gating, cs$expert)
+    p <- as_params(raw, cs$gating, ec)
+    x <- matrix(runif(cs$n * cs$d, -1, 1), cs$n, cs$d)
+    y <- moe_mean(p, x) + rnorm(cs$n)
+    spec <- sigmoe:::params_spec(p)
+    theta <- sigmoe:::params_theta(p)
+    J <- unname(moe_jacobian(p, x))
+    r <- y - moe_mean(p, x)
+    P <- ncol(J)
+    seen_q <- c(seen_q, (P + 1) %% 4)
+    ne <- .Call(sigmoe:::C_model_crossprod, spec, theta, x, y, 1L)
+    A <- matrix(0, P, P)
+    for (j in seq_len(P)) for (i in seq_len(j)) A[i, j] <- A[j, i] <- lane_dot(J[, i], J[, j])
+    g <- vapply(seq_len(P), function(j) lane_dot(J[, j], r), 0)
+    label <- sprintf("%s gate, %s experts, k = %d, d = %d, n = %d", cs$gating, cs$expert, cs$k,
+                     cs$d, cs$n)
+    expect_identical(ne$jtj, A, label = label)
+    expect_identical(ne$jtr, g, label = label)
+    # and, independently of the order, the products of R's BLAS
+    expect_equal(ne$jtj, crossprod(J), tolerance = 1e-13, label = label)
+    expect_equal(ne$jtr, drop(crossprod(J, r)), tolerance = 1e-13, label = label)
+  }
+  expect_setequal(seen_q, 0:3)
+})
+
+test_that("over many blocks and with weights, a pass's J'J and J'r equal crossprod() of J", {
+  set.seed(310)
+  for (cs in list(list(k = 3, d = 1, gating = "sigmoid", expert = "linear", n = 40001L),
+                  list(k = 5, d = 3, gating = "softmax", expert = "relu", n = 20003L))) {
+    ec <- Find(function(e) e$expert == cs$expert, expert_cases)
+    raw <- random_raw(cs$k, cs$d, cs$gating, cs$expert)
+    p <- as_params(raw, cs$gating, ec)
+    x <- matrix(runif(cs$n * cs$d, -1, 1), cs$n, cs$d)
+    y <- moe_mean(p, x) + rnorm(cs$n)
+    w <- runif(cs$n, 0.5, 2)
+    J <- unname(moe_jacobian(p, x))
+    r <- y - moe_mean(p, x)
+    ctl <- sigmoe:::lsq_control_vector(moe_control())
+    ctl[["maxit"]] <- 0 # the start's normal equations, no step
+    run <- .Call(sigmoe:::C_lsq_fit, sigmoe:::params_spec(p), sigmoe:::params_theta(p), x, y,
+                 ctl, NULL, NULL, sqrt(w))
+    expect_equal(run$sse, sum(w * r^2), tolerance = 1e-12)
+    expect_equal(run$jtj, crossprod(J * sqrt(w)), tolerance = 1e-12)
+    expect_equal(run$jtr, drop(crossprod(J * w, r)), tolerance = 1e-12)
+  }
+})
