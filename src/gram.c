@@ -5,8 +5,9 @@
  * This is the fit's inner product. BLAS's dsyrk (with dgemv for J'r) serves
  * it poorly here: the blocks have a few hundred to a few thousand rows and
  * 10 to 50 columns, where its packing copies cost as much as the products
- * (38% of a study's time went to dsyrk, 14 points of it to the copies).
- * bench/gram.R measures the two side by side.
+ * (38% of a study's time went to dsyrk, 14 points of it to the copies:
+ * bench/profile.sh). bench/study-ab.R and bench/fit.R measure the fit before
+ * and after.
  *
  * Each entry is summed in MOE_GRAM_LANES interleaved partial sums (row r goes
  * to lane r mod MOE_GRAM_LANES), which are added in lane order, then the rows
