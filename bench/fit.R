@@ -446,8 +446,9 @@ rule("Linearity in n: sigmoe time per iteration and per normal-equation pass")
 cat(paste0(
   "per_iter: fit time / accepted iterations (includes rejected trial passes); per_eval: fit\n",
   "  time / model passes.\n",
-  "pass: one call of the C normal-equation pass (SSE, J'J by dsyrk, J'r by dgemv over row\n",
-  "  blocks) at the start: the work of one iteration; median (min) of 9 batches.\n",
+  "pass: one call of the C normal-equation pass (SSE, J'J and J'r by the Gram kernel of\n",
+  "  src/gram.c over row blocks) at the start: the work of one iteration; median (min) of 9\n",
+  "  batches.\n",
   "ns/row: time / n, which should be flat in n when the cost is linear.\n"))
 spec <- sigmoe:::params_spec(start)
 th0 <- unname(theta0)
@@ -476,17 +477,19 @@ cat(sprintf("ns/row at the largest n over ns/row at each n (1 = linear):\n  per 
 
 # ---- BLAS share ---------------------------------------------------------------
 
-rule("Share of BLAS in one iteration, and distance to a single dsyrk")
+rule("One iteration against the same products by BLAS, and distance to a single dsyrk")
 cat(paste0(
   "Method: at the start parameters, time (threads = 1 for sigmoe; BLAS threads as above)\n",
   "  pass  = .Call(C_model_crossprod): gates, experts, residuals, Jacobian block fill, then\n",
-  "          dsyrk (J'J) and dgemv (J'r) per row block: one iteration's work;\n",
+  "          the Gram matrix of [J r] (J'J and J'r, src/gram.c) per row block: one\n",
+  "          iteration's work (up to sigmoe 0.1.0: dsyrk and dgemv per row block);\n",
   "  eval  = .Call(C_model_sse): the SSE-only pass (what a rejected LM step costs);\n",
   "  dsyrk = crossprod(J) with J = moe_jacobian(start, x), n x P, options(matprod = \"blas\"):\n",
   "          ONE dsyrk over the whole matrix (R's symcrossprod);\n",
   "  dgemv = crossprod(J, r): one dgemv over the whole matrix.\n",
-  "  fraction in BLAS = (dsyrk + dgemv) / pass  (whole-matrix calls stand in for the\n",
-  "  blocked calls inside the pass, which cover the same n x P rows);\n",
+  "  blas_fraction = (dsyrk + dgemv) / pass: what BLAS takes for the products the pass\n",
+  "  computes (J'J, J'r over the same n x P rows), as whole-matrix calls, relative to the\n",
+  "  whole pass (until 0.1.0 the pass made these calls itself, block by block);\n",
   "  pass / dsyrk = how far one iteration is from a single dsyrk over the same matrix;\n",
   "  rest = pass - eval - dsyrk - dgemv ~ the Jacobian fill and derivative terms.\n",
   "  Medians of 9 batches; the *_min columns use the minimum of the batches instead.\n"))
@@ -636,7 +639,7 @@ say("   process: VmHWM %.1f MB - R alone %.1f MB = %.1f MB = %.2f x data -> %s",
     if (tg$rss_peak_over_data < 2) "MET" else "NOT MET")
 say("   R heap: data + %.1f MB during the fit = %.2f x data -> %s", tg$heap_peak_above_data_mb,
     tg$heap_peak_over_data, if (tg$heap_peak_over_data < 2) "MET" else "NOT MET")
-say("4. BLAS share of one pass: %s; pass / single dsyrk: %s",
+say("4. the pass's products by BLAS (dsyrk + dgemv) over the pass: %s; pass / single dsyrk: %s",
     paste(sprintf("%.0f%% at n = %g", 100 * blas$blas_fraction, blas$n), collapse = ", "),
     paste(sprintf("%.1fx at n = %g", blas$pass_over_dsyrk, blas$n), collapse = ", "))
 say("\nload average at end: %s; finished %s", loadavg(), format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"))
