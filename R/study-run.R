@@ -218,8 +218,9 @@ study_task_rows <- function(task, setup) {
 }
 
 # Rows per future when the plan starts a process (or a batch job) for each
-# future: about 45 s of one core for the paper's Figure 1 fits (k = 3, d = 1),
-# against the 2.5-4 s a future costs on Slurm.
+# future: 20 to 45 s of one core for the paper's Figure 1 fits (k = 3, d = 1;
+# 22 s in bench/study.out with sigmoe 0.1.1), against the 2.5-4 s a future
+# costs on Slurm.
 study_chunk_rows_default <- 2e7
 
 # Whether the plan's workers outlive a future (sequential, multicore,

@@ -204,8 +204,8 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' [future.batchtools](https://future.batchtools.futureverse.org) and Slurm a
 #' future costs about 2.5-4 s (submission, start of R, polling) before it
 #' computes anything. `chunk_rows` makes each job carry enough work to pay for
-#' that: by default about 2e7 rows fitted per job (some 45 s of one core for
-#' fits with k = 3 and d = 1), so that the paper's Figure 1 study (7.4e7 rows)
+#' that: by default about 2e7 rows fitted per job (some 20 to 45 s of one core
+#' for fits with k = 3 and d = 1, by the machine's load), so that the paper's Figure 1 study (7.4e7 rows)
 #' runs as 4 jobs. Take fewer rows per job to use more cores, more to pay
 #' for a slower queue; a job must finish within its walltime.
 #'
