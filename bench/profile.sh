@@ -44,7 +44,7 @@ for arg in "$@"; do
   SIGMOE_LIB="$lib" perf record -q -o "$work/perf.data" Rscript "$work/study.R" >> "$out" 2> "$work/err" ||
     { cat "$work/err" >&2; exit 1; }
   perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio > "$work/report" 2> /dev/null
-  grep -E '^ +[0-9.]+%' "$work/report" | sed -E 's/ +- +-$//; s/ +$//' > "$work/top"
+  grep -E '^ +[0-9.]+%' "$work/report" | sed -E 's/ +$//; s/ +- +-$//' > "$work/top"
   head -15 "$work/top" >> "$out"
 done
 cat "$out"
