@@ -5,7 +5,8 @@
 set -euo pipefail
 pkgs="libopenblas0-pthread pandoc qpdf r-cran-testthat r-cran-roxygen2 r-cran-knitr
       r-cran-rmarkdown r-cran-future r-cran-future.apply r-cran-progressr
-      r-cran-minpack.lm r-cran-ggplot2 r-cran-mass r-cran-generics"
+      r-cran-minpack.lm r-cran-ggplot2 r-cran-mass r-cran-generics
+      r-cran-future.batchtools"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
