@@ -5,7 +5,7 @@
  * This is the fit's inner product. BLAS's dsyrk (with dgemv for J'r) serves
  * it poorly here: the blocks have a few hundred to a few thousand rows and
  * 10 to 50 columns, where its packing copies cost as much as the products
- * (38% of a study's time went to dsyrk, 14 points of it to the copies:
+ * (39% of a study's time went to dsyrk, 14 points of it to the copies:
  * bench/profile.sh). bench/study-ab.R and bench/fit.R measure the fit before
  * and after.
  *
@@ -22,14 +22,35 @@
 #define MOE_GRAM_LANES 8
 #define MOE_GRAM_TILE 4
 
-/* out[a][b] = sum over rows of x_a y_b, for four columns x and four y.
- * Inlined into each clone of moe_gram_upper(), so that it is compiled for the
- * clone's instruction set (a function of its own would be the baseline's). */
+/* The kernels below are inlined into each clone of moe_gram_upper(), so that
+ * they are compiled for the clone's instruction set (a function of their own
+ * would be the baseline's). */
 #if defined(__GNUC__)
 #define MOE_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define MOE_ALWAYS_INLINE inline
 #endif
+
+/* The total of one entry: its lanes c in order, then the rows of x y past the
+ * last whole group of lanes (from `whole` to m), in row order. */
+static MOE_ALWAYS_INLINE double lane_total(const double *c, const double *x, const double *y,
+                                           int whole, int m)
+{
+    double s = c[0];
+    for (int l = 1; l < MOE_GRAM_LANES; l++) s += c[l];
+    for (int r = whole; r < m; r++) s += x[r] * y[r];
+    return s;
+}
+
+/* The four columns of the tile that starts at column `first`; past the last
+ * of the q columns, the last one again. */
+static inline void tile_columns(const double *const *col, int q, int first,
+                                const double *out[MOE_GRAM_TILE])
+{
+    for (int a = 0; a < MOE_GRAM_TILE; a++) out[a] = col[first + a < q ? first + a : q - 1];
+}
+
+/* out[a][b] = sum over rows of x_a y_b, for four columns x and four y. */
 static MOE_ALWAYS_INLINE void gram_tile(const double *const *xc, const double *const *yc, int m,
                              double out[MOE_GRAM_TILE][MOE_GRAM_TILE])
 {
@@ -54,19 +75,12 @@ static MOE_ALWAYS_INLINE void gram_tile(const double *const *xc, const double *c
             c30[l] += a3 * b0; c31[l] += a3 * b1; c32[l] += a3 * b2; c33[l] += a3 * b3;
         }
     }
-    /* the lanes in order, then the rows past the last whole group */
-#define MOE_GRAM_SUM(c, a, b)                                                  \
-    do {                                                                       \
-        double s_ = c[0];                                                      \
-        for (int l = 1; l < L; l++) s_ += c[l];                                \
-        for (int r = whole; r < m; r++) s_ += x##a[r] * y##b[r];               \
-        out[a][b] = s_;                                                        \
-    } while (0)
-    MOE_GRAM_SUM(c00, 0, 0); MOE_GRAM_SUM(c01, 0, 1); MOE_GRAM_SUM(c02, 0, 2); MOE_GRAM_SUM(c03, 0, 3);
-    MOE_GRAM_SUM(c10, 1, 0); MOE_GRAM_SUM(c11, 1, 1); MOE_GRAM_SUM(c12, 1, 2); MOE_GRAM_SUM(c13, 1, 3);
-    MOE_GRAM_SUM(c20, 2, 0); MOE_GRAM_SUM(c21, 2, 1); MOE_GRAM_SUM(c22, 2, 2); MOE_GRAM_SUM(c23, 2, 3);
-    MOE_GRAM_SUM(c30, 3, 0); MOE_GRAM_SUM(c31, 3, 1); MOE_GRAM_SUM(c32, 3, 2); MOE_GRAM_SUM(c33, 3, 3);
-#undef MOE_GRAM_SUM
+#define MOE_GRAM_OUT(a, b) out[a][b] = lane_total(c##a##b, x##a, y##b, whole, m)
+    MOE_GRAM_OUT(0, 0); MOE_GRAM_OUT(0, 1); MOE_GRAM_OUT(0, 2); MOE_GRAM_OUT(0, 3);
+    MOE_GRAM_OUT(1, 0); MOE_GRAM_OUT(1, 1); MOE_GRAM_OUT(1, 2); MOE_GRAM_OUT(1, 3);
+    MOE_GRAM_OUT(2, 0); MOE_GRAM_OUT(2, 1); MOE_GRAM_OUT(2, 2); MOE_GRAM_OUT(2, 3);
+    MOE_GRAM_OUT(3, 0); MOE_GRAM_OUT(3, 1); MOE_GRAM_OUT(3, 2); MOE_GRAM_OUT(3, 3);
+#undef MOE_GRAM_OUT
 }
 
 /* out[a] = sum over rows of x_a y, for four columns x and one y: the last
@@ -89,15 +103,10 @@ static MOE_ALWAYS_INLINE void gram_column(const double *const *xc, const double 
             c2[l] += x2[r + l] * b; c3[l] += x3[r + l] * b;
         }
     }
-#define MOE_GRAM_SUM(c, a)                                                     \
-    do {                                                                       \
-        double s_ = c[0];                                                      \
-        for (int l = 1; l < L; l++) s_ += c[l];                                \
-        for (int r = whole; r < m; r++) s_ += x##a[r] * y0[r];                 \
-        out[a] = s_;                                                           \
-    } while (0)
-    MOE_GRAM_SUM(c0, 0); MOE_GRAM_SUM(c1, 1); MOE_GRAM_SUM(c2, 2); MOE_GRAM_SUM(c3, 3);
-#undef MOE_GRAM_SUM
+    out[0] = lane_total(c0, x0, y0, whole, m);
+    out[1] = lane_total(c1, x1, y0, whole, m);
+    out[2] = lane_total(c2, x2, y0, whole, m);
+    out[3] = lane_total(c3, x3, y0, whole, m);
 }
 
 MOE_CLONES
@@ -110,7 +119,7 @@ void moe_gram_upper(const double *const *col, int q, int m, double *G)
         if (j0 == q - 1) {
             for (int i0 = 0; i0 <= j0; i0 += MOE_GRAM_TILE) {
                 const double *xc[MOE_GRAM_TILE];
-                for (int a = 0; a < MOE_GRAM_TILE; a++) xc[a] = col[i0 + a < q ? i0 + a : q - 1];
+                tile_columns(col, q, i0, xc);
                 double out[MOE_GRAM_TILE];
                 gram_column(xc, col[j0], m, out);
                 for (int a = 0; a < MOE_GRAM_TILE && i0 + a <= j0; a++)
@@ -119,10 +128,10 @@ void moe_gram_upper(const double *const *col, int q, int m, double *G)
             break;
         }
         const double *yc[MOE_GRAM_TILE];
-        for (int b = 0; b < MOE_GRAM_TILE; b++) yc[b] = col[j0 + b < q ? j0 + b : q - 1];
+        tile_columns(col, q, j0, yc);
         for (int i0 = 0; i0 <= j0; i0 += MOE_GRAM_TILE) {
             const double *xc[MOE_GRAM_TILE];
-            for (int a = 0; a < MOE_GRAM_TILE; a++) xc[a] = col[i0 + a < q ? i0 + a : q - 1];
+            tile_columns(col, q, i0, xc);
             double out[MOE_GRAM_TILE][MOE_GRAM_TILE];
             gram_tile(xc, yc, m, out);
             for (int b = 0; b < MOE_GRAM_TILE && j0 + b < q; b++)
