@@ -244,9 +244,10 @@ int moe_threads_cap(int n);
 /* The kinds of work whose break-even rows were measured. */
 enum { MOE_WORK_PASS = 1, MOE_WORK_EVAL = 2 };
 /* Break-even rows per thread R = R12 (12 / P)^a, from bench/threads.R on the
- * project's 2-core AMD EPYC VM (2026-12-02, bench/threads.out, measured when
- * the pass summed J'J with dsyrk, which cost about twice the Gram kernel that
- * replaced it, so the break-even rows are now on the low side). A pass (the
+ * project's 2-core AMD EPYC VM (2026-12-02, with sigmoe 0.1.0, whose pass
+ * summed J'J with dsyrk; bench/threads.out holds the run of 0.1.1, whose
+ * cheaper pass at P = 12 paid from 8,000 rows per thread, while whole fits at
+ * n = 1e4 still took 0.71 of one thread's time, so the constants stay). A pass (the
  * fit) costs about P^2 per row in its Gram matrix: two threads paid from 500 rows at
  * P = 110, from about 8000 at P = 12 (between stalls of the shared machine),
  * hence R12 = 4000 and a = 1.25 (R = 251 at P = 110). An evaluation of the
