@@ -55,3 +55,9 @@ void R_init_sigmoe(DllInfo *dll)
     R_forceSymbols(dll, TRUE);
     moe_threads_init();
 }
+
+void R_unload_sigmoe(DllInfo *dll)
+{
+    (void) dll;
+    moe_losses_release();
+}

@@ -9,6 +9,7 @@
 #include "adapt.h"
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 #include <Rmath.h>
 #include <float.h>
 
@@ -95,6 +96,32 @@ static double voronoi_terms(int k, int kt, int d, int q,
     return total;
 }
 
+/* The workspace of a study's losses: one allocation per process, grown
+ * when a call needs more and kept for the next (a study calls the losses
+ * once per task, thousands of times, with the same sizes), released when
+ * the package is unloaded. Only R's main thread calls the losses. */
+static double *loss_ws = NULL;
+static size_t loss_ws_len = 0;
+
+static double *loss_workspace(size_t len)
+{
+    if (len > loss_ws_len) {
+        free(loss_ws);
+        loss_ws_len = 0;
+        loss_ws = (double *) malloc(len * sizeof(double));
+        if (!loss_ws) Rf_error("cannot allocate the losses' workspace (%.0f MB)", len * 8.0 / 1048576.0);
+        loss_ws_len = len;
+    }
+    return loss_ws;
+}
+
+void moe_losses_release(void)
+{
+    free(loss_ws);
+    loss_ws = NULL;
+    loss_ws_len = 0;
+}
+
 /* Rows per block of the expert distances: the outputs of a block of rows for
  * every expert stay in cache, and the workspace does not grow with n. */
 #define MOE_LOSS_BLOCK 256
@@ -108,17 +135,22 @@ static int loss_block_rows(int n, int nexp)
 }
 
 /* Expert outputs h(a_i' x + b_i) of k experts at rows [row0, row0 + m) of x
- * (n x d), into H (m x k); T is scratch of the same size. */
+ * (n x d), into H (m x k); T is scratch of the same size. Elementwise, so
+ * the values do not depend on the rows taken together. */
+MOE_CLONES
 static void expert_outputs(int expert, int degree, const double *x, int n, int d,
                            int row0, int m, int k, const double *A, const double *b,
                            double *T, double *H)
 {
     for (int i = 0; i < k; i++) {
-        double *t = T + (size_t) i * m;
-        for (int r = 0; r < m; r++) t[r] = b[i];
+        double *restrict t = T + (size_t) i * m;
+        const double bi = b[i];
+        MOE_SIMD
+        for (int r = 0; r < m; r++) t[r] = bi;
         for (int c = 0; c < d; c++) {
-            double a = A[i + (size_t) c * k];
-            const double *xc = x + (size_t) c * n + row0;
+            const double a = A[i + (size_t) c * k];
+            const double *restrict xc = x + (size_t) c * n + row0;
+            MOE_SIMD
             for (int r = 0; r < m; r++) t[r] += a * xc[r];
         }
     }
@@ -132,38 +164,71 @@ static size_t expert_distances_work(int n, int k, int kt)
     return 2 * m * (size_t) (k + kt) + (size_t) k * kt;
 }
 
+/* Pairs of experts summed together in expert_distances(): their sums stay
+ * in registers, as independent chains of additions. */
+#define MOE_PAIR_GROUP 4
+
+/* S[p] += sum over the m rows, in their order, of (Hi[r] - Htj[r])^2 for
+ * the pairs p = i + k j of one group (np of them; the others repeat the
+ * first and are dropped). */
+static void pair_sums(int np, const double *const *h, const double *const *t, int m, double *S)
+{
+    const double *restrict h0 = h[0], *restrict h1 = h[1], *restrict h2 = h[2], *restrict h3 = h[3];
+    const double *restrict t0 = t[0], *restrict t1 = t[1], *restrict t2 = t[2], *restrict t3 = t[3];
+    double a0 = S[0], a1 = np > 1 ? S[1] : 0.0, a2 = np > 2 ? S[2] : 0.0, a3 = np > 3 ? S[3] : 0.0;
+    for (int r = 0; r < m; r++) {
+        double d0 = h0[r] - t0[r], d1 = h1[r] - t1[r], d2 = h2[r] - t2[r], d3 = h3[r] - t3[r];
+        a0 += d0 * d0;
+        a1 += d1 * d1;
+        a2 += d2 * d2;
+        a3 += d3 * d3;
+    }
+    S[0] = a0;
+    if (np > 1) S[1] = a1;
+    if (np > 2) S[2] = a2;
+    if (np > 3) S[3] = a3;
+}
+
 /* L2(mu) distances between expert functions, estimated on the n rows of x:
  * D[i + k j] = sqrt(mean_r (h(x_r, eta_i) - h(x_r, eta*_j))^2), i over the k
  * fitted experts (A k x d, b), j over the kt true ones (At, bt). The rows are
  * taken in blocks, and every sum runs over the rows in their order, so the
- * result does not depend on the block size. work holds
- * expert_distances_work(n, k, kt) doubles. */
+ * result does not depend on the block size. Htall, when not NULL, holds the
+ * true experts' outputs at all n rows (n x kt, expert_outputs() of At, bt),
+ * which are then not recomputed. work holds expert_distances_work(n, k, kt)
+ * doubles. */
 static void expert_distances(int expert, int degree, const double *x, int n, int d,
                              int k, const double *A, const double *b,
                              int kt, const double *At, const double *bt,
-                             double *D, double *work)
+                             const double *Htall, double *D, double *work)
 {
-    int mmax = loss_block_rows(n, k + kt);
+    int mmax = loss_block_rows(n, k + kt), npair = k * kt;
     double *H = work, *Ht = H + (size_t) mmax * k;
     double *T = Ht + (size_t) mmax * kt, *S = T + (size_t) mmax * (k + kt);
-    for (size_t l = 0; l < (size_t) k * kt; l++) S[l] = 0.0;
+    for (int l = 0; l < npair; l++) S[l] = 0.0;
     for (int row0 = 0; row0 < n; row0 += mmax) {
         int m = n - row0 < mmax ? n - row0 : mmax;
         expert_outputs(expert, degree, x, n, d, row0, m, k, A, b, T, H);
-        expert_outputs(expert, degree, x, n, d, row0, m, kt, At, bt, T, Ht);
-        /* row by row over all pairs: the k kt sums are independent chains
-         * of additions, each still in the order of the rows */
-        for (int r = 0; r < m; r++)
-            for (int j = 0; j < kt; j++) {
-                double hj = Ht[r + (size_t) j * m];
-                double *Sj = S + (size_t) j * k;
-                for (int i = 0; i < k; i++) {
-                    double dv = H[r + (size_t) i * m] - hj;
-                    Sj[i] += dv * dv;
-                }
+        const double *hts = Ht;
+        size_t ldt = (size_t) m;
+        if (Htall) {
+            hts = Htall + row0;
+            ldt = (size_t) n;
+        } else {
+            expert_outputs(expert, degree, x, n, d, row0, m, kt, At, bt, T, Ht);
+        }
+        for (int p0 = 0; p0 < npair; p0 += MOE_PAIR_GROUP) {
+            int np = npair - p0 < MOE_PAIR_GROUP ? npair - p0 : MOE_PAIR_GROUP;
+            const double *h[MOE_PAIR_GROUP], *t[MOE_PAIR_GROUP];
+            for (int q = 0; q < MOE_PAIR_GROUP; q++) {
+                int p = p0 + (q < np ? q : 0);
+                h[q] = H + (size_t) (p % k) * m;
+                t[q] = hts + (size_t) (p / k) * ldt;
             }
+            pair_sums(np, h, t, m, S + p0);
+        }
     }
-    for (size_t l = 0; l < (size_t) k * kt; l++) D[l] = n > 0 ? sqrt(S[l] / n) : 0.0;
+    for (int l = 0; l < npair; l++) D[l] = n > 0 ? sqrt(S[l] / n) : 0.0;
 }
 
 /* min() of R over v[0..len): NaN wins over numbers (and NA over NaN). */
@@ -301,8 +366,8 @@ SEXP C_losses_expert(SEXP expert, SEXP degree, SEXP x, SEXP A, SEXP b, SEXP At, 
     moe_check_real(At, (R_xlen_t) kt * d, "At");
     SEXP D = PROTECT(Rf_allocMatrix(REALSXP, k, kt));
     double *work = (double *) R_alloc(expert_distances_work(n, k, kt), sizeof(double));
-    expert_distances(ex, p, REAL(x), n, d, k, REAL(A), REAL(b), kt, REAL(At), REAL(bt),
-                      REAL(D), work);
+    expert_distances(ex, p, REAL(x), n, d, k, REAL(A), REAL(b), kt, REAL(At), REAL(bt), NULL,
+                     REAL(D), work);
     UNPROTECT(1);
     return D;
 }
@@ -358,6 +423,7 @@ SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which)
 
     /* check every gate and size one workspace for the largest */
     size_t nwork = 1, niwork = 1;
+    int ktmax = 0;
     for (int g = 0; g < ng; g++) {
         SEXP fit = VECTOR_ELT(fits, g), tg = VECTOR_ELT(targets, g);
         if (Rf_isNull(fit)) continue;
@@ -380,12 +446,24 @@ SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which)
         kk = kk > ktv ? kk : ktv;
         size_t need = (size_t) s.k * (2 * (size_t) dx + 3) + 2 * (size_t) s.k * (2 * (size_t) dx + 1) +
             4 * (size_t) kk + (size_t) s.k * kt + expert_distances_work(n, s.k, kt) +
-            (size_t) (n > 0 ? n : 1);
+            (size_t) (n > 0 ? n : 1) + moe_model_values_work(&s, n);
         if (need > nwork) nwork = need;
         if ((size_t) s.k + kk > niwork) niwork = (size_t) s.k + kk;
+        if (kt > ktmax) ktmax = kt;
     }
-    double *work = (double *) R_alloc(nwork, sizeof(double));
+    /* the workspace: the true experts' outputs on x (n x kt) with a copy of
+     * the (At, bt) they come from, scratch for computing them, then each
+     * gate's arrays */
+    size_t nht = want_e ? (size_t) n * ktmax + (size_t) ktmax * (dx + 1) : 0,
+        nscratch = want_e ? 2 * (size_t) MOE_LOSS_BLOCK * ktmax : 0;
+    double *ht_all = loss_workspace(nht + nscratch + nwork), *ht_scratch = ht_all + nht,
+        *work = ht_scratch + nscratch;
     int *iwork = (int *) R_alloc(niwork, sizeof(int));
+    /* the true experts' outputs are computed for the first gate that asks,
+     * and kept while the next gates' true experts are the same (in a study
+     * they are: one truth, every gate); the key is the expert, its degree
+     * and (kt, At, bt) */
+    int ht_kt = 0, ht_expert = -1, ht_degree = -1;
 
     SEXP out = PROTECT(Rf_allocVector(VECSXP, ng));
     for (int g = 0; g < ng; g++) {
@@ -433,12 +511,30 @@ SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which)
             const double *loct = target_real(ee, 2, (R_xlen_t) kt * qc, "expert loc");
             double *D = rest, *ework = D + (size_t) k * kt;
             voronoi_cells(k, kt, qc, locc, loct, cell);
-            expert_distances(s.expert, s.degree, REAL(x), n, d, k, A, b, kt, At, bt, D, ework);
+            double *ht_src = ht_all + (size_t) n * kt;
+            if (ht_kt != kt || ht_expert != s.expert || ht_degree != s.degree ||
+                memcmp(ht_src, At, sizeof(double) * kt * d) ||
+                memcmp(ht_src + (size_t) kt * d, bt, sizeof(double) * kt)) {
+                double *T = ht_scratch, *Hb = T + (size_t) MOE_LOSS_BLOCK * kt;
+                for (int row0 = 0; row0 < n; row0 += MOE_LOSS_BLOCK) {
+                    int m = n - row0 < MOE_LOSS_BLOCK ? n - row0 : MOE_LOSS_BLOCK;
+                    expert_outputs(s.expert, s.degree, REAL(x), n, d, row0, m, kt, At, bt, T, Hb);
+                    for (int j = 0; j < kt; j++)
+                        memcpy(ht_all + row0 + (size_t) j * n, Hb + (size_t) j * m,
+                               sizeof(double) * m);
+                }
+                memcpy(ht_src, At, sizeof(double) * kt * d);
+                memcpy(ht_src + (size_t) kt * d, bt, sizeof(double) * kt);
+                ht_kt = kt;
+                ht_expert = s.expert;
+                ht_degree = s.degree;
+            }
+            expert_distances(s.expert, s.degree, REAL(x), n, d, k, A, b, kt, At, bt, ht_all, D, ework);
             expert_cell_errors(k, kt, D, cell, r + 2);
         }
         if (want_l && n > 0) {
             double *f = rest;
-            moe_model_values(&s, REAL(x), n, REAL(theta), f, NULL, NULL, 1);
+            moe_model_values_in(&s, REAL(x), n, REAL(theta), f, NULL, NULL, 1, f + n);
             r[1] = sqrt(r_mean_sqdiff(f, REAL(f_true), n));
         }
     }

@@ -103,24 +103,41 @@ int moe_block_rows(int n, int npar)
     return m > 0 ? m : 1;
 }
 
+/* Doubles of a moe_work for blocks of mmax rows (work_carve()): every array
+ * rounded up to 8 doubles, so that each starts 64 bytes after the last. */
+static size_t pad8(size_t len) { return (len + 7) & ~(size_t) 7; }
+
+static size_t work_doubles(const moe_spec *s, int mmax)
+{
+    size_t k = s->k, d = s->d, mk = pad8((size_t) mmax * k);
+    return 3 * pad8(k) + 2 * pad8(k * d) + (s->outw ? mk : 0) + 7 * mk + pad8(mmax);
+}
+
+/* The arrays of w, laid out in mem (work_doubles(s, mmax) doubles). */
+static void work_carve(const moe_spec *s, int mmax, moe_work *w, double *mem)
+{
+    size_t k = s->k, d = s->d, mk = pad8((size_t) mmax * k);
+    w->mmax = mmax;
+    w->beta0 = mem; mem += pad8(k);
+    w->B1 = mem; mem += pad8(k * d);
+    w->A = mem; mem += pad8(k * d);
+    w->b = mem; mem += pad8(k);
+    w->c = mem; mem += pad8(k);
+    w->HC = NULL;
+    if (s->outw) { w->HC = mem; mem += mk; }
+    w->Z = mem; mem += mk;
+    w->T = mem; mem += mk;
+    w->G = mem; mem += mk;
+    w->H = mem; mem += mk;
+    w->DH = mem; mem += mk;
+    w->U = mem; mem += mk;
+    w->V = mem; mem += mk;
+    w->f = mem;
+}
+
 static void work_alloc(const moe_spec *s, int mmax, moe_work *w)
 {
-    size_t k = s->k, d = s->d, mk = (size_t) mmax * k;
-    w->mmax = mmax;
-    w->beta0 = (double *) R_alloc(k, sizeof(double));
-    w->B1 = (double *) R_alloc(k * d, sizeof(double));
-    w->A = (double *) R_alloc(k * d, sizeof(double));
-    w->b = (double *) R_alloc(k, sizeof(double));
-    w->c = (double *) R_alloc(k, sizeof(double));
-    w->HC = s->outw ? (double *) R_alloc(mk, sizeof(double)) : NULL;
-    w->Z = (double *) R_alloc(mk, sizeof(double));
-    w->T = (double *) R_alloc(mk, sizeof(double));
-    w->G = (double *) R_alloc(mk, sizeof(double));
-    w->H = (double *) R_alloc(mk, sizeof(double));
-    w->DH = (double *) R_alloc(mk, sizeof(double));
-    w->U = (double *) R_alloc(mk, sizeof(double));
-    w->V = (double *) R_alloc(mk, sizeof(double));
-    w->f = (double *) R_alloc(mmax, sizeof(double));
+    work_carve(s, mmax, w, (double *) R_alloc(work_doubles(s, mmax), sizeof(double)));
 }
 
 static void work_set(const moe_spec *s, const double *theta, moe_work *w)
@@ -550,14 +567,27 @@ double moe_model_pass(const moe_spec *s, const double *x, const double *y,
 /* Evaluations outside the passes pin BLAS (dgemm of the linear predictors,
  * d > MOE_DIRECT_MAX_D) to one thread too, so that no value depends on the
  * BLAS's thread count. */
+size_t moe_model_values_work(const moe_spec *s, int n)
+{
+    return work_doubles(s, moe_block_rows(n > 0 ? n : 1, s->npar));
+}
+
 void moe_model_values(const moe_spec *s, const double *x, int n, const double *theta,
                       double *f, double *G, double *H, int nthreads)
+{
+    if (n < 1) return;
+    moe_model_values_in(s, x, n, theta, f, G, H, nthreads,
+                        (double *) R_alloc(moe_model_values_work(s, n), sizeof(double)));
+}
+
+void moe_model_values_in(const moe_spec *s, const double *x, int n, const double *theta,
+                         double *f, double *G, double *H, int nthreads, double *mem)
 {
     if (n < 1) return;
     nthreads = moe_threads_rows(nthreads, n, s->npar, MOE_WORK_EVAL);
     int prev = moe_blas_threads_set(1);
     moe_work w;
-    work_alloc(s, moe_block_rows(n, s->npar), &w);
+    work_carve(s, moe_block_rows(n, s->npar), &w, mem);
     work_set(s, theta, &w);
     for (int row0 = 0; row0 < n; row0 += w.mmax) {
         int m = n - row0 < w.mmax ? n - row0 : w.mmax;

@@ -169,6 +169,11 @@ void moe_model_pass_dir2(const moe_spec *s, const double *x, const double *theta
  * (n x k each) at the n rows of x. */
 void moe_model_values(const moe_spec *s, const double *x, int n, const double *theta,
                       double *f, double *G, double *H, int nthreads);
+/* The same in a workspace of the caller: mem holds moe_model_values_work(s, n)
+ * doubles (moe_model_values() takes them from R_alloc). */
+size_t moe_model_values_work(const moe_spec *s, int n);
+void moe_model_values_in(const moe_spec *s, const double *x, int n, const double *theta,
+                         double *f, double *G, double *H, int nthreads, double *mem);
 /* The full n x npar Jacobian of f at theta (for users and tests: the fit
  * never forms it). */
 void moe_model_jacobian(const moe_spec *s, const double *x, int n, const double *theta,
@@ -237,6 +242,8 @@ const char *moe_lsq_message(int code);
 int moe_blas_threads_set(int n);
 /* Record the loading process (R_init_sigmoe). */
 void moe_threads_init(void);
+/* Frees the workspace the study losses keep between calls (losses.c). */
+void moe_losses_release(void);
 /* The OpenMP threads that may be used when n are asked for (the rule is in
  * threads.c): at most the processors, OpenMP's thread limit and the free
  * cores; 1 in a forked child. Reads the load: R's main thread only. */

@@ -130,6 +130,46 @@ test_that("the C losses equal the R losses for every gate and expert", {
   }
 })
 
+test_that("the C losses of several gates in one call equal those of one gate at a time", {
+  # one call computes the true experts' outputs once and keeps them while the
+  # next gates' true experts are the same, in a workspace kept between
+  # calls: gates with other truths (more experts, other parameters, another
+  # expert with the same parameters), the same
+  # truth again after another, and calls of growing and shrinking size must
+  # all give what each gate gives alone, which is the R reference
+  set.seed(5)
+  one <- function(fitp, tg, other, x, f_true)
+    sigmoe:::study_losses(list(list(sigmoe:::params_spec(fitp), unname(sigmoe:::params_theta(fitp)))),
+                          list(sigmoe:::study_loss_target(tg, other, fitp$gating)), x, f_true,
+                          c("voronoi", "expert_error", "l2"))[[1]]
+  draw <- function(k, g = "sigmoid", e = "relu")
+    moe_params(beta0 = stats::rnorm(k), beta1 = matrix(stats::rnorm(k, sd = 2), k),
+               a = matrix(stats::rnorm(k), k), b = stats::rnorm(k), gating = g, expert = e)
+  for (n in c(1000L, 37L, 5000L, 300L)) {
+    x <- matrix(stats::runif(n, -1, 1), ncol = 1)
+    t2 <- draw(2L)
+    t3 <- draw(3L)
+    t2b <- t2
+    t2b$a[2] <- t2b$a[2] + 0.5
+    # the same numbers with another expert: outputs to compute anew
+    t2g <- moe_params(beta0 = t2$beta0, beta1 = t2$beta1, a = t2$a, b = t2$b,
+                      gating = "sigmoid", expert = "gelu")
+    truths <- list(t2, t2, t3, t2, t2b, t2b, t2g, t2)
+    fits <- Map(function(k, tr) draw(k, e = tr$expert), c(3L, 1L, 4L, 2L, 3L, 5L, 2L, 3L), truths)
+    f_true <- moe_mean(t2, x)
+    got <- sigmoe:::study_losses(
+      lapply(fits, function(p) list(sigmoe:::params_spec(p), unname(sigmoe:::params_theta(p)))),
+      Map(function(tr) sigmoe:::study_loss_target(tr, tr, "sigmoid"), truths), x, f_true,
+      c("voronoi", "expert_error", "l2"))
+    for (i in seq_along(fits)) {
+      alone <- one(fits[[i]], truths[[i]], truths[[i]], x, f_true)
+      expect_identical(got[[i]], alone, info = paste(n, i))
+      expect_identical(alone, unname(ref_study_losses(fits[[i]], truths[[i]], truths[[i]], x, f_true)),
+                       info = paste(n, i))
+    }
+  }
+})
+
 test_that("the C losses follow R's mean when the sum of squares overflows, and skip what is not asked", {
   set.seed(2)
   x <- matrix(stats::runif(300, -1, 1), ncol = 1)
