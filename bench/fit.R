@@ -569,7 +569,7 @@ if (!all(mem$hwm_reset))
 # the same start: each solver's iterations, final SSE and time, with sigmoe's
 # plain and geodesically accelerated steps beside nls.lm with an R Jacobian
 # (its tolerances are MINPACK's defaults, the usual way it is run). Times are
-# medians of interleaved repetitions.
+# medians of 5 interleaved batches, each of repeated calls for at least 50 ms.
 rule("Small n: sigmoe's steps (plain, accelerated) against nls.lm, n = 1e3, 12 data sets")
 small <- do.call(rbind, lapply(1:12, function(seed) {
   dat <- simulate_data(1e3, seed)
@@ -578,18 +578,29 @@ small <- do.call(rbind, lapply(1:12, function(seed) {
                                                 control = moe_control(maxit = 1000))),
     accel = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
                                                 control = moe_control(maxit = 1000, accel = TRUE))),
+    # the solver's one C call, as moe_fit() makes it (this data needs no
+    # change of coordinates): the fit without its R work
+    c_call = function() sigmoe:::lsq_search(sigmoe:::params_spec(start), unname(theta0), dat$xm, dat$y,
+                                            sigmoe:::lsq_control_vector(moe_control(maxit = 1000))),
     nls.lm = function() quietly(function() minpack.lm::nls.lm(
       par = unname(theta0), fn = resid_r, jac = jac_resid_r,
       control = minpack.lm::nls.lm.control(maxiter = 1000), x = dat$x, y = dat$y))$value)
   res <- lapply(fits, function(f) f())
-  times <- matrix(NA_real_, 5L, 3L, dimnames = list(NULL, names(fits)))
-  for (r in 1:5) for (nm in names(fits)) times[r, nm] <- system.time(fits[[nm]]())[["elapsed"]]
+  # the C call alone is the fit's own search only if it takes the same path
+  if (!identical(res$c_call$iterations, res$plain$convergence$iterations))
+    stop("the C call alone did not repeat moe_fit()'s search (seed ", seed, ")")
+  # each time a median of 5 batches of repeated calls (time_call()): a fit
+  # here takes 1 to 15 ms, near the clock's resolution of 1 ms; the
+  # contenders' batches alternate, so that load hits all alike
+  times <- matrix(NA_real_, 5L, length(fits), dimnames = list(NULL, names(fits)))
+  for (r in 1:5) for (nm in names(fits)) times[r, nm] <- time_call(fits[[nm]], batches = 1L)[["med"]]
   data.frame(seed = seed,
              plain_it = res$plain$convergence$iterations, plain_sse = res$plain$sse,
              accel_it = res$accel$convergence$iterations, accel_sse = res$accel$sse,
              nlslm_it = res$nls.lm$niter, nlslm_sse = sum(res$nls.lm$fvec^2),
              plain_ms = 1e3 * stats::median(times[, "plain"]),
              accel_ms = 1e3 * stats::median(times[, "accel"]),
+             c_call_ms = 1e3 * stats::median(times[, "c_call"]),
              nlslm_ms = 1e3 * stats::median(times[, "nls.lm"]))
 }))
 op <- options(width = 200)
@@ -607,6 +618,12 @@ for (nm in c("plain", "accel")) {
       min(small$nlslm_ms / small[[paste0(nm, "_ms")]]))
   say("      geometric mean SSE ratio to nls.lm: %.6f", exp(mean(log(small[[paste0(nm, "_sse")]] / small$nlslm_sse))))
 }
+stopifnot(all(small$c_call_ms > 0))
+say("plain, the C call alone (the fit without moe_fit()'s R work): speed-up over nls.lm median %.1fx, min %.1fx;",
+    stats::median(small$nlslm_ms / small$c_call_ms), min(small$nlslm_ms / small$c_call_ms))
+say("      moe_fit()'s R work around it: median %.2f ms per fit (range %.2f to %.2f)",
+    stats::median(small$plain_ms - small$c_call_ms), min(small$plain_ms - small$c_call_ms),
+    max(small$plain_ms - small$c_call_ms))
 
 # ---- targets ------------------------------------------------------------------
 
