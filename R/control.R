@@ -48,7 +48,8 @@
 #' reduced system). Other experts ignore the setting. An accepted step costs
 #' two passes over the data instead of one, so it pays where the full solver
 #' needs many more iterations: on the paper's Figure 1 study (`bench/study-ab.R`
-#' in the package sources) it took about 0.6 of the time, and 1% of its
+#' in the package sources) it took about 0.6 of the time (0.47 to 0.63 in
+#' three rounds with sigmoe 0.1.1), and 1% of its
 #' linear-expert fits stopped at `maxit` (12% with the default solver), while
 #' the default search on `MASS::mcycle` (133 rows) took 0.8 to 2.0 times as
 #' long (`bench/strategy-varpro.R`). It is off by default because the over-specified fits of
