@@ -99,7 +99,12 @@ static double voronoi_terms(int k, int kt, int d, int q,
 /* The workspace of a study's losses: one allocation per process, grown
  * when a call needs more and kept for the next (a study calls the losses
  * once per task, thousands of times, with the same sizes), released when
- * the package is unloaded. Only R's main thread calls the losses. */
+ * the package is unloaded. A workspace larger than MOE_LOSS_KEEP doubles
+ * (an evaluation sample of a few hundred thousand points or more, whose
+ * allocation costs little next to the call) is released at the end of its
+ * call, so that a worker does not hold it between tasks. Only R's main
+ * thread calls the losses. */
+#define MOE_LOSS_KEEP ((size_t) 1 << 20)
 static double *loss_ws = NULL;
 static size_t loss_ws_len = 0;
 
@@ -538,6 +543,7 @@ SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which)
             r[1] = sqrt(r_mean_sqdiff(f, REAL(f_true), n));
         }
     }
+    if (loss_ws_len > MOE_LOSS_KEEP) moe_losses_release();
     UNPROTECT(1);
     return out;
 }

@@ -168,6 +168,16 @@ test_that("the C losses of several gates in one call equal those of one gate at 
                        info = paste(n, i))
     }
   }
+  # a sample so large that its workspace is released at the end of the call
+  # (more than 2^20 doubles), then a small one that allocates anew
+  for (n in c(400000L, 500L)) {
+    x <- matrix(stats::runif(n, -1, 1), ncol = 1)
+    t2 <- draw(2L)
+    fit <- draw(3L)
+    f_true <- moe_mean(t2, x)
+    expect_identical(one(fit, t2, t2, x, f_true), unname(ref_study_losses(fit, t2, t2, x, f_true)),
+                     info = n)
+  }
 })
 
 test_that("the C losses follow R's mean when the sum of squares overflows, and skip what is not asked", {
