@@ -485,6 +485,74 @@ sections$adapters_losses <- function() section("loss adapters, malformed", {
   hit(call_c(lx, 1L, 0L, matrix(as.integer(xx), 50), A, bb, A, bb))
 })
 
+# A study's losses in one call (C_losses_study): gates whose truths change
+# from one to the next (kt, parameters, expert), failed fits, evaluation
+# samples from 0 rows to more than the workspace kept between calls, and
+# malformed fits and targets, so that the kept workspace and the true
+# experts' outputs reused between gates are read only where they were written.
+sections$adapters_losses_study <- function() section("study losses, one call for all gates", {
+  ls <- entry("C_losses_study")
+  tgt <- internal("study_loss_target")
+  spec_of <- internal("params_spec")
+  theta_of <- internal("params_theta")
+  draw <- function(k, g, e, d) {
+    deg <- if (e == "polynomial") 2L else NULL
+    b1 <- matrix(stats::rnorm(k * d, sd = 2), k, d)
+    b0 <- stats::rnorm(k)
+    if (g == "softmax") { b1[k, ] <- 0; b0[k] <- 0 }
+    moe_params(beta0 = b0, beta1 = b1, a = if (e == "constant") NULL else matrix(stats::rnorm(k * d), k, d),
+               b = stats::rnorm(k), gating = g, expert = e, degree = deg)
+  }
+  fit_of <- function(p) list(spec_of(p), unname(theta_of(p)))
+  which3 <- list(c(TRUE, TRUE, TRUE), c(FALSE, TRUE, FALSE), c(TRUE, FALSE, TRUE), c(FALSE, FALSE, FALSE))
+  for (n in c(0L, 1L, 7L, 300L, 2600L, 400000L)) for (d in 1:2) {
+    x <- unif_x(n, d)
+    for (e in c("relu", "linear", "gelu", "polynomial", "constant")) {
+      g <- if (n %% 2L) "softmax" else "sigmoid"
+      truths <- list(draw(2L, g, e, d), draw(2L, g, e, d), draw(3L, g, e, d), draw(1L, g, e, d))
+      f_true <- moe_mean(truths[[1L]], x)
+      fits <- lapply(c(3L, 1L, 4L, 2L), function(k) fit_of(draw(k, g, e, d)))
+      fits[[2L]] <- NULL   # a failed fit keeps its place as NULL
+      fits <- append(fits, list(NULL), 1L)
+      targets <- lapply(truths, function(tr) tgt(tr, tr, g))
+      for (w in if (n > 10000L) which3[1L] else which3) hit(call_c(ls, fits, targets, x, f_true, w))
+      if (n > 10000L) next
+      # truths of another expert with the same numbers, then NaN and huge parameters
+      other <- truths[[1L]]; other$expert <- if (e == "gelu") "relu" else "gelu"; other$degree <- NULL
+      hit(call_c(ls, list(fits[[1L]], fits[[1L]]), list(targets[[1L]], tgt(other, other, g)), x, f_true,
+                 c(TRUE, TRUE, TRUE)))
+      bad <- fits[[1L]]; bad[[2L]][1L] <- NaN
+      hit(call_c(ls, list(bad, fits[[1L]]), targets[1:2], x, f_true, c(TRUE, TRUE, TRUE)))
+      bad[[2L]][1L] <- 1e308
+      hit(call_c(ls, list(bad, fits[[1L]]), targets[1:2], x, f_true, c(TRUE, TRUE, TRUE)))
+    }
+  }
+  # malformed: lists of other lengths, targets cut short, x and f_true of
+  # other shapes, which of another length
+  x <- unif_x(50L, 1L)
+  tr <- draw(2L, "sigmoid", "relu", 1L)
+  ok_fit <- fit_of(draw(3L, "sigmoid", "relu", 1L))
+  ok_tg <- tgt(tr, tr, "sigmoid")
+  f_true <- moe_mean(tr, x)
+  hit(call_c(ls, list(ok_fit), list(), x, f_true, c(TRUE, TRUE, TRUE)))
+  hit(call_c(ls, list(ok_fit), list(ok_tg), x, f_true[-1L], c(TRUE, TRUE, TRUE)))
+  hit(call_c(ls, list(ok_fit), list(ok_tg), as.vector(x), f_true, c(TRUE, TRUE, TRUE)))
+  hit(call_c(ls, list(ok_fit), list(ok_tg), unif_x(50L, 2L), f_true, c(TRUE, TRUE, TRUE)))
+  hit(call_c(ls, list(ok_fit), list(ok_tg), x, f_true, c(TRUE, TRUE)))
+  hit(call_c(ls, list(ok_fit[1L]), list(ok_tg), x, f_true, c(TRUE, TRUE, TRUE)))
+  hit(call_c(ls, list(list(ok_fit[[1L]], ok_fit[[2L]][-1L])), list(ok_tg), x, f_true, c(TRUE, TRUE, TRUE)))
+  for (i in 1:2) for (j in seq_along(ok_tg[[i]])) {
+    cut <- ok_tg
+    cut[[i]][[j]] <- cut[[i]][[j]][-1L]
+    hit(call_c(ls, list(ok_fit), list(cut), x, f_true, c(TRUE, TRUE, TRUE)))
+    cut[[i]][[j]] <- NULL
+    hit(call_c(ls, list(ok_fit), list(cut), x, f_true, c(TRUE, TRUE, TRUE)))
+  }
+  hit(call_c(ls, list(ok_fit), list(list(NULL, ok_tg[[2L]])), x, f_true, c(TRUE, TRUE, TRUE)))
+  hit(call_c(ls, list(ok_fit), list(list(ok_tg[[1L]], NULL)), x, f_true, c(TRUE, TRUE, TRUE)))
+  hit(call_c(ls, NULL, NULL, x, f_true, c(TRUE, TRUE, TRUE)))
+})
+
 # ---- 8. a tiny convergence study --------------------------------------------
 sections$study <- function() section("convergence_study", {
   truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1, -1), b = c(0.2, 0.1),
