@@ -1,8 +1,8 @@
 # Digest of sigmoe kernel outputs for bench/clones.sh:
 #   Rscript bench/clones-digest.R LIB OUT.rds fits|nofits
-# model values, Jacobians, gates and experts for every gate x expert at
-# random parameters (gate slopes up to |z| ~ 1000), and with "fits" a short
-# fit of each.
+# model values, Jacobians, gates, experts and a study's built-in losses for
+# every gate x expert at random parameters (gate slopes up to |z| ~ 1000),
+# and with "fits" a short fit of each.
 lib <- commandArgs(TRUE)[1]; out <- commandArgs(TRUE)[2]; fits <- commandArgs(TRUE)[3] == "fits"
 .libPaths(c(lib, .libPaths()))
 suppressPackageStartupMessages(library(sigmoe))
@@ -16,6 +16,11 @@ for (g in c("sigmoid", "softmax", "normalized_sigmoid")) for (e in c("linear","r
   y <- moe_mean(p, x) + rnorm(nrow(x), sd = 0.1)
   key <- paste(g, e)
   res[[key]] <- list(mean = moe_mean(p, x), jac = moe_jacobian(p, x), gates = moe_gates(p, x), experts = moe_experts(p, x))
+  # a study's built-in losses of a shifted measure against p (no draws)
+  q <- p; q$b <- q$b + 0.1
+  res[[key]]$losses <- sigmoe:::study_losses(list(list(sigmoe:::params_spec(q), unname(sigmoe:::params_theta(q)))),
+                                             list(sigmoe:::study_loss_target(p, p, g)), x, moe_mean(p, x),
+                                             c("voronoi", "expert_error", "l2"))
   if (fits) res[[key]]$fit <- sigmoe:::params_theta(coef(moe_fit(x, y, k = 3, gating = g, expert = e, degree = if (e == "polynomial") 3 else NULL, nstart = 2, control = moe_control(maxit = 50))))
 }
 saveRDS(res, out)
