@@ -426,9 +426,15 @@ study_collect <- function(res, pending, chunks, setup, run) {
 default_x_law <- function(n, d) matrix(stats::runif(n * d, -1, 1), n, d)
 
 draw_inputs <- function(law, n, d, arg) {
-  # the default law needs no checks (a study draws inputs for every task)
-  if (identical(law, default_x_law))
-    return(matrix(stats::runif(n * d, -1, 1), n, d, dimnames = list(NULL, paste0("x", seq_len(d)))))
+  # the default law is known to give what is asked: its draws need no checks
+  # (a study draws inputs for every task)
+  x <- if (identical(law, default_x_law)) default_x_law(n, d) else user_inputs(law, n, d, arg)
+  colnames(x) <- paste0("x", seq_len(d))
+  x
+}
+
+# n x d inputs from a user's law, checked.
+user_inputs <- function(law, n, d, arg) {
   # the law is the user's code: its errors say which argument they come from
   x <- tryCatch(law(n, d), error = function(e)
     stop(sprintf("`%s` failed when drawing %d inputs: %s", arg, n, conditionMessage(e)), call. = FALSE))
@@ -439,7 +445,6 @@ draw_inputs <- function(law, n, d, arg) {
                  describe_value(x)), call. = FALSE)
   storage.mode(x) <- "double"
   if (!all_finite(x)) stop(sprintf("`%s` returned non-finite inputs.", arg), call. = FALSE)
-  colnames(x) <- paste0("x", seq_len(d))
   x
 }
 

@@ -571,20 +571,23 @@ if (!all(mem$hwm_reset))
 # (its tolerances are MINPACK's defaults, the usual way it is run). Times are
 # medians of 5 interleaved batches, each of repeated calls for at least 50 ms.
 rule("Small n: sigmoe's steps (plain, accelerated) against nls.lm, n = 1e3, 12 data sets")
+# The contenders on one data set, as functions of no arguments: sigmoe's
+# plain and accelerated steps, its solver's one C call (below), nls.lm.
+c_spec <- sigmoe:::params_spec(start)
+c_ctl <- sigmoe:::lsq_control_vector(moe_control(maxit = 1000))
+small_fits <- function(dat) list(
+  plain = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
+                                              control = moe_control(maxit = 1000))),
+  accel = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
+                                              control = moe_control(maxit = 1000, accel = TRUE))),
+  # the solver's one C call, as moe_fit() makes it (this data needs no
+  # change of coordinates): the fit without its R work
+  c_call = function() sigmoe:::lsq_search(c_spec, unname(theta0), dat$xm, dat$y, c_ctl),
+  nls.lm = function() quietly(function() minpack.lm::nls.lm(
+    par = unname(theta0), fn = resid_r, jac = jac_resid_r,
+    control = minpack.lm::nls.lm.control(maxiter = 1000), x = dat$x, y = dat$y))$value)
 small <- do.call(rbind, lapply(1:12, function(seed) {
-  dat <- simulate_data(1e3, seed)
-  fits <- list(
-    plain = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
-                                                control = moe_control(maxit = 1000))),
-    accel = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
-                                                control = moe_control(maxit = 1000, accel = TRUE))),
-    # the solver's one C call, as moe_fit() makes it (this data needs no
-    # change of coordinates): the fit without its R work
-    c_call = function() sigmoe:::lsq_search(sigmoe:::params_spec(start), unname(theta0), dat$xm, dat$y,
-                                            sigmoe:::lsq_control_vector(moe_control(maxit = 1000))),
-    nls.lm = function() quietly(function() minpack.lm::nls.lm(
-      par = unname(theta0), fn = resid_r, jac = jac_resid_r,
-      control = minpack.lm::nls.lm.control(maxiter = 1000), x = dat$x, y = dat$y))$value)
+  fits <- small_fits(simulate_data(1e3, seed))
   res <- lapply(fits, function(f) f())
   # the C call alone is the fit's own search only if it takes the same path
   if (!identical(res$c_call$iterations, res$plain$convergence$iterations))
@@ -633,14 +636,10 @@ say("      moe_fit()'s R work around it: median %.2f ms per fit (range %.2f to %
 # reached within 1e-6 relative.
 rule("Small n, 200 more data sets (seeds 13 to 212, untimed): where each solver ends")
 wide <- do.call(rbind, lapply(13:212, function(seed) {
-  dat <- simulate_data(1e3, seed)
-  plain <- suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
-                                    control = moe_control(maxit = 1000)))
-  accel <- suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
-                                    control = moe_control(maxit = 1000, accel = TRUE)))
-  lm <- quietly(function() minpack.lm::nls.lm(
-    par = unname(theta0), fn = resid_r, jac = jac_resid_r,
-    control = minpack.lm::nls.lm.control(maxiter = 1000), x = dat$x, y = dat$y))$value
+  fits <- small_fits(simulate_data(1e3, seed))
+  plain <- fits$plain()
+  accel <- fits$accel()
+  lm <- fits$nls.lm()
   data.frame(seed = seed, plain_it = plain$convergence$iterations, plain_sse = plain$sse,
              plain_conv = plain$convergence$converged,
              accel_it = accel$convergence$iterations, accel_sse = accel$sse,

@@ -495,23 +495,15 @@ sections$adapters_losses_study <- function() section("study losses, one call for
   tgt <- internal("study_loss_target")
   spec_of <- internal("params_spec")
   theta_of <- internal("params_theta")
-  draw <- function(k, g, e, d) {
-    deg <- if (e == "polynomial") 2L else NULL
-    b1 <- matrix(stats::rnorm(k * d, sd = 2), k, d)
-    b0 <- stats::rnorm(k)
-    if (g == "softmax") { b1[k, ] <- 0; b0[k] <- 0 }
-    moe_params(beta0 = b0, beta1 = b1, a = if (e == "constant") NULL else matrix(stats::rnorm(k * d), k, d),
-               b = stats::rnorm(k), gating = g, expert = e, degree = deg)
-  }
   fit_of <- function(p) list(spec_of(p), unname(theta_of(p)))
   which3 <- list(c(TRUE, TRUE, TRUE), c(FALSE, TRUE, FALSE), c(TRUE, FALSE, TRUE), c(FALSE, FALSE, FALSE))
   for (n in c(0L, 1L, 7L, 300L, 2600L, 400000L)) for (d in 1:2) {
     x <- unif_x(n, d)
     for (e in c("relu", "linear", "gelu", "polynomial", "constant")) {
       g <- if (n %% 2L) "softmax" else "sigmoid"
-      truths <- list(draw(2L, g, e, d), draw(2L, g, e, d), draw(3L, g, e, d), draw(1L, g, e, d))
+      truths <- list(rand_params(2L, d, g, e), rand_params(2L, d, g, e), rand_params(3L, d, g, e), rand_params(1L, d, g, e))
       f_true <- moe_mean(truths[[1L]], x)
-      fits <- lapply(c(3L, 1L, 4L, 2L), function(k) fit_of(draw(k, g, e, d)))
+      fits <- lapply(c(3L, 1L, 4L, 2L), function(k) fit_of(rand_params(k, d, g, e)))
       fits[[2L]] <- NULL   # a failed fit keeps its place as NULL
       fits <- append(fits, list(NULL), 1L)
       targets <- lapply(truths, function(tr) tgt(tr, tr, g))
@@ -530,8 +522,8 @@ sections$adapters_losses_study <- function() section("study losses, one call for
   # malformed: lists of other lengths, targets cut short, x and f_true of
   # other shapes, which of another length
   x <- unif_x(50L, 1L)
-  tr <- draw(2L, "sigmoid", "relu", 1L)
-  ok_fit <- fit_of(draw(3L, "sigmoid", "relu", 1L))
+  tr <- rand_params(2L, 1L, "sigmoid", "relu")
+  ok_fit <- fit_of(rand_params(3L, 1L, "sigmoid", "relu"))
   ok_tg <- tgt(tr, tr, "sigmoid")
   f_true <- moe_mean(tr, x)
   hit(call_c(ls, list(ok_fit), list(), x, f_true, c(TRUE, TRUE, TRUE)))

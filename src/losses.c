@@ -100,8 +100,8 @@ static double voronoi_terms(int k, int kt, int d, int q,
  * when a call needs more and kept for the next (a study calls the losses
  * once per task, thousands of times, with the same sizes), released when
  * the package is unloaded. A workspace larger than MOE_LOSS_KEEP doubles
- * (an evaluation sample of a few hundred thousand points or more, whose
- * allocation costs little next to the call) is released at the end of its
+ * (an evaluation sample of some 200,000 points or more, whose allocation
+ * costs little next to the call) is released at the end of its
  * call, so that a worker does not hold it between tasks. Only R's main
  * thread calls the losses. */
 #define MOE_LOSS_KEEP ((size_t) 1 << 20)
@@ -234,6 +234,27 @@ static void expert_distances(int expert, int degree, const double *x, int n, int
         }
     }
     for (int l = 0; l < npair; l++) D[l] = n > 0 ? sqrt(S[l] / n) : 0.0;
+}
+
+/* The true experts' outputs at the n rows of x into Ht (n x kt), unless
+ * they are there already: key[0..2] = (kt, expert, degree) and
+ * par = (At, bt) record what Ht was computed from (key[0] = 0: nothing yet).
+ * par holds kt (d + 1) doubles, T is scratch of n kt. In a study every gate
+ * has the same truth, so the outputs are computed once per call. */
+static void true_outputs(int expert, int degree, const double *x, int n, int d, int kt,
+                         const double *At, const double *bt, double *Ht, int *key, double *par,
+                         double *T)
+{
+    size_t na = (size_t) kt * d;
+    if (key[0] == kt && key[1] == expert && key[2] == degree &&
+        !memcmp(par, At, sizeof(double) * na) && !memcmp(par + na, bt, sizeof(double) * kt))
+        return;
+    expert_outputs(expert, degree, x, n, d, 0, n, kt, At, bt, T, Ht);
+    memcpy(par, At, sizeof(double) * na);
+    memcpy(par + na, bt, sizeof(double) * kt);
+    key[0] = kt;
+    key[1] = expert;
+    key[2] = degree;
 }
 
 /* min() of R over v[0..len): NaN wins over numbers (and NA over NaN). */
@@ -456,19 +477,14 @@ SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which)
         if ((size_t) s.k + kk > niwork) niwork = (size_t) s.k + kk;
         if (kt > ktmax) ktmax = kt;
     }
-    /* the workspace: the true experts' outputs on x (n x kt) with a copy of
-     * the (At, bt) they come from, scratch for computing them, then each
-     * gate's arrays */
-    size_t nht = want_e ? (size_t) n * ktmax + (size_t) ktmax * (dx + 1) : 0,
-        nscratch = want_e ? 2 * (size_t) MOE_LOSS_BLOCK * ktmax : 0;
-    double *ht_all = loss_workspace(nht + nscratch + nwork), *ht_scratch = ht_all + nht,
-        *work = ht_scratch + nscratch;
+    /* the workspace: the true experts' outputs on x (n x kt), the (At, bt)
+     * they come from and scratch for computing them (true_outputs()), then
+     * each gate's arrays */
+    size_t nht = want_e ? (size_t) ktmax * (2 * (size_t) n + dx + 1) : 0;
+    double *ht = loss_workspace(nht + nwork), *ht_par = ht + (size_t) n * ktmax,
+        *ht_scratch = ht_par + (size_t) ktmax * (dx + 1), *work = ht + nht;
     int *iwork = (int *) R_alloc(niwork, sizeof(int));
-    /* the true experts' outputs are computed for the first gate that asks,
-     * and kept while the next gates' true experts are the same (in a study
-     * they are: one truth, every gate); the key is the expert, its degree
-     * and (kt, At, bt) */
-    int ht_kt = 0, ht_expert = -1, ht_degree = -1;
+    int ht_key[3] = {0, -1, -1};
 
     SEXP out = PROTECT(Rf_allocVector(VECSXP, ng));
     for (int g = 0; g < ng; g++) {
@@ -516,25 +532,8 @@ SEXP C_losses_study(SEXP fits, SEXP targets, SEXP x, SEXP f_true, SEXP which)
             const double *loct = target_real(ee, 2, (R_xlen_t) kt * qc, "expert loc");
             double *D = rest, *ework = D + (size_t) k * kt;
             voronoi_cells(k, kt, qc, locc, loct, cell);
-            double *ht_src = ht_all + (size_t) n * kt;
-            if (ht_kt != kt || ht_expert != s.expert || ht_degree != s.degree ||
-                memcmp(ht_src, At, sizeof(double) * kt * d) ||
-                memcmp(ht_src + (size_t) kt * d, bt, sizeof(double) * kt)) {
-                double *T = ht_scratch, *Hb = T + (size_t) MOE_LOSS_BLOCK * kt;
-                for (int row0 = 0; row0 < n; row0 += MOE_LOSS_BLOCK) {
-                    int m = n - row0 < MOE_LOSS_BLOCK ? n - row0 : MOE_LOSS_BLOCK;
-                    expert_outputs(s.expert, s.degree, REAL(x), n, d, row0, m, kt, At, bt, T, Hb);
-                    for (int j = 0; j < kt; j++)
-                        memcpy(ht_all + row0 + (size_t) j * n, Hb + (size_t) j * m,
-                               sizeof(double) * m);
-                }
-                memcpy(ht_src, At, sizeof(double) * kt * d);
-                memcpy(ht_src + (size_t) kt * d, bt, sizeof(double) * kt);
-                ht_kt = kt;
-                ht_expert = s.expert;
-                ht_degree = s.degree;
-            }
-            expert_distances(s.expert, s.degree, REAL(x), n, d, k, A, b, kt, At, bt, ht_all, D, ework);
+            true_outputs(s.expert, s.degree, REAL(x), n, d, kt, At, bt, ht, ht_key, ht_par, ht_scratch);
+            expert_distances(s.expert, s.degree, REAL(x), n, d, k, A, b, kt, At, bt, ht, D, ework);
             expert_cell_errors(k, kt, D, cell, r + 2);
         }
         if (want_l && n > 0) {

@@ -71,3 +71,6 @@ outcome_study <- function() {
   st$results <- grid
   st
 }
+
+# A fitted measure as the study's losses take it (study_losses()): list(spec, theta).
+loss_fit <- function(p) list(sigmoe:::params_spec(p), unname(sigmoe:::params_theta(p)))

@@ -134,17 +134,14 @@ test_that("the C losses of several gates in one call equal those of one gate at 
   # one call computes the true experts' outputs once and keeps them while the
   # next gates' true experts are the same, in a workspace kept between
   # calls: gates with other truths (more experts, other parameters, another
-  # expert with the same parameters), the same
-  # truth again after another, and calls of growing and shrinking size must
-  # all give what each gate gives alone, which is the R reference
+  # expert with the same parameters), the same truth again after another, and
+  # calls of growing and shrinking size must all give what each gate gives
+  # alone, which is the R reference
   set.seed(5)
   one <- function(fitp, tg, other, x, f_true)
-    sigmoe:::study_losses(list(list(sigmoe:::params_spec(fitp), unname(sigmoe:::params_theta(fitp)))),
-                          list(sigmoe:::study_loss_target(tg, other, fitp$gating)), x, f_true,
-                          c("voronoi", "expert_error", "l2"))[[1]]
-  draw <- function(k, g = "sigmoid", e = "relu")
-    moe_params(beta0 = stats::rnorm(k), beta1 = matrix(stats::rnorm(k, sd = 2), k),
-               a = matrix(stats::rnorm(k), k), b = stats::rnorm(k), gating = g, expert = e)
+    sigmoe:::study_losses(list(loss_fit(fitp)), list(sigmoe:::study_loss_target(tg, other, fitp$gating)),
+                          x, f_true, c("voronoi", "expert_error", "l2"))[[1]]
+  draw <- function(k, e = "relu") random_params(k, 1L, "sigmoid", e, scale = 2)
   for (n in c(1000L, 37L, 5000L, 300L)) {
     x <- matrix(stats::runif(n, -1, 1), ncol = 1)
     t2 <- draw(2L)
@@ -158,7 +155,7 @@ test_that("the C losses of several gates in one call equal those of one gate at 
     fits <- Map(function(k, tr) draw(k, e = tr$expert), c(3L, 1L, 4L, 2L, 3L, 5L, 2L, 3L), truths)
     f_true <- moe_mean(t2, x)
     got <- sigmoe:::study_losses(
-      lapply(fits, function(p) list(sigmoe:::params_spec(p), unname(sigmoe:::params_theta(p)))),
+      lapply(fits, loss_fit),
       Map(function(tr) sigmoe:::study_loss_target(tr, tr, "sigmoid"), truths), x, f_true,
       c("voronoi", "expert_error", "l2"))
     for (i in seq_along(fits)) {
