@@ -52,12 +52,7 @@ bound_blocks_fill <- function(bound, k, d, arg, default, outw = FALSE) {
 # reference gate, the constant expert's slopes) lie in the box.
 box_theta <- function(lower, upper, template) {
   # no box at all (the default): nothing to check
-  if (identical(lower, -Inf) && identical(upper, Inf)) {
-    lay <- params_layout(template)
-    P <- length(lay$index)
-    return(list(lower = stats::setNames(rep(-Inf, P), lay$name),
-                upper = stats::setNames(rep(Inf, P), lay$name)))
-  }
+  if (identical(lower, -Inf) && identical(upper, Inf)) return(params_layout(template)$free_box)
   k <- template$k; d <- template$d
   outw <- !is.null(template$c)
   lo <- bound_blocks_fill(lower, k, d, "lower", -Inf, outw)

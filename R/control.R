@@ -199,6 +199,12 @@ max_threads <- 1024L
 # A control object is checked again, whatever its class says: a hand-edited
 # object must give an error, never reach the C solver unchecked.
 check_control <- function(control) {
+  # an object that validation gave out (most often the one moe_control() just
+  # made) is valid as it is
+  for (slot in c("call", "object")) {
+    done <- validated[[slot]]$output
+    if (!is.null(done) && identical(control, done)) return(done)
+  }
   known <- names(formals(moe_control))
   if (is.list(control) && !is.null(names(control)) && all(nzchar(names(control)))) {
     bad <- setdiff(names(control), known)
@@ -231,5 +237,7 @@ lsq_control_names <- c("maxit", "ftol", "xtol", "gtol", "lambda", "threads", "tr
                        "valley_m", "valley_tol", "varpro")
 
 lsq_control_vector <- function(control) {
-  vapply(lsq_control_names, function(nm) as.double(control[[nm]]), numeric(1))
+  v <- control[lsq_control_names]
+  if (!all(lengths(v) == 1L)) stop("internal: a solver setting is not a single value.", call. = FALSE)
+  stats::setNames(as.double(unlist(v, use.names = FALSE)), lsq_control_names)
 }

@@ -191,9 +191,7 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
          call. = FALSE)
   if (!is.null(nstart)) nstart <- check_whole(nstart, "nstart", min = 0, max = 1e5)
   control <- check_control(control)
-  template <- moe_params(beta0 = numeric(k), beta1 = matrix(0, k, d, dimnames = list(NULL, x_names(x))),
-                         a = matrix(0, k, d), b = numeric(k), gating = gating,
-                         expert = expert, degree = degree, c = if (output_weight) rep(1, k))
+  template <- fit_template(k, d, gating, expert, degree, output_weight, x_names(x))
   box <- box_theta(lower, upper, template)
   user <- check_starts(start, template, box)
   if (length(user) == 0L && identical(nstart, 0L))
@@ -208,8 +206,7 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   prob <- list(x = dat$x, y = dat$y, sw = if (is.null(weights)) NULL else sqrt(weights),
                spec = params_spec(template), ctl = lsq_control_vector(control), box = box_fit,
                yscale = sc$yscale)
-  user_runs <- run_starts(lapply(user, function(p) scale_theta(sc, params_theta(p), template, "fit")),
-                          prob)
+  user_runs <- run_starts(lapply(user, scale_theta, sc = sc, template = template, to = "fit"), prob)
   parts <- list(runs_table(user_runs, "user", "full", sc$yscale))
   runs <- user_runs
   if (is.null(nstart)) {
@@ -230,6 +227,19 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   fit_warn(fit)
   fit
 }
+
+# The mixing measure of zeros with the structure of the model being fitted,
+# whose gate slopes are named after the inputs; fits ask for the same few
+# again and again.
+fit_template <- function(k, d, gating, expert, degree, output_weight, xnames) {
+  cached_value(template_cache, list(k, d, gating, expert, degree, output_weight, xnames),
+               function(k, d, gating, expert, degree, output_weight, xnames)
+                 moe_params(beta0 = numeric(k), beta1 = matrix(0, k, d, dimnames = list(NULL, xnames)),
+                            a = matrix(0, k, d), b = numeric(k), gating = gating, expert = expert,
+                            degree = degree, c = if (output_weight) rep(1, k)))
+}
+
+template_cache <- new.env(parent = emptyenv())
 
 # What a user must hear about a fit: each a classed condition that inherits
 # from "sigmoe_fit_warning", so a caller can catch one kind or all of them.
@@ -261,12 +271,15 @@ runaway_parameters <- function(fit) {
   n <- nrow(fit$x)
   sx <- fit$scaling$spread * sqrt(n / (n - 1))
   sx[!is.finite(sx) | sx <= 0] <- 1
-  sy <- stats::sd(fit$y)
+  # the standard deviation of y, from its root mean square deviation (in C,
+  # without overflow; NaN for a single observation)
+  sy <- .Call(C_col_spread, fit$y, mean(fit$y)) * sqrt(n / (n - 1))
   if (!is.finite(sy) || sy <= 0) sy <- 1
   # column j of beta1 and a times sx[j]
   sxk <- rep(sx, each = p$k)
   steep <- abs(p$beta1) * sxk > 1e3
   loud <- abs(p$a) * sxk > 1e3 * sy
+  if (!any(steep) && !any(loud)) return(character(0))
   lay <- params_layout(p)
   at <- lay$expert + (pmax(lay$column, 1L) - 1L) * p$k
   hit <- (lay$block == "beta1" & steep[at]) | (lay$block == "a" & loud[at])
@@ -348,26 +361,30 @@ lsq_search <- function(spec, theta, x, y, ctl, lower = NULL, upper = NULL, sqrt_
 }
 
 # User starts: NULL, one moe_params, or a list of them, each matching the
-# model being fitted.
+# model being fitted (and inside the box). Returns the list of their
+# parameter vectors theta.
 check_starts <- function(start, template, box = NULL) {
   if (is.null(start)) return(list())
   if (inherits(start, "moe_params")) start <- list(start)
   if (!is.list(start) || length(start) == 0L)
     abort_arg("start", "NULL, a `moe_params` object or a list of them", start)
+  thetas <- vector("list", length(start))
   for (s in seq_along(start)) {
     p <- start[[s]]
-    arg <- if (length(start) > 1L) sprintf("start[[%d]]", s) else "start"
-    what <- sprintf("`%s`", arg)
+    # the names in messages, built only for one
+    delayedAssign("arg", if (length(start) > 1L) sprintf("start[[%d]]", s) else "start")
+    delayedAssign("what", sprintf("`%s`", arg))
     if (!inherits(p, "moe_params"))
       stop(sprintf("%s must be a `moe_params` object, not %s.", what, describe_value(p)), call. = FALSE)
     check_params(p, arg)
-    same <- c(k = identical(as.integer(p$k), template$k), d = identical(as.integer(p$d), template$d),
-              gating = identical(p$gating, template$gating),
-              expert = identical(p$expert, template$expert),
-              degree = identical(p$degree, template$degree),
-              c = identical(is.null(p$c), is.null(template$c)))
-    if (!all(same)) {
-      field <- names(same)[!same][1]
+    # the first field in which the start's structure differs from the model's
+    field <- if (!identical(as.integer(p$k), template$k)) "k"
+             else if (!identical(as.integer(p$d), template$d)) "d"
+             else if (!identical(p$gating, template$gating)) "gating"
+             else if (!identical(p$expert, template$expert)) "expert"
+             else if (!identical(p$degree, template$degree)) "degree"
+             else if (!identical(is.null(p$c), is.null(template$c))) "c"
+    if (!is.null(field)) {
       # output weights are a vector, one per expert: what differs is whether
       # there are any, which is what the message says
       if (field == "c")
@@ -384,33 +401,36 @@ check_starts <- function(start, template, box = NULL) {
     }
     shaped <- length(p$beta0) == template$k && length(p$b) == template$k &&
       identical(dim(p$beta1), c(template$k, template$d)) && identical(dim(p$a), c(template$k, template$d))
-    if (!shaped || !all(is.finite(params_theta(p))))
+    theta <- if (shaped) params_theta(p)
+    if (!shaped || !all(is.finite(theta)))
       stop(sprintf("%s must have finite parameters of the model's shape (k = %d, d = %d).",
                    what, template$k, template$d), call. = FALSE)
     if (template$gating == "softmax" && (p$beta0[p$k] != 0 || any(p$beta1[p$k, ] != 0)))
       stop(sprintf("%s: the softmax reference expert k must have beta0 and beta1 equal to 0.", what),
            call. = FALSE)
     if (!is.null(box)) {
-      theta <- params_theta(p)
       out <- which(box_outside(theta, box))
       if (length(out))
         stop(sprintf("%s must lie in the box of `lower` and `upper`: %s = %s is outside [%s, %s].",
                      what, names(theta)[out[1L]], format(theta[[out[1L]]]),
                      format(box$lower[[out[1L]]]), format(box$upper[[out[1L]]])), call. = FALSE)
     }
+    thetas[[s]] <- theta
   }
-  start
+  thetas
 }
 
 new_moe_fit <- function(run, template, x, y, starts, control, call, box, scaling, weights,
                         offset) {
-  theta <- stats::setNames(run$theta, params_layout(template)$name)
+  theta <- run$theta
+  names(theta) <- params_layout(template)$name
   theta <- scale_theta(scaling, theta, template, "data")
   run$sse <- run$sse * scaling$yscale^2
   run$trace <- run$trace * scaling$yscale^2
   run$jtj <- scale_jtj(scaling, run$jtj, theta, template)
   params <- theta_params(theta, template)
-  fitted <- model_eval(params, x, threads = control$threads)
+  # theta is params' free vector, so the model is evaluated from it directly
+  fitted <- model_eval_theta(params_spec(template), theta, x, threads = control$threads)
   if (!is.null(offset)) fitted <- fitted + offset
   names(fitted) <- names(y)
   # as nls: observations of weight 0 do not count

@@ -174,16 +174,28 @@ params_spec <- function(p) {
 # name, and index into c(beta0, beta1, a, b) of a mixing measure, so that
 # packing and unpacking are single subscripts, not loops.
 theta_layout <- function(k, d, gating, expert, outw = FALSE) {
-  # a fit asks for the same few layouts many times: they are kept once built
-  key <- paste(k, d, gating, expert, outw)
-  hit <- layout_cache[[key]]
-  if (!is.null(hit)) return(hit)
-  lay <- theta_layout_build(k, d, gating, expert, outw)
-  if (length(layout_cache) < 1000L) assign(key, lay, envir = layout_cache)
-  lay
+  # a fit asks for the same few layouts many times
+  cached_value(layout_cache, list(k, d, gating, expert, outw), theta_layout_build)
 }
 
 layout_cache <- new.env(parent = emptyenv())
+
+# The value of build(...) for the arguments in the list `args`, kept in the
+# environment `cache` once built: the last one asked for is found by
+# identical(), the others by a key made of the arguments (and checked, since
+# two argument lists can give the same key). At most 1000 are kept.
+cached_value <- function(cache, args, build) {
+  last <- cache$.last
+  if (!is.null(last) && identical(last$args, args)) return(last$value)
+  key <- paste(unlist(args, use.names = FALSE), collapse = "\r")
+  entry <- cache[[key]]
+  if (is.null(entry) || !identical(entry$args, args)) {
+    entry <- list(args = args, value = do.call(build, args))
+    if (length(cache) < 1000L) assign(key, entry, envir = cache)
+  }
+  assign(".last", entry, envir = cache)
+  entry$value
+}
 
 theta_layout_build <- function(k, d, gating, expert, outw) {
   slopes <- if (expert == "constant") 0L else d
@@ -196,9 +208,15 @@ theta_layout_build <- function(k, d, gating, expert, outw) {
   column <- rep(column, times = k)
   keep <- !(gating == "softmax" & i == k & block %in% c("beta0", "beta1"))
   i <- i[keep]; block <- block[keep]; column <- column[keep]
-  list(block = block, expert = i, column = column,
-       name = ifelse(is.na(column), sprintf("%s[%d]", block, i), sprintf("%s[%d,%d]", block, i, column)),
-       index = rep(offset, times = k)[keep] + i)
+  name <- ifelse(is.na(column), sprintf("%s[%d]", block, i), sprintf("%s[%d,%d]", block, i, column))
+  P <- length(i)
+  list(block = block, expert = i, column = column, name = name,
+       index = rep(offset, times = k)[keep] + i,
+       # the intercepts (which a change of location moves), and the box of
+       # no bounds, which most fits have
+       intercept = block %in% c("beta0", "b"),
+       free_box = list(lower = stats::setNames(rep(-Inf, P), name),
+                       upper = stats::setNames(rep(Inf, P), name)))
 }
 
 param_names <- function(k, d, gating, expert, outw = FALSE) theta_layout(k, d, gating, expert, outw)$name
@@ -226,10 +244,12 @@ theta_params <- function(theta, template) {
   outw <- !is.null(template$c)
   flat <- numeric(2L * k + 2L * k * d + if (outw) k else 0L)
   flat[params_layout(template)$index] <- theta
-  beta1 <- matrix(flat[k + seq_len(k * d)], k, d, dimnames = list(NULL, colnames(template$beta1)))
-  a <- matrix(flat[k + k * d + seq_len(k * d)], k, d, dimnames = dimnames(beta1))
+  # the template's matrices keep their shape and names
   out <- template
-  out$beta0 <- flat[seq_len(k)]; out$beta1 <- beta1; out$a <- a; out$b <- flat[k + 2L * k * d + seq_len(k)]
+  out$beta0 <- flat[seq_len(k)]
+  out$beta1[] <- flat[k + seq_len(k * d)]
+  out$a[] <- flat[k + k * d + seq_len(k * d)]
+  out$b <- flat[k + 2L * k * d + seq_len(k)]
   if (outw) out$c <- flat[2L * k + 2L * k * d + seq_len(k)]
   out
 }

@@ -45,8 +45,7 @@ fit_scaling <- function(x, y, template, box) {
 # whether x may be centred, and how a scale of y enters the parameters. A
 # study computes it once per model (R/study-fit.R).
 scaling_model <- function(template, box) {
-  lay <- params_layout(template)
-  intercept <- lay$block %in% c("beta0", "b")
+  intercept <- params_layout(template)$intercept
   # output weights carry the scale of y for any expert; otherwise only the
   # homogeneous experts can take it in (a, b)
   outw <- !is.null(template$c)
@@ -62,8 +61,12 @@ fit_scaling_data <- function(x, y, model) {
   # or underflow of the squares, in C (src/scaling.c; no copies of x)
   sdv <- .Call(C_col_spread, x, mu)
   s <- power_of_two_scale(sdv)
-  center <- if (model$free_intercepts) ifelse(is.finite(sdv) & abs(mu) > scaling_center_ratio * sdv, mu, 0)
-            else rep(0, length(mu))
+  center <- rep(0, length(mu))
+  if (model$free_intercepts) {
+    far <- is.finite(sdv) & abs(mu) > scaling_center_ratio * sdv
+    center[far] <- mu[far]
+    names(center) <- names(far)
+  }
   p <- model$p
   yscale <- if (model$homogeneous) power_of_two_scale(.Call(C_col_spread, y, 0), multiple = p) else 1
   structure(list(center = center, scale = s, spread = sdv, yscale = yscale, outw = model$outw,

@@ -35,7 +35,9 @@ runs_table <- function(runs, source, stage, yscale) {
 # cost a fit with one start several times its local search.
 starts_table <- function(parts) {
   cols <- c("source", "stage", "sse", "code", "converged", "iterations")
-  out <- lapply(stats::setNames(cols, cols), function(nm) unlist(lapply(parts, `[[`, nm), use.names = FALSE))
+  # one part (a fit from the user's starts alone) is already the columns
+  out <- if (length(parts) == 1L) parts[[1L]][cols]
+         else lapply(stats::setNames(cols, cols), function(nm) unlist(lapply(parts, `[[`, nm), use.names = FALSE))
   # a column of no rows keeps its type
   proto <- list(source = character(0), stage = character(0), sse = numeric(0), code = integer(0),
                 converged = logical(0), iterations = integer(0))

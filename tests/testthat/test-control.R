@@ -31,6 +31,25 @@ test_that("the control vector has the solver's settings, by name and in order", 
   expect_identical(sigmoe:::lsq_control_vector(moe_control())[["trace"]], 0)
 })
 
+test_that("a control object that passed its checks is taken as it is, a changed copy is checked", {
+  ctl <- moe_control(maxit = 7)
+  expect_identical(sigmoe:::check_control(ctl), ctl)
+  # the last object given out by either path (moe_control() or a list) is kept
+  listed <- sigmoe:::check_control(list(maxit = 9))
+  expect_identical(sigmoe:::check_control(listed), listed)
+  expect_identical(sigmoe:::check_control(ctl), ctl)
+  # right after the good object, a copy edited in one setting is checked again
+  for (bad in list(list(maxit = -1L), list(ftol = -1), list(trace = NA), list(varpro = 2))) {
+    edited <- ctl
+    edited[names(bad)] <- bad
+    expect_error(sigmoe:::check_control(edited), paste0("`control\\$", names(bad), "`"),
+                 label = names(bad))
+    expect_identical(sigmoe:::check_control(ctl), ctl)
+  }
+  # a setting that is not one value never becomes a control vector
+  expect_error(sigmoe:::lsq_control_vector(replace(ctl, "maxit", list(1:2))), "internal")
+})
+
 test_that("the C solver refuses a control vector whose names differ", {
   p <- moe_params(beta0 = c(0, 0), beta1 = c(1, -1), a = c(1, 1), b = c(0, 0))
   x <- matrix(seq(-1, 1, length.out = 20))

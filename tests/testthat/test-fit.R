@@ -487,6 +487,13 @@ test_that("a runaway parameter is a gate turned into a step or an expert far too
   steep$coefficients$a[1, 1] <- 1e3 * sd(d$y) / sd(d$x1) * 1.01
   # in the order of theta: expert 1 (a) before expert 2 (beta1)
   expect_identical(sigmoe:::runaway_parameters(steep), c("a[1,1]", "beta1[2,1]"))
+  # just inside the thresholds nothing has run off
+  steep$coefficients$beta1[2, 1] <- 1e3 / sd(d$x1) * 0.99
+  steep$coefficients$a[1, 1] <- 1e3 * sd(d$y) / sd(d$x1) * 0.99
+  expect_identical(sigmoe:::runaway_parameters(steep), character(0))
+  steep$coefficients$a[1, 1] <- 1e3 * sd(d$y) / sd(d$x1) * 1.01
+  expect_identical(sigmoe:::runaway_parameters(steep), "a[1,1]")
+  steep$coefficients$beta1[2, 1] <- 1e3 / sd(d$x1) * 1.01
   steep$diagnostics$runaway <- sigmoe:::runaway_parameters(steep)
   expect_warning(sigmoe:::fit_warn(steep), class = "sigmoe_runaway")
   # a step in the data makes the fitted gate run off, end to end

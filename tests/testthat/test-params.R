@@ -241,3 +241,30 @@ test_that("params_spec is c(k, d, gate code, expert code, degree, output weights
   p$c <- c(1, -2)
   expect_identical(sigmoe:::params_spec(p), c(2L, 1L, 3L, 6L, 3L, 1L))
 })
+
+test_that("kept layouts and fit templates are found by their arguments, never by a shared key", {
+  # two sets of input names that join to the same text
+  n1 <- c("u\rv", "w")
+  n2 <- c("u", "v\rw")
+  direct <- function(nm) moe_params(beta0 = numeric(2), beta1 = matrix(0, 2, 2, dimnames = list(NULL, nm)),
+                                    a = matrix(0, 2, 2), b = numeric(2))
+  tmpl <- function(nm) sigmoe:::fit_template(2L, 2L, "sigmoid", "relu", NULL, FALSE, nm)
+  for (round in 1:2) {
+    expect_identical(tmpl(n1), direct(n1))
+    expect_identical(tmpl(n2), direct(n2))
+  }
+  # end to end: the fits name their inputs as the data do
+  set.seed(3)
+  x <- matrix(runif(200, -1, 1), ncol = 2)
+  y <- x[, 1] + rnorm(100, sd = 0.1)
+  for (nm in list(n1, n2, n1)) {
+    fit <- suppressWarnings(moe_fit(`colnames<-`(x, nm), y, 2, expert = "linear", nstart = 1))
+    expect_identical(colnames(fit$coefficients$beta1), nm)
+    expect_identical(fit$xnames, nm)
+  }
+  # a layout asked for with an integer or a double k is the same layout,
+  # and each equals the one built afresh
+  for (args in list(list(3L, 2L, "softmax", "linear", FALSE), list(3, 2, "softmax", "linear", FALSE),
+                    list(2L, 1L, "sigmoid", "gelu", TRUE), list(3L, 2L, "softmax", "linear", FALSE)))
+    expect_identical(do.call(sigmoe:::theta_layout, args), do.call(sigmoe:::theta_layout_build, args))
+})

@@ -181,6 +181,14 @@ test_that("check_params catches a mixing measure edited by hand", {
   expect_error(moe_gates(soft, 0), "softmax reference expert must be 0")
   expect_error(moe_fit(c(-1, 0, 1, 2), 1:4, 1, start = edit("a", "a"), nstart = 0),
                "`start` is not a consistent `moe_params` object")
+  # the last mixing measure that passed is remembered; a copy edited after it
+  # is checked again
+  x <- seq(-1, 1, length.out = 40)
+  expect_s3_class(suppressWarnings(moe_fit(x, moe_mean(p, x), 2, start = p, nstart = 0)), "moe_fit")
+  expect_error(moe_fit(x, moe_mean(p, x), 2, start = edit("beta1", matrix(6, 2, 2)), nstart = 0),
+               "`start` is not a consistent `moe_params` object: its `beta1`")
+  expect_error(moe_mean(edit("d", 3L), cbind(x, x, x)), "its `beta1`")
+  expect_silent(sigmoe:::check_params(p, "params"))
 })
 
 test_that("check_fit catches a fit edited by hand before a method computes with it", {
