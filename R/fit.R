@@ -244,18 +244,20 @@ template_cache <- new.env(parent = emptyenv())
 # What a user must hear about a fit: each a classed condition that inherits
 # from "sigmoe_fit_warning", so a caller can catch one kind or all of them.
 fit_diagnostics <- function(fit, control) {
-  st <- fit$starts
-  # the starts that compete for the minimum: all of them on all the data, or
-  # the screening starts on their subsample (the polished ones are few)
-  pool <- if (any(st$stage == "screen")) st[st$stage == "screen", , drop = FALSE] else st
-  pool_best <- min(pool$sse[is.finite(pool$sse)])
-  n_best <- sum(near_best(pool$sse, pool_best, control$agree_tol))
+  fit <- unclass(fit)  # plain `$`, without a look for methods
+  st <- unclass(fit$starts)
+  # the SSEs of the starts that compete for the minimum: all of them on all
+  # the data, or the screening starts on their subsample (the polished ones
+  # are few)
+  pool <- if (any(st$stage == "screen")) st$sse[st$stage == "screen"] else st$sse
+  pool_best <- min(pool[is.finite(pool)])
+  n_best <- sum(near_best(pool, pool_best, control$agree_tol))
   target <- if (is.null(fit$offset)) fit$y else fit$y - fit$offset
   w <- fit$weights
   # unweighted, the same sums with w = 1, without its n-long temporaries
   sse0 <- if (is.null(w)) sum((target - sum(target) / length(target))^2)
           else sum(w * (target - sum(w * target) / sum(w))^2)
-  list(converged = isTRUE(fit$convergence$converged), n_starts = nrow(pool), n_best = n_best,
+  list(converged = isTRUE(fit$convergence$converged), n_starts = length(pool), n_best = n_best,
        sse_intercept = sse0, at_bound = names(fit$theta)[fit$at_bound],
        runaway = runaway_parameters(fit))
 }
@@ -264,16 +266,17 @@ fit_diagnostics <- function(fit, control) {
 # thousandth of the spread of its input (a step, not a gate), or an expert
 # whose output changes a thousand times faster than the response does.
 runaway_parameters <- function(fit) {
-  p <- fit$coefficients
+  fit <- unclass(fit)
+  p <- unclass(fit$coefficients)
   # the standard deviation of each input from the spread the fit's scaling
   # computed (no copies of x); a single observation has none: then 1, as for
   # a constant
   n <- nrow(fit$x)
-  sx <- fit$scaling$spread * sqrt(n / (n - 1))
+  sx <- unclass(fit$scaling)$spread * sqrt(n / (n - 1))
   sx[!is.finite(sx) | sx <= 0] <- 1
-  # the standard deviation of y, from its root mean square deviation (in C,
-  # without overflow; NaN for a single observation)
-  sy <- .Call(C_col_spread, fit$y, mean(fit$y)) * sqrt(n / (n - 1))
+  # the standard deviation of y, from its root mean square deviation about
+  # the mean (in C, without overflow; NaN for a single observation)
+  sy <- .Call(C_col_spread, fit$y, sum(fit$y) / n) * sqrt(n / (n - 1))
   if (!is.finite(sy) || sy <= 0) sy <- 1
   # column j of beta1 and a times sx[j]
   sxk <- rep(sx, each = p$k)
@@ -287,6 +290,8 @@ runaway_parameters <- function(fit) {
 }
 
 fit_warn <- function(fit) {
+  out <- fit
+  fit <- unclass(fit)
   dg <- fit$diagnostics
   warn <- function(class, msg)
     warning(structure(class = c(class, "sigmoe_fit_warning", "warning", "condition"),
@@ -317,7 +322,7 @@ fit_warn <- function(fit) {
                                          "`lower`/`upper` or use fewer experts."),
                                   length(dg$runaway), if (length(dg$runaway) == 1L) "" else "s",
                                   paste(utils::head(dg$runaway, 4L), collapse = ", ")))
-  invisible(fit)
+  invisible(out)
 }
 
 # Observation weights: NULL, or n finite numbers >= 0, not all 0.
@@ -369,6 +374,7 @@ check_starts <- function(start, template, box = NULL) {
   if (!is.list(start) || length(start) == 0L)
     abort_arg("start", "NULL, a `moe_params` object or a list of them", start)
   thetas <- vector("list", length(start))
+  tp <- unclass(template)  # plain `$`, without a look for methods
   for (s in seq_along(start)) {
     p <- start[[s]]
     # the names in messages, built only for one
@@ -377,18 +383,19 @@ check_starts <- function(start, template, box = NULL) {
     if (!inherits(p, "moe_params"))
       stop(sprintf("%s must be a `moe_params` object, not %s.", what, describe_value(p)), call. = FALSE)
     check_params(p, arg)
+    p <- unclass(p)
     # the first field in which the start's structure differs from the model's
-    field <- if (!identical(as.integer(p$k), template$k)) "k"
-             else if (!identical(as.integer(p$d), template$d)) "d"
-             else if (!identical(p$gating, template$gating)) "gating"
-             else if (!identical(p$expert, template$expert)) "expert"
-             else if (!identical(p$degree, template$degree)) "degree"
-             else if (!identical(is.null(p$c), is.null(template$c))) "c"
+    field <- if (!identical(as.integer(p$k), tp$k)) "k"
+             else if (!identical(as.integer(p$d), tp$d)) "d"
+             else if (!identical(p$gating, tp$gating)) "gating"
+             else if (!identical(p$expert, tp$expert)) "expert"
+             else if (!identical(p$degree, tp$degree)) "degree"
+             else if (!identical(is.null(p$c), is.null(tp$c))) "c"
     if (!is.null(field)) {
       # output weights are a vector, one per expert: what differs is whether
       # there are any, which is what the message says
       if (field == "c")
-        stop(if (is.null(template$c))
+        stop(if (is.null(tp$c))
                sprintf(paste0("%s has output weights `c` but the model being fitted has none; ",
                               "pass `output_weight = TRUE` or a start without them."), what)
              else
@@ -397,15 +404,15 @@ check_starts <- function(start, template, box = NULL) {
              call. = FALSE)
       show <- function(v) if (is.null(v)) "none" else format(v)
       stop(sprintf("%s has %s = %s but the model being fitted has %s = %s.", what, field,
-                   show(p[[field]]), field, show(template[[field]])), call. = FALSE)
+                   show(p[[field]]), field, show(tp[[field]])), call. = FALSE)
     }
-    shaped <- length(p$beta0) == template$k && length(p$b) == template$k &&
-      identical(dim(p$beta1), c(template$k, template$d)) && identical(dim(p$a), c(template$k, template$d))
+    shaped <- length(p$beta0) == tp$k && length(p$b) == tp$k &&
+      identical(dim(p$beta1), c(tp$k, tp$d)) && identical(dim(p$a), c(tp$k, tp$d))
     theta <- if (shaped) params_theta(p)
     if (!shaped || !all(is.finite(theta)))
       stop(sprintf("%s must have finite parameters of the model's shape (k = %d, d = %d).",
-                   what, template$k, template$d), call. = FALSE)
-    if (template$gating == "softmax" && (p$beta0[p$k] != 0 || any(p$beta1[p$k, ] != 0)))
+                   what, tp$k, tp$d), call. = FALSE)
+    if (tp$gating == "softmax" && (p$beta0[p$k] != 0 || any(p$beta1[p$k, ] != 0)))
       stop(sprintf("%s: the softmax reference expert k must have beta0 and beta1 equal to 0.", what),
            call. = FALSE)
     if (!is.null(box)) {
@@ -425,8 +432,9 @@ new_moe_fit <- function(run, template, x, y, starts, control, call, box, scaling
   theta <- run$theta
   names(theta) <- params_layout(template)$name
   theta <- scale_theta(scaling, theta, template, "data")
-  run$sse <- run$sse * scaling$yscale^2
-  run$trace <- run$trace * scaling$yscale^2
+  ys2 <- unclass(scaling)$yscale^2
+  run$sse <- run$sse * ys2
+  run$trace <- run$trace * ys2
   run$jtj <- scale_jtj(scaling, run$jtj, theta, template)
   params <- theta_params(theta, template)
   # theta is params' free vector, so the model is evaluated from it directly
@@ -438,7 +446,9 @@ new_moe_fit <- function(run, template, x, y, starts, control, call, box, scaling
   npar <- length(theta)
   jtj <- run$jtj
   dimnames(jtj) <- list(names(theta), names(theta))
-  structure(list(
+  tp <- unclass(template)
+  # a list classed as structure() would make it, without its overhead
+  fit <- list(
     coefficients = params,
     theta = theta,
     fitted.values = fitted,
@@ -451,13 +461,13 @@ new_moe_fit <- function(run, template, x, y, starts, control, call, box, scaling
     weights = weights,
     offset = offset,
     x = x,
-    xnames = x_names(x),
+    xnames = colnames(tp$beta1),  # x_names(x), as the template has them
     y = y,
-    gating = template$gating,
-    expert = template$expert,
-    degree = template$degree,
-    k = template$k,
-    d = template$d,
+    gating = tp$gating,
+    expert = tp$expert,
+    degree = tp$degree,
+    k = tp$k,
+    d = tp$d,
     convergence = list(code = run$code, message = run$message, converged = run$converged,
                        iterations = run$iterations, evaluations = run$evaluations,
                        trace = run$trace),
@@ -469,5 +479,7 @@ new_moe_fit <- function(run, template, x, y, starts, control, call, box, scaling
     scaling = scaling,
     control = control,
     call = call
-  ), class = "moe_fit")
+  )
+  class(fit) <- "moe_fit"
+  fit
 }

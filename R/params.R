@@ -161,6 +161,7 @@ atom_weights <- function(p) {
 # The integer structure vector the C code reads: c(k, d, gating, expert,
 # degree, output weights).
 params_spec <- function(p) {
+  p <- unclass(p)  # plain `$`, without a look for methods
   as.integer(c(p$k, p$d, gating_code(p$gating), expert_code(p$expert),
                if (is.null(p$degree)) 0L else p$degree, !is.null(p$c)))
 }
@@ -226,10 +227,14 @@ n_free_params <- function(k, d, gating, expert, outw = FALSE) {
 }
 
 # The layout of a mixing measure's theta.
-params_layout <- function(p) theta_layout(p$k, p$d, p$gating, p$expert, !is.null(p$c))
+params_layout <- function(p) {
+  p <- unclass(p)
+  theta_layout(p$k, p$d, p$gating, p$expert, !is.null(p$c))
+}
 
 # The free parameter vector theta of a mixing measure.
 params_theta <- function(p) {
+  p <- unclass(p)
   lay <- params_layout(p)
   theta <- as.double(c(p$beta0, p$beta1, p$a, p$b, p$c))[lay$index]
   names(theta) <- lay$name
@@ -240,16 +245,19 @@ params_theta <- function(p) {
 # `template`; the parameters theta leaves out (the softmax reference's gate,
 # the constant expert's slopes) are 0.
 theta_params <- function(theta, template) {
-  k <- template$k; d <- template$d
-  outw <- !is.null(template$c)
+  # filled in as a plain list (`$<-` without a look for methods), then
+  # classed again
+  out <- unclass(template)
+  k <- out$k; d <- out$d
+  outw <- !is.null(out$c)
   flat <- numeric(2L * k + 2L * k * d + if (outw) k else 0L)
-  flat[params_layout(template)$index] <- theta
+  flat[params_layout(out)$index] <- theta
   # the template's matrices keep their shape and names
-  out <- template
   out$beta0 <- flat[seq_len(k)]
   out$beta1[] <- flat[k + seq_len(k * d)]
   out$a[] <- flat[k + k * d + seq_len(k * d)]
   out$b <- flat[k + 2L * k * d + seq_len(k)]
   if (outw) out$c <- flat[2L * k + 2L * k * d + seq_len(k)]
+  class(out) <- class(template)
   out
 }

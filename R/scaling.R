@@ -29,6 +29,7 @@ power_of_two_scale <- function(v, multiple = 1L) {
   ok <- is.finite(v) & v > 0
   out <- rep(1, length(v))
   far <- ok & (v < scaling_range[1L] | v > scaling_range[2L])
+  if (!any(far)) return(out)
   e <- multiple * round(log2(v[far]) / multiple)
   out[far] <- 2^e
   out
@@ -45,6 +46,7 @@ fit_scaling <- function(x, y, template, box) {
 # whether x may be centred, and how a scale of y enters the parameters. A
 # study computes it once per model (R/study-fit.R).
 scaling_model <- function(template, box) {
+  template <- unclass(template)  # plain `$`, without a look for methods
   intercept <- params_layout(template)$intercept
   # output weights carry the scale of y for any expert; otherwise only the
   # homogeneous experts can take it in (a, b)
@@ -56,7 +58,9 @@ scaling_model <- function(template, box) {
 
 # The coordinates of the data (x, y) for a model described by scaling_model().
 fit_scaling_data <- function(x, y, model) {
-  mu <- colMeans(x)
+  # colMeans() without its checks (x is a double matrix)
+  mu <- .colMeans(x, nrow(x), ncol(x))
+  names(mu) <- colnames(x)
   # the root mean square of x[, j] - mu[j] for every column, without overflow
   # or underflow of the squares, in C (src/scaling.c; no copies of x)
   sdv <- .Call(C_col_spread, x, mu)
@@ -69,10 +73,11 @@ fit_scaling_data <- function(x, y, model) {
   }
   p <- model$p
   yscale <- if (model$homogeneous) power_of_two_scale(.Call(C_col_spread, y, 0), multiple = p) else 1
-  structure(list(center = center, scale = s, spread = sdv, yscale = yscale, outw = model$outw,
-                 e = if (model$outw) 1 else yscale^(1 / p),
-                 identity = all(center == 0) && all(s == 1) && yscale == 1),
-            class = "moe_scaling")
+  sc <- list(center = center, scale = s, spread = sdv, yscale = yscale, outw = model$outw,
+             e = if (model$outw) 1 else yscale^(1 / p),
+             identity = all(center == 0) && all(s == 1) && yscale == 1)
+  class(sc) <- "moe_scaling"
+  sc
 }
 
 # x and y in the fit's coordinates (not copied when nothing changes).

@@ -23,11 +23,12 @@ run_starts <- function(thetas, prob) {
 # columns; starts_table() binds such parts into the fit's `starts`.
 runs_table <- function(runs, source, stage, yscale) {
   m <- length(runs)
+  # the four numbers of every run in one sweep (code, iterations and
+  # converged are exact as doubles)
+  v <- vapply(runs, function(r) c(r$sse, r$code, r$converged, r$iterations), numeric(4))
   list(source = rep_len(as.character(source), m), stage = rep_len(as.character(stage), m),
-       sse = vapply(runs, `[[`, numeric(1), "sse") * yscale^2,
-       code = vapply(runs, `[[`, integer(1), "code"),
-       converged = vapply(runs, `[[`, logical(1), "converged"),
-       iterations = vapply(runs, `[[`, integer(1), "iterations"))
+       sse = v[1L, ] * yscale^2, code = as.integer(v[2L, ]), converged = as.logical(v[3L, ]),
+       iterations = as.integer(v[4L, ]))
 }
 
 # The fit's table of starts from parts made by runs_table(), numbered in
@@ -43,7 +44,11 @@ starts_table <- function(parts) {
                 converged = logical(0), iterations = integer(0))
   for (nm in cols) if (is.null(out[[nm]])) out[[nm]] <- proto[[nm]]
   m <- length(out$sse)
-  structure(c(list(start = seq_len(m)), out), class = "data.frame", row.names = .set_row_names(m))
+  # as structure() would make it, without its overhead
+  out <- c(list(start = seq_len(m)), out)
+  class(out) <- "data.frame"
+  attr(out, "row.names") <- .set_row_names(m)
+  out
 }
 
 # The run with the smallest finite SSE (the first of equals), which the fit
