@@ -91,13 +91,16 @@ adaptive_search <- function(prob, template, control, weights) {
   } else {
     sub_weights <- weights
   }
+  # every data-driven start of the search uses the same rows (unless each
+  # draws its own subsample)
+  basis <- fixed_start_basis(sub$x, sub$y, control, sub_weights)
   batch <- control$agree + 1L
   runs <- list()
   done <- 0L
   repeat {
     m <- min(batch, control$max_starts - done)
-    new <- lapply(data_starts(sub$x, sub$y, template, m, control, sub_weights, from = done + 1L),
-                  box_project, box = prob$box)
+    new <- lapply(data_starts(sub$x, sub$y, template, m, control, sub_weights, from = done + 1L,
+                              basis = basis), box_project, box = prob$box)
     runs <- c(runs, run_starts(new, sub))
     done <- done + m
     sse <- vapply(runs, `[[`, numeric(1), "sse")
@@ -107,7 +110,7 @@ adaptive_search <- function(prob, template, control, weights) {
         sum(near_best(sse, min(sse[is.finite(sse)]), control$agree_tol)) >= control$agree) break
     if (done >= control$max_starts) break
   }
-  moved <- search_moves(runs, sub, prob$box, template, control, sub_weights)
+  moved <- search_moves(runs, sub, prob$box, template, control, sub_weights, basis)
   runs <- moved$runs
   src <- c(rep("data", done), moved$source)
   tab <- runs_table(runs, src, if (screen) "screen" else "full", prob$yscale)
@@ -139,7 +142,7 @@ adaptive_search <- function(prob, template, control, weights) {
 # start reaches the best basin once in hundreds (the ReLU mixtures of
 # bench/multistart.R), recombining the experts of good minima finds it far
 # more often than further random starts do.
-search_moves <- function(runs, sub, box, template, control, weights) {
+search_moves <- function(runs, sub, box, template, control, weights, basis = NULL) {
   k <- template$k
   kinds <- if (k > 1L) c("swap", "cross") else if (control$hop_size > 0) "jump" else "swap"
   sse <- vapply(runs, `[[`, numeric(1), "sse")
@@ -160,7 +163,7 @@ search_moves <- function(runs, sub, box, template, control, weights) {
       swap = {
         j <- ((h - 1L) %/% length(kinds)) %% k + 1L
         # any start after the first is a random one
-        fresh <- data_starts(sub$x, sub$y, template, 1L, control, weights, from = 2L)[[1L]]
+        fresh <- data_starts(sub$x, sub$y, template, 1L, control, weights, from = 2L, basis = basis)[[1L]]
         replace_expert(best, fresh, j, j, template)
       },
       cross = {

@@ -9,20 +9,14 @@ expert_anchor <- function(expert, degree) {
   c(t0 = t0, h0 = expert_eval(t0, expert, degree), h1 = expert_eval(t0, expert, degree, TRUE))
 }
 
-data_starts <- function(x, y, template, nstart, control, weights = NULL, from = 1L) {
+# `nstart` starts, numbered from `from` on. `basis` is start_basis() of the
+# same arguments, when the caller keeps it (it is made here otherwise).
+data_starts <- function(x, y, template, nstart, control, weights = NULL, from = 1L, basis = NULL) {
   if (nstart == 0L) return(list())
+  if (is.null(basis)) basis <- start_basis(x, y, control, weights)
   d <- ncol(x); k <- template$k
-  # rows of weight 0 say nothing about the fit, so the starts ignore them too
-  use <- if (is.null(weights)) seq_len(nrow(x)) else which(weights > 0)
-  n <- length(use)
-  rows <- use[if (n > control$start_rows) sort(sample.int(n, control$start_rows)) else seq_len(n)]
-  xs <- x[rows, , drop = FALSE]
-  ys <- y[rows]
-  sw <- if (is.null(weights)) NULL else sqrt(weights[rows])
-  center <- colMeans(xs)
-  scale <- sqrt(colMeans(sweep(xs, 2L, center)^2))
-  scale[!(scale > 0)] <- 1
-  xz <- sweep(sweep(xs, 2L, center), 2L, scale, "/")
+  xs <- basis$xs; ys <- basis$ys; sw <- basis$sw
+  center <- basis$center; scale <- basis$scale; xz <- basis$xz
   # the principal axis is the direction of the first start only
   axis <- if (d > 1L && from == 1L) svd(xz, nu = 0L, nv = 1L)$v[, 1L] else 1
   anchor <- expert_anchor(template$expert, template$degree)
@@ -55,6 +49,30 @@ data_starts <- function(x, y, template, nstart, control, weights = NULL, from = 
     }
     theta
   })
+}
+
+# The rows the starts are computed on (at most control$start_rows of those
+# of positive weight: a random subsample, drawn from R's generator, when
+# there are more), and their inputs standardised.
+start_basis <- function(x, y, control, weights = NULL) {
+  # rows of weight 0 say nothing about the fit, so the starts ignore them too
+  use <- if (is.null(weights)) seq_len(nrow(x)) else which(weights > 0)
+  n <- length(use)
+  rows <- use[if (n > control$start_rows) sort(sample.int(n, control$start_rows)) else seq_len(n)]
+  xs <- x[rows, , drop = FALSE]
+  center <- colMeans(xs)
+  scale <- sqrt(colMeans(sweep(xs, 2L, center)^2))
+  scale[!(scale > 0)] <- 1
+  list(xs = xs, ys = y[rows], sw = if (is.null(weights)) NULL else sqrt(weights[rows]),
+       center = center, scale = scale, xz = sweep(sweep(xs, 2L, center), 2L, scale, "/"))
+}
+
+# start_basis() when it draws nothing (all the rows of positive weight are
+# used), so that a search can make it once for all its starts; NULL when it
+# must draw a subsample for every start.
+fixed_start_basis <- function(x, y, control, weights = NULL) {
+  n <- if (is.null(weights)) nrow(x) else sum(weights > 0)
+  if (n > control$start_rows) NULL else start_basis(x, y, control, weights)
 }
 
 # Gate intercepts and slopes on the standardised projection p, cutting p at

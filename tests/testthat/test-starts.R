@@ -34,6 +34,37 @@ test_that("data starts are named thetas of the model; the first one draws no ran
   expect_identical(sigmoe:::data_starts(x, y, template, 0L, moe_control()), list())
 })
 
+test_that("a search's kept rows give the starts and the random numbers of rows chosen per start", {
+  set.seed(42)
+  x <- matrix(runif(600, -1, 1), 300, 2)
+  y <- sin(3 * x[, 1]) + x[, 2] + rnorm(300, sd = 0.1)
+  template <- moe_params(numeric(3), matrix(0, 3, 2), matrix(0, 3, 2), numeric(3), expert = "relu")
+  w <- rep(c(0, 1, 2), 100)
+  for (weights in list(NULL, w)) for (from in c(1L, 2L, 5L)) {
+    ctl <- moe_control()
+    basis <- sigmoe:::fixed_start_basis(x, y, ctl, weights)
+    expect_false(is.null(basis))
+    set.seed(9)
+    kept <- sigmoe:::data_starts(x, y, template, 3L, ctl, weights, from = from, basis = basis)
+    after_kept <- .Random.seed
+    set.seed(9)
+    fresh <- sigmoe:::data_starts(x, y, template, 3L, ctl, weights, from = from)
+    expect_identical(kept, fresh)
+    expect_identical(.Random.seed, after_kept)
+  }
+  # rows of positive weight beyond start_rows: each call draws its own, so
+  # nothing is kept
+  expect_null(sigmoe:::fixed_start_basis(x, y, moe_control(start_rows = 299), NULL))
+  expect_null(sigmoe:::fixed_start_basis(x, y, moe_control(start_rows = 199), w))
+  expect_false(is.null(sigmoe:::fixed_start_basis(x, y, moe_control(start_rows = 200), w)))
+  # the kept rows are those of positive weight, standardised
+  b <- sigmoe:::fixed_start_basis(x, y, moe_control(), w)
+  expect_identical(b$xs, x[w > 0, ])
+  expect_identical(b$sw, sqrt(w[w > 0]))
+  expect_equal(colMeans(b$xz), c(0, 0))
+  expect_equal(sqrt(colMeans(b$xz^2)), c(1, 1))
+})
+
 test_that("the start gates switch between the pieces of the projection", {
   p <- seq(-2, 2, length.out = 101)
   levels <- (1:3 - 0.5) / 3
