@@ -53,6 +53,13 @@ bound_blocks_fill <- function(bound, k, d, arg, default, outw = FALSE) {
 box_theta <- function(lower, upper, template) {
   # no box at all (the default): nothing to check
   if (identical(lower, -Inf) && identical(upper, Inf)) return(params_layout(template)$free_box)
+  # fits often come with the same box: the last one is kept
+  last_value(box_last, list(lower, upper, template), box_theta_build)
+}
+
+box_last <- new.env(parent = emptyenv())
+
+box_theta_build <- function(lower, upper, template) {
   k <- template$k; d <- template$d
   outw <- !is.null(template$c)
   lo <- bound_blocks_fill(lower, k, d, "lower", -Inf, outw)

@@ -239,13 +239,11 @@ lsq_control_names <- c("maxit", "ftol", "xtol", "gtol", "lambda", "threads", "tr
 lsq_control_vector <- function(control) {
   # the vector of the last control asked for is kept (most fits of a
   # session, and every fit of a search, use the same control)
-  last <- control_vector_last$last
-  if (!is.null(last) && identical(last$control, control)) return(last$vector)
-  v <- unclass(control)[lsq_control_names]
-  if (!all(lengths(v) == 1L)) stop("internal: a solver setting is not a single value.", call. = FALSE)
-  v <- stats::setNames(as.double(unlist(v, use.names = FALSE)), lsq_control_names)
-  control_vector_last$last <- list(control = control, vector = v)
-  v
+  last_value(control_vector_last, list(control), function(control) {
+    v <- unclass(control)[lsq_control_names]
+    if (!all(lengths(v) == 1L)) stop("internal: a solver setting is not a single value.", call. = FALSE)
+    stats::setNames(as.double(unlist(v, use.names = FALSE)), lsq_control_names)
+  })
 }
 
 control_vector_last <- new.env(parent = emptyenv())

@@ -182,6 +182,16 @@ theta_layout <- function(k, d, gating, expert, outw = FALSE) {
 layout_cache <- new.env(parent = emptyenv())
 
 # The value of build(...) for the arguments in the list `args`, kept in the
+# environment `memo` for the last arguments asked for (found by identical()).
+last_value <- function(memo, args, build) {
+  if (!is.null(memo$args) && identical(memo$args, args)) return(memo$value)
+  value <- do.call(build, args)
+  memo$args <- args
+  memo$value <- value
+  value
+}
+
+# The value of build(...) for the arguments in the list `args`, kept in the
 # environment `cache` once built: the last one asked for is found by
 # identical(), the others by a key made of the arguments (and checked, since
 # two argument lists can give the same key). At most 1000 are kept.

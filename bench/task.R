@@ -215,6 +215,9 @@ rows <- c(task_wall_ms = "task, elapsed (ms)", task_ms = "task, CPU (ms)",
           c_fit_ms = "  C fit (ms)", r_fit_ms = "  R fit overhead (ms)", losses_ms = "  losses (ms)",
           other_ms = "  other (ms)", c_fit_share = "C fit / task", fit_share = "fit (C + R) / task",
           tiny_c_us = "tiny fit: C call (us)", tiny_moe_fit_overhead_us = "tiny fit: moe_fit() R overhead (us)")
+# the study's own fit, when both builds have it
+if ("tiny_study_fit_overhead_us" %in% intersect(colnames(O), colnames(N)))
+  rows <- c(rows, tiny_study_fit_overhead_us = "tiny fit: study_fit() R overhead (us)")
 tab <- data.frame(part = unname(rows), old = vapply(names(rows), med, numeric(1), M = O),
                   new = vapply(names(rows), med, numeric(1), M = N),
                   median_ratio_new_over_old = vapply(names(rows), function(cl)

@@ -167,3 +167,23 @@ test_that("the formula interface passes the box on", {
              nstart = 0, upper = list(a = 1.5)))
   expect_true(fit$at_bound[["a[1,1]"]])
 })
+
+test_that("the last box is kept; another box, or a bad one, is built and checked again", {
+  tpl <- moe_params(numeric(2), c(0, 0), c(0, 0), numeric(2))
+  b1 <- sigmoe:::box_theta(list(beta1 = -5), list(beta1 = 5), tpl)
+  # theta is beta0, beta1, a, b expert by expert
+  expect_identical(unname(b1$lower), c(-Inf, -5, -Inf, -Inf, -Inf, -5, -Inf, -Inf))
+  expect_identical(unname(b1$upper), c(Inf, 5, Inf, Inf, Inf, 5, Inf, Inf))
+  expect_identical(sigmoe:::box_theta(list(beta1 = -5), list(beta1 = 5), tpl), b1)
+  b2 <- sigmoe:::box_theta(-3, 3, tpl)
+  expect_identical(unname(b2$lower), rep(-3, 8))
+  expect_identical(sigmoe:::box_theta(list(beta1 = -5), list(beta1 = 5), tpl), b1)
+  # right after a good box, bad ones are still errors
+  expect_error(sigmoe:::box_theta(list(beta1 = 6), list(beta1 = 5), tpl), "`lower` must be <= `upper`")
+  expect_error(sigmoe:::box_theta(list(beta1 = function() 1), 5, tpl), "`lower\\$beta1`")
+  expect_error(sigmoe:::box_theta(list(beta1 = -5), list(beta1 = 5, bogus = 1), tpl), "`upper` has an element `bogus`")
+  # the same bounds for another model give that model's box
+  tpl3 <- moe_params(numeric(3), c(0, 0, 0), c(0, 0, 0), numeric(3), expert = "linear")
+  expect_identical(unname(sigmoe:::box_theta(list(beta1 = -5), list(beta1 = 5), tpl3)$upper),
+                   rep(c(Inf, 5, Inf, Inf), 3))
+})
