@@ -130,7 +130,8 @@ check_degree <- function(degree, expert) {
 check_params <- function(x, arg) {
   # fits often start from the same mixing measure (a user's start, a study's
   # truth): the last one that passed needs no second look
-  if (identical(x, params_checked$last)) return(invisible(x))
+  last <- params_checked$last
+  if (!is.null(last) && identical(x, last)) return(invisible(x))
   check_consistent(x, arg, "moe_params", "a `moe_params` object (see ?moe_params)", params_problem,
                    "Build it with moe_params().")
   params_checked$last <- x

@@ -189,6 +189,11 @@ test_that("check_params catches a mixing measure edited by hand", {
                "`start` is not a consistent `moe_params` object: its `beta1`")
   expect_error(moe_mean(edit("d", 3L), cbind(x, x, x)), "its `beta1`")
   expect_silent(sigmoe:::check_params(p, "params"))
+  # with nothing remembered (a new session), nothing passes unchecked
+  rm("last", envir = sigmoe:::params_checked)
+  expect_error(sigmoe:::check_params(NULL, "params"), "`params` must be a `moe_params` object")
+  expect_error(moe_mean(NULL, 0), "`params` must be a `moe_params` object")
+  expect_silent(sigmoe:::check_params(p, "params"))
 })
 
 test_that("check_fit catches a fit edited by hand before a method computes with it", {
