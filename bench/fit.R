@@ -635,13 +635,22 @@ say("      moe_fit()'s R work around it: median %.2f ms per fit (range %.2f to %
 # difference. `best`: the lowest SSE of the three solvers on the data set,
 # reached within 1e-6 relative.
 rule("Small n, 200 more data sets (seeds 13 to 212, untimed): where each solver ends")
+# mptol: the plain steps with MINPACK's stopping tolerances (nls.lm's defaults:
+# ftol = xtol = sqrt(eps), gtol = 0), which separates the stopping rule from
+# the path
+mp_tol <- sqrt(.Machine$double.eps)
 wide <- do.call(rbind, lapply(13:212, function(seed) {
-  fits <- small_fits(simulate_data(1e3, seed))
+  dat <- simulate_data(1e3, seed)
+  fits <- small_fits(dat)
   plain <- fits$plain()
+  mptol <- suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
+                                    control = moe_control(maxit = 1000, ftol = mp_tol, xtol = mp_tol, gtol = 0)))
   accel <- fits$accel()
   lm <- fits$nls.lm()
   data.frame(seed = seed, plain_it = plain$convergence$iterations, plain_sse = plain$sse,
              plain_conv = plain$convergence$converged,
+             mptol_it = mptol$convergence$iterations, mptol_sse = mptol$sse,
+             mptol_conv = mptol$convergence$converged,
              accel_it = accel$convergence$iterations, accel_sse = accel$sse,
              accel_conv = accel$convergence$converged,
              nlslm_it = lm$niter, nlslm_sse = sum(lm$fvec^2))
@@ -649,7 +658,7 @@ wide <- do.call(rbind, lapply(13:212, function(seed) {
 best <- pmin(wide$plain_sse, wide$accel_sse, wide$nlslm_sse)
 say("%-7s %-30s %-30s %-14s %-28s %s", "solver", "SSE below nls.lm's (95% CI)", "above / within 1e-9",
     "reaches best", "median rel. SSE diff (95% CI)", "iterations: median, max; <= nls.lm's; not converged")
-for (nm in c("plain", "accel", "nlslm")) {
+for (nm in c("plain", "mptol", "accel", "nlslm")) {
   sse <- wide[[paste0(nm, "_sse")]]
   it <- wide[[paste0(nm, "_it")]]
   at_best <- sum(sse <= best * (1 + 1e-6))
@@ -671,7 +680,9 @@ for (nm in c("plain", "accel", "nlslm")) {
       as.integer(stats::median(it)), max(it), sum(it <= wide$nlslm_it), nrow(wide),
       sum(!wide[[paste0(nm, "_conv")]]))
 }
-say("(median rel. SSE diff: Wilcoxon's pseudo-median of (SSE - nls.lm's SSE) / nls.lm's SSE)")
+say("(median rel. SSE diff: Wilcoxon's pseudo-median of (SSE - nls.lm's SSE) / nls.lm's SSE;")
+say(" mptol: the plain steps stopped by nls.lm's tolerances, ftol = xtol = sqrt(eps), gtol = 0;")
+say(" reaches best: the lowest SSE of plain, accel and nls.lm, within 1e-6 relative)")
 
 # ---- targets ------------------------------------------------------------------
 
