@@ -6,6 +6,8 @@
 #   max    D_j = the largest A_jj seen so far in the fit (MINPACK's lmder,
 #          mode 1, whose scale is the running maximum of the column norms)
 #   ident  D = I (Levenberg)
+# and, beside them, the package's trust-region steps (moe_control(trust =
+# TRUE): MINPACK's scale and Moré's step bound, src/trust.c).
 # On the small-n problem of bench/fit.R (sigmoid gate, ReLU experts, d = 1,
 # k* = 2, k = 3, n = 1e3, the same fixed start, maxit = 1000) over seeds 1 to
 # 212 (fixed before the run), each choice is compared with nls.lm from the
@@ -42,7 +44,7 @@ if (length(args) >= 3L && args[1L] == "--child") {
     d <- moe_simulate(truth, n = 1e3, sd = 0.05)
     x <- matrix(d$x1, ncol = 1L)
     fit <- suppressWarnings(moe_fit(x, d$y, k = 3, start = start, nstart = 0,
-                                    control = moe_control(maxit = 1000)))
+                                    control = moe_control(maxit = 1000, trust = "--trust" %in% args)))
     row <- data.frame(seed = seed, it = fit$convergence$iterations, sse = fit$sse,
                       conv = fit$convergence$converged)
     if (with_lm) {
@@ -96,25 +98,29 @@ build <- function(name) {
   if (!is.null(attr(out, "status"))) stop("building ", name, " failed:\n", paste(out, collapse = "\n"))
   lib
 }
-results <- lapply(stats::setNames(names(rules), names(rules)), function(name) {
-  lib <- build(name)
+libs <- lapply(stats::setNames(names(rules), names(rules)), build)
+# trust: the package's own option, moe_control(trust = TRUE), in the
+# unchanged build
+runs <- list(diag = c(libs$diag, "--nls.lm"), max = libs$max, ident = libs$ident,
+             trust = c(libs$diag, "--trust"))
+results <- lapply(stats::setNames(names(runs), names(runs)), function(name) {
   rds <- file.path(work, paste0(name, ".rds"))
   status <- system2(file.path(R.home("bin"), "Rscript"),
-                    c("bench/damping.R", "--child", shQuote(lib), shQuote(rds),
-                      if (name == "diag") "--nls.lm"))
+                    c("bench/damping.R", "--child", shQuote(runs[[name]][1L]), shQuote(rds),
+                      runs[[name]][-1L]))
   if (status != 0L) stop("the run of ", name, " failed")
   readRDS(rds)
 })
 
 lm <- results$diag[, c("seed", "lm_it", "lm_sse")]
-say("sigmoe damping scales (bench/damping.R), %s", format(Sys.time(), "%Y-%m-%d %H:%M %Z"))
+say("sigmoe damping scales and trust region (bench/damping.R), %s", format(Sys.time(), "%Y-%m-%d %H:%M %Z"))
 say("machine: %s; %d cores; R %s; sigmoe %s at %s", Sys.info()[["nodename"]], parallel::detectCores(),
     getRversion(), utils::packageDescription("sigmoe", lib.loc = file.path(work, "diag", "lib"))$Version,
     tryCatch(system2("git", c("rev-parse", "--short", "HEAD"), stdout = TRUE), error = function(e) "?"))
 say("problem: bench/fit.R's small-n fit (sigmoid gate, ReLU experts, d = 1, k* = 2, k = 3, n = 1e3,")
 say("         its fixed start, maxit = 1000), seeds %d to %d; nls.lm: MINPACK, default tolerances", min(seeds), max(seeds))
 say("")
-say("%-6s %-22s %-31s %-15s %s", "scale", "SSE below nls.lm's", "median rel. SSE diff (95% CI)",
+say("%-6s %-22s %-31s %-15s %s", "steps", "SSE below nls.lm's", "median rel. SSE diff (95% CI)",
     "vs diag: lo/hi", "iterations: median, mean; max; <= nls.lm's; at 1000")
 for (name in names(results)) {
   r <- results[[name]]

@@ -236,6 +236,8 @@ rule("Contenders")
 cat(paste0(
   "sigmoe (thr=1)      moe_fit(xm, y, k = 3, start = st, nstart = 0), default moe_control()\n",
   "sigmoe (thr=2)      the same with moe_control(threads = 2)\n",
+  "sigmoe accel (thr=1) the same with moe_control(accel = TRUE), geodesic acceleration\n",
+  "sigmoe trust (thr=1) the same with moe_control(trust = TRUE), More's trust region (MINPACK's)\n",
   "nls.lm (num jac)    minpack.lm::nls.lm(theta0, fn = R residuals (plogis/pmax over n), no jac,\n",
   "                    control = nls.lm.control(maxiter = 500)), default tolerances and maxfev\n",
   "nls.lm (R jac)      the same with an analytic Jacobian coded in R\n",
@@ -287,15 +289,15 @@ aborted_row <- function(nm, n, m) {
             conditionMessage(m$value)))
 }
 
-run_sigmoe <- function(dat, threads, reps, accel = FALSE) {
-  ctl <- moe_control(threads = threads, accel = accel)
+run_sigmoe <- function(dat, threads, reps, accel = FALSE, trust = FALSE) {
+  ctl <- moe_control(threads = threads, accel = accel, trust = trust)
   fit_once <- function() moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0, control = ctl)
   m <- measure(fit_once)
   times <- c(m$time, vapply(seq_len(reps - 1L), function(r)
     system.time(fit_once())[["elapsed"]], numeric(1)))
   fit <- m$value
   cv <- fit$convergence
-  nm <- sprintf("sigmoe %s(thr=%d)", if (accel) "accel " else "", threads)
+  nm <- sprintf("sigmoe %s(thr=%d)", if (accel) "accel " else if (trust) "trust " else "", threads)
   keep_solution(nm, length(dat$y), fit$theta)
   sse_check <- sse_r(unname(fit$theta), dat$x, dat$y)
   row(nm, length(dat$y), stats::median(times), cv$iterations, cv$evaluations, sse_check,
@@ -352,6 +354,7 @@ contenders <- list(
   "sigmoe (thr=1)"      = function(dat) run_sigmoe(dat, 1L, 3L),
   "sigmoe (thr=2)"      = function(dat) run_sigmoe(dat, 2L, 3L),
   "sigmoe accel (thr=1)" = function(dat) run_sigmoe(dat, 1L, 3L, accel = TRUE),
+  "sigmoe trust (thr=1)" = function(dat) run_sigmoe(dat, 1L, 3L, trust = TRUE),
   "nls.lm (num jac)"    = function(dat) run_nls_lm(dat, FALSE),
   "nls.lm (R jac)"      = function(dat) run_nls_lm(dat, TRUE),
   "nls (G-N)"           = function(dat) run_nls(dat),
@@ -567,12 +570,13 @@ if (!all(mem$hwm_reset))
 
 # At n = 1e3 the problem above is one of twelve data sets (seeds 1 to 12) from
 # the same start: each solver's iterations, final SSE and time, with sigmoe's
-# plain and geodesically accelerated steps beside nls.lm with an R Jacobian
-# (its tolerances are MINPACK's defaults, the usual way it is run). Times are
+# plain, geodesically accelerated and trust-region steps beside nls.lm with an
+# R Jacobian (its tolerances are MINPACK's defaults, the usual way it is run). Times are
 # medians of 5 interleaved batches, each of repeated calls for at least 50 ms.
-rule("Small n: sigmoe's steps (plain, accelerated) against nls.lm, n = 1e3, 12 data sets")
+rule("Small n: sigmoe's steps (plain, accelerated, trust region) against nls.lm, n = 1e3, 12 data sets")
 # The contenders on one data set, as functions of no arguments: sigmoe's
-# plain and accelerated steps, its solver's one C call (below), nls.lm.
+# plain, accelerated and trust-region steps, its solver's one C call (below),
+# nls.lm.
 c_spec <- sigmoe:::params_spec(start)
 c_ctl <- sigmoe:::lsq_control_vector(moe_control(maxit = 1000))
 small_fits <- function(dat) list(
@@ -580,6 +584,8 @@ small_fits <- function(dat) list(
                                               control = moe_control(maxit = 1000))),
   accel = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
                                               control = moe_control(maxit = 1000, accel = TRUE))),
+  trust = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
+                                              control = moe_control(maxit = 1000, trust = TRUE))),
   # the solver's one C call, as moe_fit() makes it (this data needs no
   # change of coordinates): the fit without its R work
   c_call = function() sigmoe:::lsq_search(c_spec, unname(theta0), dat$xm, dat$y, c_ctl),
@@ -600,16 +606,18 @@ small <- do.call(rbind, lapply(1:12, function(seed) {
   data.frame(seed = seed,
              plain_it = res$plain$convergence$iterations, plain_sse = res$plain$sse,
              accel_it = res$accel$convergence$iterations, accel_sse = res$accel$sse,
+             trust_it = res$trust$convergence$iterations, trust_sse = res$trust$sse,
              nlslm_it = res$nls.lm$niter, nlslm_sse = sum(res$nls.lm$fvec^2),
              plain_ms = 1e3 * stats::median(times[, "plain"]),
              accel_ms = 1e3 * stats::median(times[, "accel"]),
+             trust_ms = 1e3 * stats::median(times[, "trust"]),
              c_call_ms = 1e3 * stats::median(times[, "c_call"]),
              nlslm_ms = 1e3 * stats::median(times[, "nls.lm"]))
 }))
 op <- options(width = 200)
 print(format(small, digits = 6), row.names = FALSE)
 options(op)
-for (nm in c("plain", "accel")) {
+for (nm in c("plain", "accel", "trust")) {
   lower <- small[[paste0(nm, "_sse")]] <= small$nlslm_sse * (1 + 1e-9)
   fewer <- small[[paste0(nm, "_it")]] <= small$nlslm_it
   say("%-5s SSE <= nls.lm's in %d of 12, iterations <= nls.lm's in %d of 12, both in %d;",
@@ -632,7 +640,7 @@ say("      moe_fit()'s R work around it: median %.2f ms per fit (range %.2f to %
 # comparison, untimed, on 200 more (seeds 13 to 212, fixed before the run),
 # with exact binomial 95% CIs for the share of data sets where a solver's SSE
 # is below nls.lm's, and Wilcoxon's 95% CI for the median relative SSE
-# difference. `best`: the lowest SSE of the three solvers on the data set,
+# difference. `best`: the lowest SSE of the four solvers on the data set,
 # reached within 1e-6 relative.
 rule("Small n, 200 more data sets (seeds 13 to 212, untimed): where each solver ends")
 # mptol: the plain steps with MINPACK's stopping tolerances (nls.lm's defaults:
@@ -646,6 +654,7 @@ wide <- do.call(rbind, lapply(13:212, function(seed) {
   mptol <- suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
                                     control = moe_control(maxit = 1000, ftol = mp_tol, xtol = mp_tol, gtol = 0)))
   accel <- fits$accel()
+  trust <- fits$trust()
   lm <- fits$nls.lm()
   data.frame(seed = seed, plain_it = plain$convergence$iterations, plain_sse = plain$sse,
              plain_conv = plain$convergence$converged,
@@ -653,12 +662,14 @@ wide <- do.call(rbind, lapply(13:212, function(seed) {
              mptol_conv = mptol$convergence$converged,
              accel_it = accel$convergence$iterations, accel_sse = accel$sse,
              accel_conv = accel$convergence$converged,
+             trust_it = trust$convergence$iterations, trust_sse = trust$sse,
+             trust_conv = trust$convergence$converged,
              nlslm_it = lm$niter, nlslm_sse = sum(lm$fvec^2))
 }))
-best <- pmin(wide$plain_sse, wide$accel_sse, wide$nlslm_sse)
+best <- pmin(wide$plain_sse, wide$accel_sse, wide$trust_sse, wide$nlslm_sse)
 say("%-7s %-30s %-30s %-14s %-28s %s", "solver", "SSE below nls.lm's (95% CI)", "above / within 1e-9",
     "reaches best", "median rel. SSE diff (95% CI)", "iterations: median, max; <= nls.lm's; not converged")
-for (nm in c("plain", "mptol", "accel", "nlslm")) {
+for (nm in c("plain", "mptol", "accel", "trust", "nlslm")) {
   sse <- wide[[paste0(nm, "_sse")]]
   it <- wide[[paste0(nm, "_it")]]
   at_best <- sum(sse <= best * (1 + 1e-6))
@@ -682,7 +693,8 @@ for (nm in c("plain", "mptol", "accel", "nlslm")) {
 }
 say("(median rel. SSE diff: Wilcoxon's pseudo-median of (SSE - nls.lm's SSE) / nls.lm's SSE;")
 say(" mptol: the plain steps stopped by nls.lm's tolerances, ftol = xtol = sqrt(eps), gtol = 0;")
-say(" reaches best: the lowest SSE of plain, accel and nls.lm, within 1e-6 relative)")
+say(" trust: moe_control(trust = TRUE), More's trust region as in MINPACK;")
+say(" reaches best: the lowest SSE of plain, accel, trust and nls.lm, within 1e-6 relative)")
 
 # ---- targets ------------------------------------------------------------------
 

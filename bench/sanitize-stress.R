@@ -401,6 +401,28 @@ sections$adapters_solver <- function() section("solver adapter, malformed", {
       for (bd in list(list(NULL, NULL), list(rep(-1, P), rep(1, P)), list(theta, theta)))
         hit(call_c(lf, spec, theta, x, y, acc, bd[[1]], bd[[2]], sqrt(stats::runif(nrow(x)))))
     }
+    # the trust-region steps: good and bad flags, with acceleration, with
+    # bounds (refused), weights, extreme data and starts, n at and below P
+    if ("trust" %in% names(ctl)) {
+      tr <- replace(lsq_control_vector(moe_control(maxit = 40L)), "trust", 1)
+      P <- length(theta)
+      for (cc in list(tr, replace(tr, "trust", 2), replace(tr, "trust", NaN),
+                      replace(tr, "accel", 1), replace(tr, "maxit", 0), replace(tr, "ftol", 0),
+                      replace(replace(tr, "xtol", 0), "gtol", 0), replace(tr, "valley_tol", 1),
+                      replace(tr, "varpro", 1), replace(tr, "trace", 1)))
+        hit(call_c(lf, spec, theta, x, y, cc, NULL, NULL))
+      for (bd in list(list(rep(-1, P), NULL), list(NULL, rep(1, P)), list(rep(-Inf, P), rep(Inf, P))))
+        hit(call_c(lf, spec, theta, x, y, tr, bd[[1]], bd[[2]]))
+      n <- nrow(x)
+      for (sw in list(sqrt(stats::runif(n)), rep(0, n), replace(rep(1, n), 1:(n - 1L), 0)))
+        hit(call_c(lf, spec, theta, x, y, tr, NULL, NULL, sw))
+      for (th in list(theta * 0, theta * 1e6, replace(theta, 1, 1e308), replace(theta, 1, NaN)))
+        hit(call_c(lf, spec, th, x, y, tr, NULL, NULL))
+      for (yy in list(y * 1e200, y * 1e-200, y * 0, replace(y, 1, Inf)))
+        hit(call_c(lf, spec, theta, x, yy, tr, NULL, NULL))
+      for (m in c(1L, P - 1L, P))
+        hit(call_c(lf, spec, theta, x[seq_len(m), , drop = FALSE], y[seq_len(m)], tr, NULL, NULL))
+    }
     P <- length(theta)
     for (bd in list(list(rep(-Inf, P), rep(Inf, P)), list(rep(-1, P), rep(1, P)),
                     list(rep(0, P), rep(0, P)), list(rep(-1, P + 1L), NULL),

@@ -103,6 +103,10 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
         code = moe_lsq_varpro(pb, ctl, &ps, nt, theta, &A, &g, &A2, &g2, &sse, &lambda, &iter,
                               &evals, &tr);
 
+    /* Moré's trust region instead of the damping updates below */
+    if (code == 0 && ctl->trust)
+        code = moe_lsq_trust(pb, ctl, &ps, nt, theta, &A, &g, &A2, &g2, &sse, &iter, &evals, &tr);
+
     while (code == 0) {
         if (iter >= maxit) { code = MOE_LSQ_MAXIT; break; }
         check_interrupt();
@@ -197,9 +201,9 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
  * (lsq_control_vector() in R/control.R), and a vector whose names differ is
  * refused rather than read by position. */
 enum { CTL_MAXIT, CTL_FTOL, CTL_XTOL, CTL_GTOL, CTL_LAMBDA, CTL_THREADS, CTL_TRACE, CTL_ACCEL,
-       CTL_VALLEY_M, CTL_VALLEY_TOL, CTL_VARPRO, CTL_N };
+       CTL_VALLEY_M, CTL_VALLEY_TOL, CTL_VARPRO, CTL_TRUST, CTL_N };
 static const char *ctl_names[CTL_N] = {"maxit", "ftol", "xtol", "gtol", "lambda", "threads", "trace",
-                                       "accel", "valley_m", "valley_tol", "varpro"};
+                                       "accel", "valley_m", "valley_tol", "varpro", "trust"};
 
 static int whole_in(double v, double lo, double hi)
 {
@@ -231,11 +235,13 @@ static moe_lsq_control control_from_sexp(SEXP control)
     if (!(R_FINITE(v[CTL_VALLEY_TOL]) && v[CTL_VALLEY_TOL] >= 0))
         Rf_error("`valley_tol` must be a finite number >= 0");
     if (!(v[CTL_VARPRO] == 0 || v[CTL_VARPRO] == 1)) Rf_error("`varpro` must be TRUE or FALSE");
+    if (!(v[CTL_TRUST] == 0 || v[CTL_TRUST] == 1)) Rf_error("`trust` must be TRUE or FALSE");
+    if (v[CTL_TRUST] == 1 && v[CTL_ACCEL] == 1) Rf_error("`trust` and `accel` cannot both be TRUE");
     moe_lsq_control ctl = {(int) v[CTL_MAXIT], moe_threads_cap((int) v[CTL_THREADS]),
                            (int) v[CTL_TRACE],
                            v[CTL_FTOL], v[CTL_XTOL], v[CTL_GTOL], v[CTL_LAMBDA],
                            (int) v[CTL_ACCEL], (int) v[CTL_VALLEY_M], v[CTL_VALLEY_TOL],
-                           (int) v[CTL_VARPRO], R_CheckUserInterrupt, Rprintf};
+                           (int) v[CTL_VARPRO], (int) v[CTL_TRUST], R_CheckUserInterrupt, Rprintf};
     return ctl;
 }
 
@@ -259,6 +265,7 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower,
     if (n < 1) Rf_error("internal: no rows");
     moe_lsq_control ctl = control_from_sexp(control);
     const double *lo = bound_from_sexp(lower, P, "lower"), *up = bound_from_sexp(upper, P, "upper");
+    if (ctl.trust && (lo || up)) Rf_error("internal: the trust-region steps take no bounds");
     const double *t0 = REAL(theta0);
     for (int j = 0; j < P; j++) {
         if ((lo && t0[j] < lo[j]) || (up && t0[j] > up[j]))

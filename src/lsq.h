@@ -160,6 +160,17 @@ static inline int lm_rejected(double *lambda, double *nu)
     return *lambda > 1e16 || !R_FINITE(*lambda);
 }
 
+/* The flat-valley rule after accepted iteration iter (SSE sse, trace tr): 1
+ * when the SSE fell by at most valley_tol noise variances over the last
+ * valley_m iterations. sse / (n - P) estimates the noise variance, the unit
+ * in which the data can tell two SSEs apart. */
+static inline int valley_reached(const moe_lsq_control *ctl, const sse_trace *tr, double sse,
+                                 int iter, int n, int P)
+{
+    return ctl->valley_tol > 0 && ctl->valley_m > 0 && n > P && iter >= ctl->valley_m &&
+        tr->v[iter - ctl->valley_m] - sse <= ctl->valley_tol * sse / (n - P);
+}
+
 /* The stopping rules after an accepted step from an SSE of sse_old to sse
  * (iteration iter of the trace tr): actual and predicted reductions, the
  * step's size against theta's, and the flat-valley rule, in that order.
@@ -170,12 +181,7 @@ static inline int lm_stop_code(const moe_lsq_control *ctl, double actual, double
 {
     if (actual <= ctl->ftol * sse_old && pred <= ctl->ftol * sse_old) return MOE_LSQ_FTOL;
     if (step <= ctl->xtol * (size + ctl->xtol)) return MOE_LSQ_XTOL;
-    /* sse / (n - P) estimates the noise variance, the unit in which the data
-     * can tell two SSEs apart */
-    if (ctl->valley_tol > 0 && ctl->valley_m > 0 && n > P && iter >= ctl->valley_m &&
-        tr->v[iter - ctl->valley_m] - sse <= ctl->valley_tol * sse / (n - P))
-        return MOE_LSQ_VALLEY;
-    return 0;
+    return valley_reached(ctl, tr, sse, iter, n, P) ? MOE_LSQ_VALLEY : 0;
 }
 
 /* The variable-projection phase (varpro.c), run from the start when
@@ -188,6 +194,12 @@ static inline int lm_stop_code(const moe_lsq_control *ctl, double actual, double
 int moe_lsq_varpro(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pass *ps, int nt,
                    double *theta, double **A, double **g, double **A2, double **g2, double *sse,
                    double *lambda, int *iter, int *evals, sse_trace *tr);
+/* Moré's trust-region steps (trust.c), run when ctl->trust on the solver's
+ * state as varpro's phase leaves it (theta, A, g, sse valid at theta; A2, g2
+ * scratch). Returns a termination code (never 0). */
+int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pass *ps, int nt,
+                  double *theta, double **A, double **g, double **A2, double **g2, double *sse,
+                  int *iter, int *evals, sse_trace *tr);
 /* 1 if the experts of s are linear in their parameters (linear or constant
  * experts without output weights), so that the phase applies. */
 int moe_lsq_varpro_applies(const moe_spec *s);

@@ -205,6 +205,7 @@ typedef struct {
     int valley_m;       /* the flat-valley rule looks back this many iterations */
     double valley_tol;  /* ... and stops below this many noise units (0: off) */
     int varpro;         /* variable projection for experts linear in their parameters */
+    int trust;          /* More's trust-region steps (MINPACK's lmder) */
     void (*check_interrupt)(void);
     void (*print)(const char *fmt, ...);
 } moe_lsq_control;

@@ -48,3 +48,20 @@ make_fit_fixtures <- function() {
 # A fit whose warnings (classed "sigmoe_fit_warning") are not what the test
 # is about; the tests of the warnings themselves call moe_fit() directly.
 quietly <- function(expr) suppressWarnings(expr, classes = "sigmoe_fit_warning")
+
+# The problem of bench/fit.R at n = 1e3: k = 3 ReLU experts for k* = 2, from a
+# split start, where the plain steps crawl along a saturating gate.
+crawl_problem <- function() {
+  truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2),
+                      gating = "sigmoid", expert = "relu")
+  # R's default generator, whatever an earlier test left: the crawl is a
+  # property of these data
+  saved <- sigmoe:::rng_save()
+  on.exit(sigmoe:::rng_restore(saved), add = TRUE)
+  set.seed(1, kind = "Mersenne-Twister", normal.kind = "Inversion", sample.kind = "Rejection")
+  d <- moe_simulate(truth, n = 1000, sd = 0.05)
+  list(x = matrix(d$x1, ncol = 1L), y = d$y,
+       start = moe_params(beta0 = c(-0.4, -0.9, 0.3), beta1 = c(5, 7.5, -5),
+                          a = c(0.8, 1.3, -0.8), b = c(0.1, 0.3, 0.3),
+                          gating = "sigmoid", expert = "relu"))
+}

@@ -671,6 +671,10 @@ harness_rows <- function() {
   good("moe_control", "accel", quote(moe_control(accel = TRUE)), function(r, e) isTRUE(r$accel))
   bads("moe_control", "varpro", mc, K$flag)
   good("moe_control", "varpro", quote(moe_control(varpro = TRUE)), function(r, e) isTRUE(r$varpro))
+  bads("moe_control", "trust", mc, K$flag)
+  good("moe_control", "trust", quote(moe_control(trust = TRUE)), function(r, e) isTRUE(r$trust))
+  bad("moe_control", "trust", quote(moe_control(trust = TRUE, accel = TRUE)), expect = c("trust", "accel"),
+      label = "trust with accel")
   good("moe_control", "valley_tol", quote(moe_control(valley_tol = 0.01, valley_m = 5)),
        function(r, e) r$valley_tol == 0.01 && r$valley_m == 5L)
   good("moe_control", "trace", quote(moe_control(trace = TRUE, hops = 0, ftol = 0, lambda = 1e10)),

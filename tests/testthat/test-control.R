@@ -26,7 +26,8 @@ test_that("the control vector has the solver's settings, by name and in order", 
                      threads = 2, trace = TRUE)
   v <- sigmoe:::lsq_control_vector(ctl)
   expect_identical(v, c(maxit = 50, ftol = 1e-6, xtol = 1e-7, gtol = 1e-9, lambda = 0.01,
-                        threads = 2, trace = 1, accel = 0, valley_m = 10, valley_tol = 0, varpro = 0))
+                        threads = 2, trace = 1, accel = 0, valley_m = 10, valley_tol = 0, varpro = 0,
+                        trust = 0))
   expect_identical(names(v), sigmoe:::lsq_control_names)
   expect_identical(sigmoe:::lsq_control_vector(moe_control())[["trace"]], 0)
 })
@@ -60,7 +61,7 @@ test_that("the C solver refuses a control vector whose names differ", {
   expect_identical(sigmoe:::lsq_search(spec, theta, x, y, v)$code, 4L)
   expect_error(sigmoe:::lsq_search(spec, theta, x, y, unname(v)), "named")
   expect_error(sigmoe:::lsq_search(spec, theta, x, y, replace(v, "varpro", 2)), "`varpro`")
-  expect_error(sigmoe:::lsq_search(spec, theta, x, y, v[c(2, 1, 3:11)]),
+  expect_error(sigmoe:::lsq_search(spec, theta, x, y, v[c(2, 1, 3:12)]),
                "must be named \"maxit\", not \"ftol\"")
 })
 

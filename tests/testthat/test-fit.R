@@ -574,19 +574,6 @@ test_that("a fit of one observation (one free parameter) has no NA in its checks
   expect_identical(fit$diagnostics$runaway, character(0))
 })
 
-# The problem of bench/fit.R at n = 1e3: k = 3 ReLU experts for k* = 2, from a
-# split start, where the plain steps crawl along a saturating gate.
-crawl_problem <- function() {
-  truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2),
-                      gating = "sigmoid", expert = "relu")
-  set.seed(1)
-  d <- moe_simulate(truth, n = 1000, sd = 0.05)
-  list(x = matrix(d$x1, ncol = 1L), y = d$y,
-       start = moe_params(beta0 = c(-0.4, -0.9, 0.3), beta1 = c(5, 7.5, -5),
-                          a = c(0.8, 1.3, -0.8), b = c(0.1, 0.3, 0.3),
-                          gating = "sigmoid", expert = "relu"))
-}
-
 test_that("geodesic acceleration ends the crawl of a saturating gate at a local minimum", {
   pb <- crawl_problem()
   fit_with <- function(...) quietly(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0,
@@ -638,14 +625,16 @@ test_that("a control object made before the new solver settings replays the old 
   old$valley_tol <- NULL
   old$valley_m <- NULL
   old$varpro <- NULL
+  old$trust <- NULL
   got <- sigmoe:::check_control(old)
   expect_false(got$accel)
   expect_false(got$varpro)
+  expect_false(got$trust)
   expect_identical(got$valley_tol, 0)
   # a named list takes the defaults, which are the same
   expect_false(sigmoe:::check_control(list(maxit = 10))$accel)
   # a study's design names the new settings only when they are used
-  expect_false(any(c("accel", "valley_m", "valley_tol", "varpro") %in%
+  expect_false(any(c("accel", "valley_m", "valley_tol", "varpro", "trust") %in%
                      names(sigmoe:::study_key_control(moe_control()))))
   key <- sigmoe:::study_key_control(ctl)
   expect_true(isTRUE(key$accel) && key$valley_tol == 1 && key$valley_m == 10L && isTRUE(key$varpro))

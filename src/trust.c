@@ -1,0 +1,249 @@
+/* Moré's trust-region Levenberg-Marquardt steps (moe_control(trust = TRUE)).
+ *
+ * The algorithm of MINPACK's lmder (Moré 1978, "The Levenberg-Marquardt
+ * algorithm: implementation and theory"), on the normal equations that the
+ * passes of model.c give (A = J'J, g = J'r, upper triangles), so that J is
+ * never stored:
+ *
+ * - the scale D_j is the largest column norm sqrt(A_jj) seen so far in the
+ *   fit (1 for a column that starts at 0);
+ * - each step solves min ||r - J p|| subject to ||D p|| <= Delta: p = p(lambda)
+ *   with (A + lambda D^2) p = g, lambda = 0 when the Gauss-Newton step
+ *   (the least-norm one, for a singular A) lies within 1.1 Delta, otherwise
+ *   lambda > 0 with ||D p|| within 10% of Delta, as MINPACK's lmpar accepts.
+ *   The subproblem is solved by the eigen-decomposition of the scaled matrix
+ *   D^-1 A D^-1 = V W V' (LAPACK dsyev, once per iteration): with q =
+ *   V' D^-1 g, ||D p(lambda)||^2 = sum_i q_i^2 / (w_i + lambda)^2, so every
+ *   trial lambda costs O(P), and lambda is found by Hebden's safeguarded
+ *   Newton iteration on 1 / Delta - 1 / ||D p(lambda)||;
+ * - the ratio of the actual to the predicted reduction, both relative to
+ *   the SSE, sets Delta: at most 0.25, Delta shrinks (by a factor between 0.1
+ *   and 0.5 from a quadratic fit of the reduction along p); at least 0.75, or
+ *   when lambda = 0, Delta becomes twice ||D p||. A step is taken when the
+ *   ratio is at least 1e-4;
+ * - the first Delta is 100 ||D theta|| (100 when theta = 0), cut to the
+ *   first step's length.
+ * It stops when both relative reductions are at most ftol (code 1), when
+ * Delta is at most xtol ||D theta|| (code 2), by the gradient test (code 3),
+ * at a zero SSE (code 4), when no reduction above the machine precision is
+ * possible (code 5), by the flat-valley rule (code 6), or at maxit accepted
+ * steps (code -1). The trust region takes no bounds (R refuses a box with
+ * it).
+ *
+ * A rejected step costs an SSE-only pass; the normal equations are formed at
+ * a trial point only after an accepted step, the likely outcome (as in
+ * lsq.c).
+ */
+#include "lsq.h"
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* ||D p(lambda)|| for the scaled eigen-system (w, q); the terms of the null
+ * space (w_i <= wnull) are left out at lambda = 0, and *unbounded is set when
+ * one of them has q_i != 0 (no Gauss-Newton step of finite length). */
+static double scaled_norm(const double *q, const double *w, double lambda, double wnull, int P,
+                          int *unbounded)
+{
+    double s = 0.0;
+    *unbounded = 0;
+    for (int i = 0; i < P; i++) {
+        if (lambda == 0.0 && w[i] <= wnull) {
+            if (q[i] != 0.0) *unbounded = 1;
+            continue;
+        }
+        double t = q[i] / (w[i] + lambda);
+        s += t * t;
+    }
+    return sqrt(s);
+}
+
+/* lambda for the step bound delta (see the top of the file), starting the
+ * Newton iteration from the previous lambda when it lies in the bracket. */
+static double trust_lambda(const double *q, const double *w, double wnull, int P, double delta,
+                           double previous)
+{
+    int unbounded;
+    double n0 = scaled_norm(q, w, 0.0, wnull, P, &unbounded);
+    if (!unbounded && n0 <= 1.1 * delta) return 0.0;
+    /* ||D p(lambda)|| <= ||q|| / lambda, so the root is below ||q|| / delta */
+    double lo = 0.0, hi = enorm(q, P) / delta;
+    double lambda = previous > lo && previous < hi ? previous : 1e-3 * hi;
+    for (int it = 0; it < 100; it++) {
+        double s = 0.0, ds = 0.0;
+        for (int i = 0; i < P; i++) {
+            double t = q[i] / (w[i] + lambda);
+            s += t * t;
+            ds += t * t / (w[i] + lambda);
+        }
+        double nrm = sqrt(s);
+        if (fabs(nrm - delta) <= 0.1 * delta) break;
+        if (nrm > delta) lo = lambda; else hi = lambda;
+        /* Newton on phi(lambda) = 1/delta - 1/||D p||: phi' = -ds / nrm^3 */
+        double next = lambda + (nrm - delta) / delta * s / ds;
+        if (!(next > lo && next < hi)) next = lo > 0.0 ? sqrt(lo * hi) : 1e-3 * hi;
+        if (next == lambda) break;
+        lambda = next;
+    }
+    return lambda;
+}
+
+/* ||D theta|| */
+static double scaled_size(const double *diag, const double *theta, int P)
+{
+    double s = 0.0;
+    for (int j = 0; j < P; j++) s += diag[j] * diag[j] * theta[j] * theta[j];
+    return sqrt(s);
+}
+
+/* p'Ap for A's upper triangle */
+static double quad_form(const double *A, const double *p, int P)
+{
+    double out = 0.0;
+    for (int j = 0; j < P; j++) {
+        double s = 0.0;
+        for (int i = 0; i < j; i++) s += A[i + (size_t) j * P] * p[i];
+        out += p[j] * (2.0 * s + A[j + (size_t) j * P] * p[j]);
+    }
+    return out;
+}
+
+int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pass *ps, int nt,
+                  double *theta, double **Ap, double **gp, double **A2p, double **g2p, double *ssep,
+                  int *iterp, int *evalsp, sse_trace *tr)
+{
+    const moe_spec *s = pb->spec;
+    int n = pb->n, P = s->npar, iter = *iterp, evals = *evalsp, code = 0;
+    double *A = *Ap, *g = *gp, *A2 = *A2p, *g2 = *g2p, sse = *ssep;
+    void (*check_interrupt)(void) = ctl->check_interrupt ? ctl->check_interrupt : no_interrupt;
+    size_t PP = (size_t) P * P;
+    double *diag = (double *) R_alloc(P, sizeof(double));
+    double *V = (double *) R_alloc(PP, sizeof(double));
+    double *w = (double *) R_alloc(P, sizeof(double));
+    double *q = (double *) R_alloc(P, sizeof(double));
+    double *c = (double *) R_alloc(P, sizeof(double));
+    double *p = (double *) R_alloc(P, sizeof(double));
+    double *trial = (double *) R_alloc(P, sizeof(double));
+    int lwork = -1, info = 0;
+    double wq;
+    F77_CALL(dsyev)("V", "U", &P, V, &P, w, &wq, &lwork, &info FCONE FCONE);
+    lwork = info == 0 && wq >= 3 * P ? (int) wq : 3 * P;
+    double *work = (double *) R_alloc(lwork, sizeof(double));
+    const double factor = 100.0;
+    double delta = 0.0, lambda = 0.0, xnorm = 0.0;
+    int first = 1, last_accepted = 1;
+
+    while (code == 0) {
+        if (iter >= ctl->maxit) { code = MOE_LSQ_MAXIT; break; }
+        check_interrupt();
+        if (sse <= 0.0) { code = MOE_LSQ_ZERO; break; }
+        if (grad_cosine(A, g, P, sse, NULL) <= ctl->gtol) { code = MOE_LSQ_GTOL; break; }
+        double amax = 0.0;
+        for (int j = 0; j < P; j++) {
+            double ajj = A[j + (size_t) j * P], cn = ajj > 0.0 ? sqrt(ajj) : 0.0;
+            if (ajj > amax) amax = ajj;
+            if (first) diag[j] = cn > 0.0 ? cn : 1.0;
+            else if (cn > diag[j]) diag[j] = cn;
+        }
+        /* J == 0 (or not finite): nothing moves f */
+        if (!(amax > 0.0) || !R_FINITE(amax)) { code = MOE_LSQ_GTOL; break; }
+        if (first) {
+            xnorm = scaled_size(diag, theta, P);
+            delta = xnorm > 0.0 ? factor * xnorm : factor;
+        }
+        /* the scaled system and its eigen-decomposition */
+        for (int j = 0; j < P; j++)
+            for (int i = 0; i <= j; i++)
+                V[i + (size_t) j * P] = A[i + (size_t) j * P] / (diag[i] * diag[j]);
+        F77_CALL(dsyev)("V", "U", &P, V, &P, w, work, &lwork, &info FCONE FCONE);
+        if (info != 0 || !R_FINITE(w[0]) || !R_FINITE(w[P - 1])) { code = MOE_LSQ_STALL; break; }
+        /* eigenvalues are >= 0 in exact arithmetic; those below the
+         * rounding of the largest are the null space */
+        double wnull = (double) P * DBL_EPSILON * (w[P - 1] > 0.0 ? w[P - 1] : 0.0);
+        for (int i = 0; i < P; i++) {
+            if (w[i] < 0.0) w[i] = 0.0;
+            double t = 0.0;
+            for (int j = 0; j < P; j++) t += V[j + (size_t) i * P] * g[j] / diag[j];
+            q[i] = t;
+        }
+        double fnorm = sqrt(sse);
+        int accepted = 0;
+        while (!accepted) {
+            lambda = trust_lambda(q, w, wnull, P, delta, lambda);
+            for (int i = 0; i < P; i++)
+                c[i] = lambda == 0.0 && w[i] <= wnull ? 0.0 : q[i] / (w[i] + lambda);
+            double pnorm = 0.0;
+            for (int j = 0; j < P; j++) {
+                double t = 0.0;
+                for (int i = 0; i < P; i++) t += V[j + (size_t) i * P] * c[i];
+                p[j] = t / diag[j];
+                pnorm += t * t;
+            }
+            pnorm = sqrt(pnorm);
+            if (first && pnorm < delta) delta = pnorm;
+            for (int j = 0; j < P; j++) trial[j] = theta[j] + p[j];
+            double sse_new = moe_model_pass(s, pb->x, pb->y, trial, ps, last_accepted ? A2 : NULL,
+                                            g2, nt);
+            evals++;
+            double fnorm1 = R_FINITE(sse_new) ? sqrt(sse_new) : R_PosInf;
+            /* reductions relative to the SSE, as MINPACK's */
+            double actred = 0.1 * fnorm1 < fnorm ? 1.0 - (fnorm1 / fnorm) * (fnorm1 / fnorm) : -1.0;
+            double jp = quad_form(A, p, P);
+            double t1 = jp > 0.0 ? sqrt(jp) / fnorm : 0.0, t2 = sqrt(lambda) * pnorm / fnorm;
+            double prered = t1 * t1 + 2.0 * t2 * t2, dirder = -(t1 * t1 + t2 * t2);
+            double ratio = prered != 0.0 ? actred / prered : 0.0;
+            if (!(ratio == ratio)) ratio = 0.0;  /* NaN: a failed step */
+            if (ratio <= 0.25) {
+                double f = actred >= 0.0 ? 0.5 : 0.5 * dirder / (dirder + 0.5 * actred);
+                if (0.1 * fnorm1 >= fnorm || !(f >= 0.1)) f = 0.1;
+                double cap = pnorm / 0.1;
+                delta = f * (delta < cap ? delta : cap);
+                lambda /= f;
+            } else if (lambda == 0.0 || ratio >= 0.75) {
+                delta = pnorm / 0.5;
+                lambda *= 0.5;
+            }
+            if (ratio >= 1e-4) {
+                memcpy(theta, trial, sizeof(double) * P);
+                sse = sse_new;
+                if (last_accepted) {
+                    double *tmp = A; A = A2; A2 = tmp;
+                    tmp = g; g = g2; g2 = tmp;
+                } else {
+                    sse = moe_model_pass(s, pb->x, pb->y, theta, ps, A, g, nt);
+                    evals++;
+                }
+                last_accepted = 1;
+                accepted = 1;
+                first = 0;
+                iter++;
+                xnorm = scaled_size(diag, theta, P);
+                trace_push(tr, sse);
+                if (ctl->trace && ctl->print)
+                    ctl->print("iter %4d  sse %.10g  lambda %.3g  delta %.3g  rho %.3f\n", iter, sse,
+                               lambda, delta, ratio);
+            } else {
+                last_accepted = 0;
+                if (ctl->trace && ctl->print)
+                    ctl->print("          rejected: sse %.10g  lambda %.3g  delta %.3g  rho %.3f\n",
+                               sse_new, lambda, delta, ratio);
+            }
+            if (fabs(actred) <= ctl->ftol && prered <= ctl->ftol && 0.5 * ratio <= 1.0) {
+                code = MOE_LSQ_FTOL; break;
+            }
+            if (delta <= ctl->xtol * xnorm) { code = MOE_LSQ_XTOL; break; }
+            if (accepted && valley_reached(ctl, tr, sse, iter, n, P)) { code = MOE_LSQ_VALLEY; break; }
+            /* no reduction the machine can resolve is left */
+            if ((fabs(actred) <= DBL_EPSILON && prered <= DBL_EPSILON && 0.5 * ratio <= 1.0) ||
+                delta <= DBL_EPSILON * xnorm || !(delta > DBL_MIN)) {
+                code = MOE_LSQ_STALL; break;
+            }
+            if (!accepted) check_interrupt();
+        }
+    }
+    *Ap = A; *gp = g; *A2p = A2; *g2p = g2;
+    *ssep = sse;
+    *iterp = iter;
+    *evalsp = evals;
+    return code;
+}

@@ -1,0 +1,151 @@
+# Moré's trust-region steps (moe_control(trust = TRUE), src/trust.c), checked
+# against what they must give whatever their path: a local minimum (the
+# gradient of the SSE, computed in R from moe_jacobian(), vanishes where the
+# SSE is smooth), the SSE recomputed in plain R, the minimum of a problem with
+# a unique one (the same as the default steps and nls.lm reach), and
+# MINPACK's stopping rules.
+
+trust_fit <- function(x, y, k, start, ..., gating = "sigmoid", expert = "relu") {
+  control <- do.call(moe_control, utils::modifyList(list(maxit = 1000, trust = TRUE), list(...)))
+  quietly(moe_fit(x, y, k = k, gating = gating, expert = expert, start = start, nstart = 0,
+                  control = control))
+}
+
+# the largest cosine between the residuals and a Jacobian column, in R
+grad_cosine_r <- function(fit, x) {
+  J <- moe_jacobian(coef(fit), x)
+  r <- fit$residuals
+  max(abs(crossprod(J, r)) / sqrt(colSums(J^2) * sum(r^2)))
+}
+
+test_that("the trust-region steps reach the unique minimum of a well-posed fit", {
+  # softmax gate, two distinct linear experts, fitted with k = k* = 2
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(4, 0), a = c(1.5, -1), b = c(0.5, -0.3),
+                      gating = "softmax", expert = "linear")
+  set.seed(11)
+  d <- moe_simulate(truth, n = 400, sd = 0.1)
+  x <- matrix(d$x1, ncol = 1L)
+  start <- moe_params(beta0 = c(0.2, 0), beta1 = c(3, 0), a = c(1.2, -0.7), b = c(0.1, 0),
+                      gating = "softmax", expert = "linear")
+  tight <- list(ftol = 1e-14, xtol = 1e-14, gtol = 1e-12)
+  tr <- do.call(trust_fit, c(list(x, d$y, 2, start, gating = "softmax", expert = "linear"), tight))
+  plain <- quietly(moe_fit(x, d$y, k = 2, gating = "softmax", expert = "linear", start = start,
+                           nstart = 0, control = do.call(moe_control, c(list(maxit = 1000), tight))))
+  expect_true(tr$convergence$converged)
+  expect_gt(tr$convergence$iterations, 0L)
+  # the same minimum as the default steps
+  expect_equal(tr$sse, plain$sse, tolerance = 1e-12)
+  expect_equal(unname(tr$theta), unname(plain$theta), tolerance = 1e-6)
+  # a stationary point, from the Jacobian in R
+  expect_lt(grad_cosine_r(tr, x), 1e-8)
+  # the SSE is the plain-R SSE at the parameters; the trace falls to it
+  expect_equal(tr$sse, sum((d$y - ref_mean(coef(tr), x, "softmax", "linear"))^2), tolerance = 1e-10)
+  expect_identical(tr$convergence$trace[length(tr$convergence$trace)], tr$sse)
+  expect_true(all(diff(tr$convergence$trace) <= 0))
+  skip_if_not_installed("minpack.lm")
+  at <- function(th) sigmoe:::theta_params(th, start)
+  mp <- minpack.lm::nls.lm(unname(sigmoe:::params_theta(start)),
+                           fn = function(th) d$y - moe_mean(at(th), x),
+                           jac = function(th) -moe_jacobian(at(th), x),
+                           control = minpack.lm::nls.lm.control(maxiter = 1000, ftol = 1e-14,
+                                                                ptol = 1e-14))
+  expect_equal(tr$sse, sum(mp$fvec^2), tolerance = 1e-12)
+  expect_equal(unname(tr$theta), mp$par, tolerance = 1e-6)
+})
+
+test_that("the trust-region steps end the crawl of a saturating gate at a local minimum", {
+  pb <- crawl_problem()
+  plain <- quietly(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0,
+                           control = moe_control(maxit = 1000)))
+  tr <- trust_fit(pb$x, pb$y, 3, pb$start)
+  expect_gt(plain$convergence$iterations, 200L)
+  expect_lt(tr$convergence$iterations, 100L)
+  expect_true(tr$convergence$converged)
+  # a local minimum, not a stop on the way: the default steps, restarted from
+  # it with tight tolerances, find no lower SSE to 1e-6 relative
+  again <- quietly(moe_fit(pb$x, pb$y, k = 3, start = coef(tr), nstart = 0,
+                           control = moe_control(maxit = 1000, ftol = 1e-14, xtol = 1e-14)))
+  expect_gt(again$sse, tr$sse * (1 - 1e-6))
+})
+
+test_that("the trust-region steps follow MINPACK's stopping rules", {
+  pb <- crawl_problem()
+  # ftol: the last accepted step reduced the SSE by at most ftol relative
+  tr <- trust_fit(pb$x, pb$y, 3, pb$start, ftol = 1e-6, xtol = 0, gtol = 0)
+  expect_identical(tr$convergence$code, 1L)
+  trace <- tr$convergence$trace
+  expect_lte(1 - trace[length(trace)] / trace[length(trace) - 1L], 1e-6)
+  # maxit counts accepted steps
+  short <- trust_fit(pb$x, pb$y, 3, pb$start, maxit = 3)
+  expect_identical(short$convergence$code, -1L)
+  expect_identical(short$convergence$iterations, 3L)
+  expect_length(short$convergence$trace, 4L)
+  expect_false(short$convergence$converged)
+  # a start at a stationary point of the gradient test stops at once
+  again <- trust_fit(pb$x, pb$y, 3, coef(tr), gtol = 1)
+  expect_identical(again$convergence$code, 3L)
+  expect_identical(again$convergence$iterations, 0L)
+})
+
+test_that("the trust-region steps take over from variable projection", {
+  truth <- moe_params(beta0 = c(1, 0), beta1 = c(-4, 0), a = c(2, -1), b = c(0.5, 0),
+                      gating = "softmax", expert = "linear")
+  set.seed(5)
+  d <- moe_simulate(truth, n = 300, sd = 0.1)
+  x <- matrix(d$x1, ncol = 1L)
+  start <- moe_params(beta0 = c(0.5, 0), beta1 = c(-2, 0), a = c(1, -0.5), b = c(0, 0.2),
+                      gating = "softmax", expert = "linear")
+  tr <- trust_fit(x, d$y, 2, start, gating = "softmax", expert = "linear", varpro = TRUE,
+                  ftol = 1e-14, xtol = 1e-14)
+  plain <- quietly(moe_fit(x, d$y, k = 2, gating = "softmax", expert = "linear", start = start,
+                           nstart = 0, control = moe_control(maxit = 1000, ftol = 1e-14, xtol = 1e-14)))
+  expect_true(tr$convergence$converged)
+  expect_equal(tr$sse, plain$sse, tolerance = 1e-8)
+  expect_lt(grad_cosine_r(tr, x), 1e-6)
+})
+
+test_that("the trust-region steps refuse a box and acceleration, by name", {
+  pb <- crawl_problem()
+  expect_error(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0, upper = 20,
+                       control = moe_control(trust = TRUE)), "`lower` and `upper`.*trust")
+  expect_error(moe_control(trust = TRUE, accel = TRUE), "`trust` and `accel`")
+  expect_error(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0,
+                       control = list(trust = TRUE, accel = TRUE)), "`control\\$trust` and `control\\$accel`")
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1.5, -1), b = c(0.3, 0.2),
+                      gating = "softmax", expert = "relu")
+  expect_error(convergence_study(truth, n = c(100, 200), reps = 1, k = 3, sd = 0.1, seed = 1,
+                                 control = moe_control(trust = TRUE)), "`bounds` must be NULL")
+  # the C solver refuses a hand-made control vector that asks for both, or
+  # bounds with the trust region
+  spec <- sigmoe:::params_spec(pb$start)
+  th <- unname(sigmoe:::params_theta(pb$start))
+  v <- sigmoe:::lsq_control_vector(moe_control(trust = TRUE))
+  expect_error(sigmoe:::lsq_search(spec, th, pb$x, pb$y, replace(v, "trust", 2)), "`trust`")
+  expect_error(sigmoe:::lsq_search(spec, th, pb$x, pb$y, replace(v, "accel", 1)), "`trust` and `accel`")
+  expect_error(sigmoe:::lsq_search(spec, th, pb$x, pb$y, v, rep(-50, length(th))), "no bounds")
+})
+
+test_that("the trust-region steps survive a start where the SSE is not finite or nothing moves f", {
+  pb <- crawl_problem()
+  spec <- sigmoe:::params_spec(pb$start)
+  th <- unname(sigmoe:::params_theta(pb$start))
+  v <- sigmoe:::lsq_control_vector(moe_control(trust = TRUE))
+  # a slope of 1e308 on inputs up to 10: the SSE is infinite at the start
+  bad <- sigmoe:::lsq_search(spec, replace(th, 3, 1e308), pb$x * 10, pb$y, v)
+  expect_identical(bad$code, -2L)
+  expect_identical(bad$iterations, 0L)
+  # a gate slope of 1e300 (a step function): the steps go on from there and
+  # end with a finite SSE below the start's
+  steep <- replace(th, 2, 1e300)
+  out <- sigmoe:::lsq_search(spec, steep, pb$x, pb$y, v)
+  expect_true(is.finite(out$sse) && out$code > 0L)
+  expect_lt(out$sse, sum((pb$y - moe_mean(sigmoe:::theta_params(steep, pb$start), pb$x))^2))
+  # every expert switched off (b far below the inputs' range): J = 0 in a's
+  # and b's columns and the gates move nothing; the solver stops, not loops
+  dead <- th
+  dead[c(3, 7, 11)] <- 0
+  dead[c(4, 8, 12)] <- -10
+  out <- sigmoe:::lsq_search(spec, dead, pb$x, pb$y, v)
+  expect_identical(out$code, 3L)
+  expect_identical(out$iterations, 0L)
+})
