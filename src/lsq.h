@@ -87,18 +87,25 @@ static inline int project_step(const double *theta, double *delta, const double 
     return cut;
 }
 
-/* Reduction of the SSE that the quadratic model predicts for step delta:
- * 2 delta'g - delta'A delta, with A's upper triangle. */
-static inline double model_reduction(const double *A, const double *g, const double *delta, int P)
+/* delta'A delta, with A's upper triangle (||J delta||^2 for A = J'J). */
+static inline double quad_form(const double *A, const double *delta, int P)
 {
-    double lin = 0.0, quad = 0.0;
+    double quad = 0.0;
     for (int j = 0; j < P; j++) {
-        lin += delta[j] * g[j];
         double s = 0.0;
         for (int i = 0; i < j; i++) s += A[i + (size_t) j * P] * delta[i];
         quad += delta[j] * (2.0 * s + A[j + (size_t) j * P] * delta[j]);
     }
-    return 2.0 * lin - quad;
+    return quad;
+}
+
+/* Reduction of the SSE that the quadratic model predicts for step delta:
+ * 2 delta'g - delta'A delta, with A's upper triangle. */
+static inline double model_reduction(const double *A, const double *g, const double *delta, int P)
+{
+    double lin = 0.0;
+    for (int j = 0; j < P; j++) lin += delta[j] * g[j];
+    return 2.0 * lin - quad_form(A, delta, P);
 }
 
 /* The damping scale D of a system with matrix A (P x P, upper triangle): its

@@ -96,18 +96,6 @@ static double scaled_size(const double *diag, const double *theta, int P)
     return sqrt(s);
 }
 
-/* p'Ap for A's upper triangle */
-static double quad_form(const double *A, const double *p, int P)
-{
-    double out = 0.0;
-    for (int j = 0; j < P; j++) {
-        double s = 0.0;
-        for (int i = 0; i < j; i++) s += A[i + (size_t) j * P] * p[i];
-        out += p[j] * (2.0 * s + A[j + (size_t) j * P] * p[j]);
-    }
-    return out;
-}
-
 int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pass *ps, int nt,
                   double *theta, double **Ap, double **gp, double **A2p, double **g2p, double *ssep,
                   int *iterp, int *evalsp, sse_trace *tr)
