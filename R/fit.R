@@ -193,9 +193,6 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   control <- check_control(control)
   template <- fit_template(k, d, gating, expert, degree, output_weight, x_names(x))
   box <- box_theta(lower, upper, template)
-  if (unclass(control)$trust && (any(is.finite(box$lower)) || any(is.finite(box$upper))))
-    stop(paste0("`lower` and `upper` must be left at -Inf and Inf with `control$trust = TRUE`: ",
-                "the trust-region steps take no bounds."), call. = FALSE)
   user <- check_starts(start, template, box)
   if (length(user) == 0L && identical(nstart, 0L))
     stop("`nstart` must be >= 1 when no `start` is given, not 0.", call. = FALSE)

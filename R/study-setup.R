@@ -54,9 +54,6 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
   init_sd <- check_number(init_sd, "init_sd", min = 0)
   nstart <- check_whole(nstart, "nstart", min = 1)
   control <- check_control(control)
-  if (unclass(control)$trust && !is.null(bounds))
-    stop(paste0("`bounds` must be NULL with `control$trust = TRUE`: the trust-region steps take no ",
-                "bounds."), call. = FALSE)
   eval_n <- check_whole(eval_n, "eval_n", min = 100)
   kt <- truth$k
   d <- truth$d

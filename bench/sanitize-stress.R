@@ -402,7 +402,8 @@ sections$adapters_solver <- function() section("solver adapter, malformed", {
         hit(call_c(lf, spec, theta, x, y, acc, bd[[1]], bd[[2]], sqrt(stats::runif(nrow(x)))))
     }
     # the trust-region steps: good and bad flags, with acceleration, with
-    # bounds (refused), weights, extreme data and starts, n at and below P
+    # bounds (one-sided, wide, the start itself), weights, extreme data and starts,
+    # n at and below P
     if ("trust" %in% names(ctl)) {
       tr <- replace(lsq_control_vector(moe_control(maxit = 40L)), "trust", 1)
       P <- length(theta)
@@ -411,7 +412,8 @@ sections$adapters_solver <- function() section("solver adapter, malformed", {
                       replace(replace(tr, "xtol", 0), "gtol", 0), replace(tr, "valley_tol", 1),
                       replace(tr, "varpro", 1), replace(tr, "trace", 1)))
         hit(call_c(lf, spec, theta, x, y, cc, NULL, NULL))
-      for (bd in list(list(rep(-1, P), NULL), list(NULL, rep(1, P)), list(rep(-Inf, P), rep(Inf, P))))
+      for (bd in list(list(rep(-1, P), NULL), list(NULL, rep(1, P)), list(rep(-Inf, P), rep(Inf, P)),
+                      list(theta, theta), list(theta - 0.01, theta + 0.01)))
         hit(call_c(lf, spec, theta, x, y, tr, bd[[1]], bd[[2]]))
       n <- nrow(x)
       for (sw in list(sqrt(stats::runif(n)), rep(0, n), replace(rep(1, n), 1:(n - 1L), 0)))

@@ -1,11 +1,12 @@
-# The flat-valley rule and geodesic acceleration (moe_control(valley_tol =,
-# accel =)) on the paper's Figure 1 study: do the losses and their slopes
-# change, and how much time do they save? Run from the package root:
+# The flat-valley rule, geodesic acceleration, variable projection and the
+# trust region (moe_control(valley_tol =, accel =, varpro =, trust =)) on the
+# paper's Figure 1 study: do the losses and their slopes change, and how much
+# time do they save? Run from the package root:
 #
 #   Rscript bench/valley.R            # writes bench/valley.out
 #   Rscript bench/valley.R --reduced  # 10 replicates; bench/valley-reduced.out
 #   options: --solvers=base,valley,accel,both,nobox,nobox_valley,varpro,
-#            varpro_valley (which of them; base is always run; default the
+#            varpro_valley,trust (which of them; base is always run; default the
 #            first four), --rounds=R (default 1), --out=FILE (default as above),
 #            --design=zero_slope (the paper's other design, paper_truth();
 #            default same_data)
@@ -29,6 +30,7 @@
 #   varpro   varpro = TRUE: variable projection for the linear experts (the
 #            ReLU fits are those of base)
 #   varpro_valley  varpro = TRUE, valley_tol = 0.01, valley_m = 10
+#   trust    trust = TRUE: Moré's trust-region steps, in the same box
 # They run one after the other, in a rotating order when there is more than
 # one round (the results of a round are the same; only the timings differ).
 # Reported: for every gate x expert x loss, the slope of log(mean loss) on
@@ -62,7 +64,8 @@ solvers <- list(
   nobox = moe_control(),
   nobox_valley = moe_control(valley_tol = 0.01, valley_m = 10L),
   varpro = moe_control(varpro = TRUE),
-  varpro_valley = moe_control(varpro = TRUE, valley_tol = 0.01, valley_m = 10L)
+  varpro_valley = moe_control(varpro = TRUE, valley_tol = 0.01, valley_m = 10L),
+  trust = moe_control(trust = TRUE)
 )[chosen]
 no_box <- c("nobox", "nobox_valley")
 run <- function(ctl, bounds = "auto") {

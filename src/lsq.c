@@ -265,7 +265,6 @@ SEXP C_lsq_fit(SEXP spec, SEXP theta0, SEXP x, SEXP y, SEXP control, SEXP lower,
     if (n < 1) Rf_error("internal: no rows");
     moe_lsq_control ctl = control_from_sexp(control);
     const double *lo = bound_from_sexp(lower, P, "lower"), *up = bound_from_sexp(upper, P, "upper");
-    if (ctl.trust && (lo || up)) Rf_error("internal: the trust-region steps take no bounds");
     const double *t0 = REAL(theta0);
     for (int j = 0; j < P; j++) {
         if ((lo && t0[j] < lo[j]) || (up && t0[j] > up[j]))

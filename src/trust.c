@@ -27,8 +27,17 @@
  * Delta is at most xtol ||D theta|| (code 2), by the gradient test (code 3),
  * at a zero SSE (code 4), when no reduction above the machine precision is
  * possible (code 5), by the flat-valley rule (code 6), or at maxit accepted
- * steps (code -1). The trust region takes no bounds (R refuses a box with
- * it).
+ * steps (code -1).
+ *
+ * With a box (lower, upper), the steps are those of the default solver's
+ * active set (lsq.h): a parameter at a bound whose descent direction points
+ * out of the box is held there for the iteration, the subproblem is solved
+ * over the others (the eigen-decomposition of their block of the scaled
+ * matrix), and the step is projected onto the box. A step that the box cut
+ * is judged by the quadratic model's reduction at the projected point;
+ * Delta is updated from the length of the step before the cut. The
+ * gradient test runs over the parameters not held. Without a bound reached,
+ * the steps are those without a box.
  *
  * A rejected step costs an SSE-only pass; the normal equations are formed at
  * a trial point only after an accepted step, the likely outcome (as in
@@ -112,6 +121,10 @@ int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pas
     double *c = (double *) R_alloc(P, sizeof(double));
     double *p = (double *) R_alloc(P, sizeof(double));
     double *trial = (double *) R_alloc(P, sizeof(double));
+    const double *lower = pb->lower, *upper = pb->upper;
+    int *fixed = (lower || upper) ? (int *) R_alloc(P, sizeof(int)) : NULL;
+    int *free_ix = (int *) R_alloc(P, sizeof(int));
+    /* the workspace for P also serves every smaller block */
     int lwork = -1, info = 0;
     double wq;
     F77_CALL(dsyev)("V", "U", &P, V, &P, w, &wq, &lwork, &info FCONE FCONE);
@@ -125,7 +138,10 @@ int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pas
         if (iter >= ctl->maxit) { code = MOE_LSQ_MAXIT; break; }
         check_interrupt();
         if (sse <= 0.0) { code = MOE_LSQ_ZERO; break; }
-        if (grad_cosine(A, g, P, sse, NULL) <= ctl->gtol) { code = MOE_LSQ_GTOL; break; }
+        int nfix = fixed ? active_set(theta, g, lower, upper, P, fixed) : 0;
+        if (grad_cosine(A, g, P, sse, nfix ? fixed : NULL) <= ctl->gtol) {
+            code = MOE_LSQ_GTOL; break;
+        }
         double amax = 0.0;
         for (int j = 0; j < P; j++) {
             double ajj = A[j + (size_t) j * P], cn = ajj > 0.0 ? sqrt(ajj) : 0.0;
@@ -139,50 +155,77 @@ int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pas
             xnorm = scaled_size(diag, theta, P);
             delta = xnorm > 0.0 ? factor * xnorm : factor;
         }
-        /* the scaled system and its eigen-decomposition */
-        for (int j = 0; j < P; j++)
-            for (int i = 0; i <= j; i++)
-                V[i + (size_t) j * P] = A[i + (size_t) j * P] / (diag[i] * diag[j]);
-        F77_CALL(dsyev)("V", "U", &P, V, &P, w, work, &lwork, &info FCONE FCONE);
-        if (info != 0 || !R_FINITE(w[0]) || !R_FINITE(w[P - 1])) { code = MOE_LSQ_STALL; break; }
+        /* the scaled system over the m parameters not held, and its
+         * eigen-decomposition (V is m x m) */
+        int m = 0;
+        for (int j = 0; j < P; j++) if (!nfix || !fixed[j]) free_ix[m++] = j;
+        /* every parameter held at its bound: a constrained minimum */
+        if (m == 0) { code = MOE_LSQ_GTOL; break; }
+        for (int b = 0; b < m; b++)
+            for (int a = 0; a <= b; a++) {
+                int i = free_ix[a], j = free_ix[b];
+                V[a + (size_t) b * m] = A[i + (size_t) j * P] / (diag[i] * diag[j]);
+            }
+        F77_CALL(dsyev)("V", "U", &m, V, &m, w, work, &lwork, &info FCONE FCONE);
+        if (info != 0 || !R_FINITE(w[0]) || !R_FINITE(w[m - 1])) { code = MOE_LSQ_STALL; break; }
         /* eigenvalues are >= 0 in exact arithmetic; those below the
          * rounding of the largest are the null space */
-        double wnull = (double) P * DBL_EPSILON * (w[P - 1] > 0.0 ? w[P - 1] : 0.0);
-        for (int i = 0; i < P; i++) {
+        double wnull = (double) m * DBL_EPSILON * (w[m - 1] > 0.0 ? w[m - 1] : 0.0);
+        for (int i = 0; i < m; i++) {
             if (w[i] < 0.0) w[i] = 0.0;
             double t = 0.0;
-            for (int j = 0; j < P; j++) t += V[j + (size_t) i * P] * g[j] / diag[j];
+            for (int a = 0; a < m; a++) t += V[a + (size_t) i * m] * g[free_ix[a]] / diag[free_ix[a]];
             q[i] = t;
         }
         double fnorm = sqrt(sse);
         int accepted = 0;
         while (!accepted) {
-            lambda = trust_lambda(q, w, wnull, P, delta, lambda);
-            for (int i = 0; i < P; i++)
+            lambda = trust_lambda(q, w, wnull, m, delta, lambda);
+            for (int i = 0; i < m; i++)
                 c[i] = lambda == 0.0 && w[i] <= wnull ? 0.0 : q[i] / (w[i] + lambda);
             double pnorm = 0.0;
-            for (int j = 0; j < P; j++) {
+            if (nfix) memset(p, 0, sizeof(double) * P);
+            for (int a = 0; a < m; a++) {
                 double t = 0.0;
-                for (int i = 0; i < P; i++) t += V[j + (size_t) i * P] * c[i];
-                p[j] = t / diag[j];
+                for (int i = 0; i < m; i++) t += V[a + (size_t) i * m] * c[i];
+                p[free_ix[a]] = t / diag[free_ix[a]];
                 pnorm += t * t;
             }
             pnorm = sqrt(pnorm);
             if (first && pnorm < delta) delta = pnorm;
-            for (int j = 0; j < P; j++) trial[j] = theta[j] + p[j];
+            /* pnorm stays the length of the region's step, which Delta
+             * follows, also when the box cuts the step */
+            int cut = fixed ? project_step(theta, p, lower, upper, P, trial) : 0;
+            if (!fixed)
+                for (int j = 0; j < P; j++) trial[j] = theta[j] + p[j];
             double sse_new = moe_model_pass(s, pb->x, pb->y, trial, ps, last_accepted ? A2 : NULL,
                                             g2, nt);
             evals++;
             double fnorm1 = R_FINITE(sse_new) ? sqrt(sse_new) : R_PosInf;
             /* reductions relative to the SSE, as MINPACK's */
             double actred = 0.1 * fnorm1 < fnorm ? 1.0 - (fnorm1 / fnorm) * (fnorm1 / fnorm) : -1.0;
-            double jp = quad_form(A, p, P);
-            double t1 = jp > 0.0 ? sqrt(jp) / fnorm : 0.0, t2 = sqrt(lambda) * pnorm / fnorm;
-            double prered = t1 * t1 + 2.0 * t2 * t2, dirder = -(t1 * t1 + t2 * t2);
-            double ratio = prered != 0.0 ? actred / prered : 0.0;
+            double prered, dirder;
+            if (!cut) {
+                double jp = quad_form(A, p, P);
+                double t1 = jp > 0.0 ? sqrt(jp) / fnorm : 0.0, t2 = sqrt(lambda) * pnorm / fnorm;
+                prered = t1 * t1 + 2.0 * t2 * t2;
+                dirder = -(t1 * t1 + t2 * t2);
+            } else {
+                /* the projected step is not p(lambda): the model's own
+                 * reduction, and the slope p'g along it */
+                double pg = 0.0;
+                for (int j = 0; j < P; j++) pg += p[j] * g[j];
+                prered = model_reduction(A, g, p, P) / sse;
+                dirder = -pg / sse;
+            }
+            /* a cut step that the model says does not descend fails (its
+             * ratio would have the wrong sign), and its reductions say
+             * nothing about the tolerances */
+            int judged = !cut || prered > 0.0;
+            double ratio = judged && prered != 0.0 ? actred / prered : 0.0;
             if (!(ratio == ratio)) ratio = 0.0;  /* NaN: a failed step */
             if (ratio <= 0.25) {
-                double f = actred >= 0.0 ? 0.5 : 0.5 * dirder / (dirder + 0.5 * actred);
+                double f = actred >= 0.0 || !(dirder < 0.0) ? 0.5 : 0.5 * dirder / (dirder + 0.5 * actred);
                 if (0.1 * fnorm1 >= fnorm || !(f >= 0.1)) f = 0.1;
                 double cap = pnorm / 0.1;
                 delta = f * (delta < cap ? delta : cap);
@@ -216,13 +259,13 @@ int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pas
                     ctl->print("          rejected: sse %.10g  lambda %.3g  delta %.3g  rho %.3f\n",
                                sse_new, lambda, delta, ratio);
             }
-            if (fabs(actred) <= ctl->ftol && prered <= ctl->ftol && 0.5 * ratio <= 1.0) {
+            if (judged && fabs(actred) <= ctl->ftol && prered <= ctl->ftol && 0.5 * ratio <= 1.0) {
                 code = MOE_LSQ_FTOL; break;
             }
             if (delta <= ctl->xtol * xnorm) { code = MOE_LSQ_XTOL; break; }
             if (accepted && valley_reached(ctl, tr, sse, iter, n, P)) { code = MOE_LSQ_VALLEY; break; }
             /* no reduction the machine can resolve is left */
-            if ((fabs(actred) <= DBL_EPSILON && prered <= DBL_EPSILON && 0.5 * ratio <= 1.0) ||
+            if ((judged && fabs(actred) <= DBL_EPSILON && prered <= DBL_EPSILON && 0.5 * ratio <= 1.0) ||
                 delta <= DBL_EPSILON * xnorm || !(delta > DBL_MIN)) {
                 code = MOE_LSQ_STALL; break;
             }

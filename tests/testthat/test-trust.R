@@ -104,25 +104,105 @@ test_that("the trust-region steps take over from variable projection", {
   expect_lt(grad_cosine_r(tr, x), 1e-6)
 })
 
-test_that("the trust-region steps refuse a box and acceleration, by name", {
+test_that("the trust-region steps keep to a box: the minimum with a bound held, from R", {
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(4, 0), a = c(1.5, -1), b = c(0.5, -0.3),
+                      gating = "softmax", expert = "linear")
+  set.seed(11)
+  d <- moe_simulate(truth, n = 400, sd = 0.1)
+  x <- matrix(d$x1, ncol = 1L)
+  start <- moe_params(beta0 = c(0.2, 0), beta1 = c(2, 0), a = c(1.1, -0.7), b = c(0.1, 0),
+                      gating = "softmax", expert = "linear")
+  tight <- list(ftol = 1e-14, xtol = 1e-14, gtol = 1e-12)
+  # the free minimum has beta1[1,1] near 4; the box caps it at 2.5
+  upper <- list(beta1 = 2.5, a = 1.2)
+  fit_box <- function(trust)
+    suppressWarnings(moe_fit(x, d$y, k = 2, gating = "softmax", expert = "linear", start = start,
+                             nstart = 0, upper = upper,
+                             control = do.call(moe_control, c(list(maxit = 1000, trust = trust), tight))),
+                     classes = "sigmoe_at_bound")
+  tr <- fit_box(TRUE)
+  plain <- fit_box(FALSE)
+  expect_true(tr$convergence$converged)
+  expect_identical(names(which(tr$at_bound)), "beta1[1,1]")
+  expect_identical(tr$theta[["beta1[1,1]"]], 2.5)
+  expect_true(all(tr$theta >= tr$lower & tr$theta <= tr$upper))
+  # the same constrained minimum as the default steps' active set
+  expect_equal(tr$sse, plain$sse, tolerance = 1e-10)
+  expect_equal(unname(tr$theta), unname(plain$theta), tolerance = 1e-5)
+  # first-order conditions, from the Jacobian in R: the SSE falls out of
+  # the box (J'r > 0 at the upper bound) and is stationary in the others
+  J <- moe_jacobian(coef(tr), x)
+  g <- drop(crossprod(J, tr$residuals))
+  held <- which(tr$at_bound)
+  expect_gt(g[held], 0)
+  cosine <- abs(g[-held]) / sqrt(colSums(J[, -held]^2) * tr$sse)
+  expect_lt(max(cosine), 1e-7)
+  # the minimum of the problem with beta1[1,1] fixed at 2.5, found without a
+  # box by nls.lm over the other five parameters
+  skip_if_not_installed("minpack.lm")
+  th0 <- unname(tr$theta)
+  full <- function(z) replace(th0, -held, z)
+  at <- function(z) sigmoe:::theta_params(full(z), start)
+  mp <- minpack.lm::nls.lm(unname(sigmoe:::params_theta(start))[-held],
+                           fn = function(z) d$y - moe_mean(at(z), x),
+                           jac = function(z) -moe_jacobian(at(z), x)[, -held],
+                           control = minpack.lm::nls.lm.control(maxiter = 1000, ftol = 1e-14,
+                                                                ptol = 1e-14))
+  expect_equal(tr$sse, sum(mp$fvec^2), tolerance = 1e-10)
+  expect_equal(unname(tr$theta)[-held], mp$par, tolerance = 1e-5)
+})
+
+test_that("a box the trust-region steps never reach changes nothing", {
   pb <- crawl_problem()
-  expect_error(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0, upper = 20,
-                       control = moe_control(trust = TRUE)), "`lower` and `upper`.*trust")
+  free <- trust_fit(pb$x, pb$y, 3, pb$start)
+  boxed <- quietly(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0, lower = -1e3, upper = 1e3,
+                           control = moe_control(maxit = 1000, trust = TRUE)))
+  expect_identical(boxed$theta, free$theta)
+  expect_identical(boxed$convergence$trace, free$convergence$trace)
+  expect_false(any(boxed$at_bound))
+})
+
+test_that("the trust-region steps stop at once where every parameter is held", {
+  pb <- crawl_problem()
+  spec <- sigmoe:::params_spec(pb$start)
+  th <- unname(sigmoe:::params_theta(pb$start))
+  v <- sigmoe:::lsq_control_vector(moe_control(trust = TRUE))
+  # the box is the start itself: nothing can move
+  out <- sigmoe:::lsq_search(spec, th, pb$x, pb$y, v, th, th)
+  expect_identical(out$code, 3L)
+  expect_identical(out$iterations, 0L)
+  expect_identical(out$theta, th)
+})
+
+test_that("a study runs the trust-region steps in its box", {
+  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1.5, -1), b = c(0.3, 0.2),
+                      gating = "softmax", expert = "relu")
+  run <- function(control)
+    quietly(convergence_study(truth, n = c(200, 400), reps = 3, k = 3, sd = 0.1, seed = 1,
+                              control = control))$results
+  tr <- run(moe_control(trust = TRUE))
+  plain <- run(moe_control())
+  expect_identical(nrow(tr), 12L)
+  expect_true(all(tr$converged & is.finite(tr$sse)))
+  # the same data, fitted to about the same minima as the default steps
+  # (a projected step must not stop the search early: before the model's
+  # reduction of a cut step was checked, some fits stopped at 10 times the
+  # SSE)
+  expect_lt(max(abs(tr$sse / plain$sse - 1)), 0.1)
+  expect_lt(abs(stats::median(tr$sse / plain$sse) - 1), 0.01)
+})
+
+test_that("the trust-region steps refuse acceleration, by name", {
+  pb <- crawl_problem()
   expect_error(moe_control(trust = TRUE, accel = TRUE), "`trust` and `accel`")
   expect_error(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0,
                        control = list(trust = TRUE, accel = TRUE)), "`control\\$trust` and `control\\$accel`")
-  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1.5, -1), b = c(0.3, 0.2),
-                      gating = "softmax", expert = "relu")
-  expect_error(convergence_study(truth, n = c(100, 200), reps = 1, k = 3, sd = 0.1, seed = 1,
-                                 control = moe_control(trust = TRUE)), "`bounds` must be NULL")
-  # the C solver refuses a hand-made control vector that asks for both, or
-  # bounds with the trust region
+  # the C solver refuses a hand-made control vector that asks for both
   spec <- sigmoe:::params_spec(pb$start)
   th <- unname(sigmoe:::params_theta(pb$start))
   v <- sigmoe:::lsq_control_vector(moe_control(trust = TRUE))
   expect_error(sigmoe:::lsq_search(spec, th, pb$x, pb$y, replace(v, "trust", 2)), "`trust`")
   expect_error(sigmoe:::lsq_search(spec, th, pb$x, pb$y, replace(v, "accel", 1)), "`trust` and `accel`")
-  expect_error(sigmoe:::lsq_search(spec, th, pb$x, pb$y, v, rep(-50, length(th))), "no bounds")
 })
 
 test_that("the trust-region steps survive a start where the SSE is not finite or nothing moves f", {
