@@ -40,7 +40,9 @@ bound_list <- function(object) {
   at <- which(object$at_bound)
   side <- ifelse(object$theta[at] >= object$upper[at], "upper", "lower")
   value <- ifelse(side == "upper", object$upper[at], object$lower[at])
-  name_list(sprintf("%s at its %s bound %s", names(object$theta)[at], side, format(value)), max = 4L)
+  # each bound formatted alone: format() of the vector would pad 3 to " 3" beside -3
+  name_list(sprintf("%s at its %s bound %s", names(object$theta)[at], side,
+                    vapply(value, format, "")), max = 4L)
 }
 
 name_list <- function(x, max = 6L) {

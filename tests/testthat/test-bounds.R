@@ -109,6 +109,15 @@ test_that("data-driven starts are moved into the box, and every fit stays in it"
   expect_identical(names(fit$upper), names(fit$theta))
 })
 
+test_that("the parameters at a bound are listed with their bounds, each as it is", {
+  # bounds of both signs and widths: no padding of 3 to " 3" beside -3
+  obj <- list(theta = c("beta0[1]" = 3, "a[1,1]" = 0.2, "b[1]" = -3, "b[2]" = 1e-4),
+              lower = c(-3, -Inf, -3, 1e-4), upper = c(3, Inf, 3, 1),
+              at_bound = c(TRUE, FALSE, TRUE, TRUE))
+  expect_identical(sigmoe:::bound_list(obj),
+                   "beta0[1] at its upper bound 3, b[1] at its lower bound -3, b[2] at its lower bound 1e-04")
+})
+
 test_that("parameters at a bound get NA standard errors, a flag and intervals inside the box", {
   pb <- bounded_problem(seed = 14)
   fit <- quietly(moe_fit(pb$x, pb$y, k = 1, gating = "sigmoid", expert = "linear", start = pb$start,
