@@ -18,18 +18,26 @@ grad_cosine_r <- function(fit, x) {
   max(abs(crossprod(J, r)) / sqrt(colSums(J^2) * sum(r^2)))
 }
 
-test_that("the trust-region steps reach the unique minimum of a well-posed fit", {
-  # softmax gate, two distinct linear experts, fitted with k = k* = 2
+# A softmax gate and two distinct linear experts, fitted with k = k* = 2: a
+# minimum of its own, with or without a box; the start's beta1[1,1] and
+# a[1,1] are given.
+well_posed <- function(beta1, a1) {
   truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(4, 0), a = c(1.5, -1), b = c(0.5, -0.3),
                       gating = "softmax", expert = "linear")
   set.seed(11)
   d <- moe_simulate(truth, n = 400, sd = 0.1)
-  x <- matrix(d$x1, ncol = 1L)
-  start <- moe_params(beta0 = c(0.2, 0), beta1 = c(3, 0), a = c(1.2, -0.7), b = c(0.1, 0),
-                      gating = "softmax", expert = "linear")
-  tight <- list(ftol = 1e-14, xtol = 1e-14, gtol = 1e-12)
-  tr <- do.call(trust_fit, c(list(x, d$y, 2, start, gating = "softmax", expert = "linear"), tight))
-  plain <- quietly(moe_fit(x, d$y, k = 2, gating = "softmax", expert = "linear", start = start,
+  list(x = matrix(d$x1, ncol = 1L), y = d$y,
+       start = moe_params(beta0 = c(0.2, 0), beta1 = c(beta1, 0), a = c(a1, -0.7), b = c(0.1, 0),
+                          gating = "softmax", expert = "linear"))
+}
+tight <- list(ftol = 1e-14, xtol = 1e-14, gtol = 1e-12)
+
+test_that("the trust-region steps reach the unique minimum of a well-posed fit", {
+  pb <- well_posed(beta1 = 3, a1 = 1.2)
+  x <- pb$x
+  start <- pb$start
+  tr <- do.call(trust_fit, c(list(x, pb$y, 2, start, gating = "softmax", expert = "linear"), tight))
+  plain <- quietly(moe_fit(x, pb$y, k = 2, gating = "softmax", expert = "linear", start = start,
                            nstart = 0, control = do.call(moe_control, c(list(maxit = 1000), tight))))
   expect_true(tr$convergence$converged)
   expect_gt(tr$convergence$iterations, 0L)
@@ -39,13 +47,13 @@ test_that("the trust-region steps reach the unique minimum of a well-posed fit",
   # a stationary point, from the Jacobian in R
   expect_lt(grad_cosine_r(tr, x), 1e-8)
   # the SSE is the plain-R SSE at the parameters; the trace falls to it
-  expect_equal(tr$sse, sum((d$y - ref_mean(coef(tr), x, "softmax", "linear"))^2), tolerance = 1e-10)
+  expect_equal(tr$sse, sum((pb$y - ref_mean(coef(tr), x, "softmax", "linear"))^2), tolerance = 1e-10)
   expect_identical(tr$convergence$trace[length(tr$convergence$trace)], tr$sse)
   expect_true(all(diff(tr$convergence$trace) <= 0))
   skip_if_not_installed("minpack.lm")
   at <- function(th) sigmoe:::theta_params(th, start)
   mp <- minpack.lm::nls.lm(unname(sigmoe:::params_theta(start)),
-                           fn = function(th) d$y - moe_mean(at(th), x),
+                           fn = function(th) pb$y - moe_mean(at(th), x),
                            jac = function(th) -moe_jacobian(at(th), x),
                            control = minpack.lm::nls.lm.control(maxiter = 1000, ftol = 1e-14,
                                                                 ptol = 1e-14))
@@ -105,18 +113,13 @@ test_that("the trust-region steps take over from variable projection", {
 })
 
 test_that("the trust-region steps keep to a box: the minimum with a bound held, from R", {
-  truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(4, 0), a = c(1.5, -1), b = c(0.5, -0.3),
-                      gating = "softmax", expert = "linear")
-  set.seed(11)
-  d <- moe_simulate(truth, n = 400, sd = 0.1)
-  x <- matrix(d$x1, ncol = 1L)
-  start <- moe_params(beta0 = c(0.2, 0), beta1 = c(2, 0), a = c(1.1, -0.7), b = c(0.1, 0),
-                      gating = "softmax", expert = "linear")
-  tight <- list(ftol = 1e-14, xtol = 1e-14, gtol = 1e-12)
+  pb <- well_posed(beta1 = 2, a1 = 1.1)
+  x <- pb$x
+  start <- pb$start
   # the free minimum has beta1[1,1] near 4; the box caps it at 2.5
   upper <- list(beta1 = 2.5, a = 1.2)
   fit_box <- function(trust)
-    suppressWarnings(moe_fit(x, d$y, k = 2, gating = "softmax", expert = "linear", start = start,
+    suppressWarnings(moe_fit(x, pb$y, k = 2, gating = "softmax", expert = "linear", start = start,
                              nstart = 0, upper = upper,
                              control = do.call(moe_control, c(list(maxit = 1000, trust = trust), tight))),
                      classes = "sigmoe_at_bound")
@@ -144,7 +147,7 @@ test_that("the trust-region steps keep to a box: the minimum with a bound held, 
   full <- function(z) replace(th0, -held, z)
   at <- function(z) sigmoe:::theta_params(full(z), start)
   mp <- minpack.lm::nls.lm(unname(sigmoe:::params_theta(start))[-held],
-                           fn = function(z) d$y - moe_mean(at(z), x),
+                           fn = function(z) pb$y - moe_mean(at(z), x),
                            jac = function(z) -moe_jacobian(at(z), x)[, -held],
                            control = minpack.lm::nls.lm.control(maxiter = 1000, ftol = 1e-14,
                                                                 ptol = 1e-14))
