@@ -143,9 +143,7 @@ void moe_lsq_solve(const moe_lsq_problem *pb, const moe_lsq_control *ctl, double
             }
             double sse_new = R_PosInf, pred = 0.0;
             if (info == 0) {
-                int cut = fixed ? project_step(theta, delta, lower, upper, P, trial) : 0;
-                if (!fixed)
-                    for (int j = 0; j < P; j++) trial[j] = theta[j] + delta[j];
+                int cut = project_step(theta, delta, lower, upper, P, trial);
                 /* the damped system's identity gives the plain step's
                  * reduction; a held, cut or bent step has the model's */
                 if (nfix || cut || bent)

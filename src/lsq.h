@@ -70,7 +70,8 @@ static inline int active_set(const double *theta, const double *g, const double 
 }
 
 /* theta + delta projected onto the box, into trial; delta becomes the
- * projected step. Returns 1 if any coordinate was cut. */
+ * projected step. Returns 1 if any coordinate was cut. Without a box (NULL
+ * bounds) trial is theta + delta. */
 static inline int project_step(const double *theta, double *delta, const double *lower,
                         const double *upper, int P, double *trial)
 {

@@ -195,9 +195,7 @@ int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pas
             if (first && pnorm < delta) delta = pnorm;
             /* pnorm stays the length of the region's step, which Delta
              * follows, also when the box cuts the step */
-            int cut = fixed ? project_step(theta, p, lower, upper, P, trial) : 0;
-            if (!fixed)
-                for (int j = 0; j < P; j++) trial[j] = theta[j] + p[j];
+            int cut = project_step(theta, p, lower, upper, P, trial);
             double sse_new = moe_model_pass(s, pb->x, pb->y, trial, ps, last_accepted ? A2 : NULL,
                                             g2, nt);
             evals++;
@@ -215,7 +213,7 @@ int moe_lsq_trust(const moe_lsq_problem *pb, const moe_lsq_control *ctl, moe_pas
                  * reduction, and the slope p'g along it */
                 double pg = 0.0;
                 for (int j = 0; j < P; j++) pg += p[j] * g[j];
-                prered = model_reduction(A, g, p, P) / sse;
+                prered = (2.0 * pg - quad_form(A, p, P)) / sse;
                 dirder = -pg / sse;
             }
             /* a cut step that the model says does not descend fails (its
