@@ -64,7 +64,8 @@
 #' * parameters ended at a bound of the box (`"sigmoe_at_bound"`), or ran off
 #'   (`"sigmoe_runaway"`): a gating slope so steep that the gate switches
 #'   within a thousandth of the standard deviation of its input, or an expert
-#'   slope a thousand times steeper than the response's spread allows.
+#'   slope (with output weights, \eqn{c_i a_i}{c_i a_i}: both are named) a
+#'   thousand times steeper than the response's spread allows.
 #' A singular information is reported by [vcov()][vcov.moe_fit]
 #' (`"sigmoe_singular_information"`). The flags are kept in
 #' `fit$diagnostics`.
@@ -169,8 +170,9 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
     stop(sprintf(paste0("`x` has the column name \"%s\" more than once; inputs must have distinct ",
                         "names, which predict() matches."), colnames(x)[anyDuplicated(colnames(x))]),
          call. = FALSE)
-  y <- check_y(y, nrow(x))
   n <- nrow(x)
+  if (n == 0L) stop("`x` must have at least one row (one per observation), not 0.", call. = FALSE)
+  y <- check_y(y, n)
   d <- ncol(x)
   weights <- check_weights(weights, n)
   offset <- check_offset(offset, n)
@@ -264,7 +266,9 @@ fit_diagnostics <- function(fit, control) {
 
 # Parameters that have run off: a gate so steep that it switches within a
 # thousandth of the spread of its input (a step, not a gate), or an expert
-# whose output changes a thousand times faster than the response does.
+# whose output changes a thousand times faster than the response does. With
+# output weights an expert's slope is c_i a_i (a huge weight can make up for
+# a gate that is all but off), and both are named.
 runaway_parameters <- function(fit) {
   fit <- unclass(fit)
   p <- unclass(fit$coefficients)
@@ -281,11 +285,14 @@ runaway_parameters <- function(fit) {
   # column j of beta1 and a times sx[j]
   sxk <- rep(sx, each = p$k)
   steep <- abs(p$beta1) * sxk > 1e3
-  loud <- abs(p$a) * sxk > 1e3 * sy
+  # the expert's slope in each input; rows of a times |c_i|
+  loud <- abs(p$a) * (if (is.null(p$c)) 1 else abs(p$c)) * sxk > 1e3 * sy
   if (!any(steep) && !any(loud)) return(character(0))
   lay <- params_layout(p)
   at <- lay$expert + (pmax(lay$column, 1L) - 1L) * p$k
-  hit <- (lay$block == "beta1" & steep[at]) | (lay$block == "a" & loud[at])
+  loud_expert <- rowSums(loud) > 0
+  hit <- (lay$block == "beta1" & steep[at]) | (lay$block == "a" & loud[at]) |
+    (lay$block == "c" & loud_expert[lay$expert])
   lay$name[hit]
 }
 
@@ -310,9 +317,10 @@ fit_warn <- function(fit) {
   if (fit$sse >= dg$sse_intercept)
     warn("sigmoe_no_better_than_mean", sprintf(paste0("The fit's SSE (%s) is not below that of the ",
                                                      "intercept-only model (%s): the experts explain ",
-                                                     "nothing; check the expert type and k."),
+                                                     "nothing; check the expert type and k%s."),
                                               format(fit$sse, digits = 4),
-                                              format(dg$sse_intercept, digits = 4)))
+                                              format(dg$sse_intercept, digits = 4),
+                                              bounded_expert_hint(fit)))
   if (length(dg$at_bound))
     warn("sigmoe_at_bound", sprintf("%d parameter%s ended at a bound of the box: %s.", length(dg$at_bound),
                                     if (length(dg$at_bound) == 1L) "" else "s", bound_list(fit)))
@@ -323,6 +331,18 @@ fit_warn <- function(fit) {
                                   length(dg$runaway), if (length(dg$runaway) == 1L) "" else "s",
                                   paste(utils::head(dg$runaway, 4L), collapse = ", ")))
   invisible(out)
+}
+
+# Experts of the theory whose output has a fixed sign or range (a ReLU
+# expert is never negative, a sigmoid expert stays in (0, 1)) cannot follow a
+# response outside it, whatever their gates: the usual reason a fit is no
+# better than the mean, and what output weights are for.
+bounded_expert_hint <- function(fit) {
+  ranges <- c(relu = "is never negative", gelu = "is never below -0.17",
+              sigmoid = "stays in (0, 1)", tanh = "stays in (-1, 1)")
+  if (!is.null(fit$coefficients$c) || !fit$expert %in% names(ranges)) return("")
+  sprintf("; a %s expert's output %s: `output_weight = TRUE` lets it take any sign and scale",
+          fit$expert, ranges[[fit$expert]])
 }
 
 # Observation weights: NULL, or n finite numbers >= 0, not all 0.

@@ -508,6 +508,55 @@ test_that("a runaway parameter is a gate turned into a step or an expert far too
   expect_true("sigmoe_runaway" %in% seen)
 })
 
+test_that("with output weights an expert's slope is c a: a huge weight runs off too", {
+  set.seed(87)
+  x <- runif(300, -1, 1)
+  y <- -2 * pmax(x, 0) + rnorm(300, sd = 0.05)
+  fit <- quietly(moe_fit(x, y, 2, output_weight = TRUE, nstart = 2))
+  expect_identical(sigmoe:::runaway_parameters(fit), character(0))
+  p <- fit$coefficients
+  # expert 1's slope a made ordinary, its weight so large that c a is 1.01
+  # and then 0.99 thousand times the response's spread per input spread
+  limit <- 1e3 * sd(y) / sd(x)
+  steep <- fit
+  steep$coefficients$a[1, 1] <- 2
+  steep$coefficients$c[1] <- 1.01 * limit / 2
+  expect_lt(2 * sd(x), 1e3 * sd(y))
+  expect_identical(sigmoe:::runaway_parameters(steep), c("a[1,1]", "c[1]"))
+  steep$coefficients$c[1] <- -0.99 * limit / 2
+  expect_identical(sigmoe:::runaway_parameters(steep), character(0))
+  steep$coefficients$c[1] <- -1.01 * limit / 2
+  expect_identical(sigmoe:::runaway_parameters(steep), c("a[1,1]", "c[1]"))
+})
+
+test_that("a fit no better than the mean says when the experts cannot take the response's sign", {
+  set.seed(88)
+  x <- runif(200, -1, 1)
+  y <- -3 + 0.5 * x + rnorm(200, sd = 0.1)
+  hint <- "`output_weight = TRUE` lets it take any sign"
+  for (e in c("relu", "sigmoid")) {
+    said <- character(0)
+    withCallingHandlers(moe_fit(x, y, 1, expert = e, nstart = 2),
+                        sigmoe_no_better_than_mean = function(w) said <<- conditionMessage(w),
+                        warning = function(w) invokeRestart("muffleWarning"))
+    expect_match(said, hint, fixed = TRUE)
+  }
+  # the mean model is what a fit of a negative response by ReLU experts
+  # cannot beat: with output weights it can, and no warning says otherwise
+  seen <- character(0)
+  withCallingHandlers(moe_fit(x, y, 1, expert = "relu", output_weight = TRUE, nstart = 2),
+                      warning = function(w) {
+                        seen <<- c(seen, class(w)[1L])
+                        invokeRestart("muffleWarning")
+                      })
+  expect_false("sigmoe_no_better_than_mean" %in% seen)
+  # a linear expert gets the general advice only
+  fit <- quietly(moe_fit(x, y, 1, expert = "linear", nstart = 2))
+  fit$sse <- fit$diagnostics$sse_intercept
+  w <- tryCatch(sigmoe:::fit_warn(fit), sigmoe_no_better_than_mean = function(w) w)
+  expect_match(conditionMessage(w), "check the expert type and k\\.$")
+})
+
 test_that("the default search screens on a subsample, polishes on all rows and keeps every start", {
   set.seed(87)
   truth <- moe_params(c(0, 0), c(6, -6), c(1, -1), c(0.2, 0.2))
