@@ -44,6 +44,9 @@ check_study_loss <- function(study, loss) {
 theory_rate <- function(loss, gating, expert, k, kt, misspecified, init, split) {
   none <- function(why) list(slope = NA_real_, label = why)
   if (misspecified) return(none("none (misspecified)"))
+  # fewer experts than the truth: the fit tends to the best k-expert
+  # approximation, and no loss tends to 0
+  if (k < kt) return(none("none (k < k*: under-specified)"))
   if (loss == "l2") return(list(slope = -0.5, label = "n^-1/2"))
   if (!loss %in% c("voronoi", "expert_error") && !startsWith(loss, "expert_error"))
     return(none("none"))

@@ -84,7 +84,7 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
   misspecified <- vapply(gating, function(g) is.null(truths[[1L]]$fit[[g]]), logical(1))
   names(misspecified) <- gating
   sig <- if (truth$gating == "sigmoid") truth else truth_for_gate(truth, "sigmoid")
-  regime <- if (k <= kt) "exact" else if (is.null(sig)) NA_character_
+  regime <- if (k < kt) "under_specified" else if (k == kt) "exact" else if (is.null(sig)) NA_character_
             else if (split_zero_slope(sig, split)) "zero_slope" else "nonzero_slope"
   surplus <- check_study_surplus(surplus, init, k, kt, gating, expert, truths, misspecified, split)
 

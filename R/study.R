@@ -311,7 +311,8 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #'   parameterisation, `NULL` where misspecified), `misspecified` (per gate),
 #'   `regime` (`"zero_slope"` or `"nonzero_slope"`: whether every split true
 #'   atom has zero gating slope in the sigmoid parameterisation, or
-#'   `"exact"` when k <= k*), `settings`, `setup` (with `bounds`: the box's
+#'   `"exact"` when k = k*, `"under_specified"` when k < k*, for which the
+#'   theory states no rate), `settings`, `setup` (with `bounds`: the box's
 #'   `lower`, `upper`, per gate in `gates`, and its one-line `label`; and
 #'   `surplus`: the representation per gate), `x_eval`, `elapsed`,
 #'   `computed` and `cached` (tasks computed by this call and read from

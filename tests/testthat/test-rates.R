@@ -54,8 +54,15 @@ test_that("the rate the theory predicts is given for every case it answers", {
     list("voronoi", "sigmoid", "relu", 2, 2, FALSE, "near_truth", NULL, -0.5, "n^-1/2 (exact atoms)"),
     list("expert_error", "softmax", "linear", 2, 2, FALSE, "near_truth", NULL, -0.5,
          "n^-1/2 (exact atoms)"),
-    list("voronoi", "sigmoid", "constant", 1, 2, FALSE, "near_truth", NULL, -0.5,
-         "n^-1/2 (exact atoms)"),
+    # fewer experts than the truth: the fit tends to the best k-expert model,
+    # not to the truth, and no loss, not even the regression function's,
+    # tends to 0
+    list("voronoi", "sigmoid", "constant", 1, 2, FALSE, "near_truth", NULL, NA_real_,
+         "none (k < k*: under-specified)"),
+    list("l2", "softmax", "relu", 2, 3, FALSE, "near_truth", NULL, NA_real_,
+         "none (k < k*: under-specified)"),
+    list("expert_error1", "sigmoid", "relu", 1, 2, FALSE, "near_truth", NULL, NA_real_,
+         "none (k < k*: under-specified)"),
     # per-expert columns: over-specified only for the split atoms, and only
     # with near-truth starts, whose cells are designed
     list("expert_error1", "sigmoid", "relu", 3, 2, FALSE, "near_truth", 1, -0.25,

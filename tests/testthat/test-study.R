@@ -18,6 +18,16 @@ test_that("a study has one row per expert, gating, n and replicate", {
   expect_output(print(st), "Convergence study")
 })
 
+test_that("a study with fewer experts than the truth states no rate", {
+  st <- convergence_study(soft_truth(), n = c(100, 200), reps = 1, k = 1, sd = 0.1, seed = 3,
+                          expert = "relu", losses = c("voronoi", "l2"))
+  expect_identical(st$regime, "under_specified")
+  expect_output(print(st), "regime of the truth: under_specified")
+  tab <- rate_table(st, B = 0)
+  expect_true(all(is.na(tab$theory_slope)))
+  expect_true(all(tab$theory == "none (k < k*: under-specified)"))
+})
+
 test_that("a study is reproducible from its seed and leaves the session's RNG alone", {
   set.seed(2024)
   before <- .Random.seed
