@@ -17,9 +17,12 @@
 #'   in [stats::lm()]. [predict()][predict.moe_fit] evaluates both on
 #'   `newdata`.
 #' @param subset Optional expression selecting rows of `data`.
-#' @param na.action What to do with rows that have missing values. By
-#'   default they are an error, which names the rows; pass
-#'   `na.action = na.omit` to drop them.
+#' @param na.action What to do with rows that have missing values: a
+#'   function such as [stats::na.omit()] or [stats::na.exclude()] (which pads
+#'   `fitted()` and `residuals()` with `NA` at those rows), or its name. The
+#'   default is, as for [stats::lm()], `getOption("na.action")` (`"na.omit"`
+#'   in a standard session); when that option is unset or [stats::na.fail()],
+#'   a row with a missing value is an error that names it.
 #' @returns A `moe_fit` object (see [moe_fit()]) that also carries the
 #'   formula and terms, so that `predict(fit, newdata)` takes a data frame.
 #' @examples
@@ -47,7 +50,7 @@ moe <- function(formula, data, k, ..., weights, offset, subset, na.action) {
   mf <- moe_model_frame(formula, data = if (missing(data)) NULL else data,
                         exprs = list(weights = cl[["weights"]], offset = cl[["offset"]],
                                      subset = cl[["subset"]]),
-                        na.action = if (missing(na.action)) NULL else na.action,
+                        na.action = if (missing(na.action)) getOption("na.action") else na.action,
                         caller = parent.frame())
   mt <- attr(mf, "terms")
   y <- stats::model.response(mf, "numeric")
@@ -69,6 +72,9 @@ moe <- function(formula, data, k, ..., weights, offset, subset, na.action) {
 # checked first, so that every error names the argument at fault (`formula`,
 # `data`, `weights`, `offset`, `subset`, `na.action`) instead of passing on
 # model.frame()'s "object 'zz' not found" or "variable lengths differ".
+# `na.action` is a function, its name, or NULL (moe() passes the session's
+# option, as lm() does): NULL and na.fail make missing values an error that
+# names the row.
 # `exprs` holds the unevaluated `weights`, `offset` and `subset` of the call
 # (NULL when not given), evaluated as model.frame() would: in `data`, then in
 # the caller's frame.
@@ -138,7 +144,8 @@ moe_model_frame <- function(formula, data, exprs, na.action, caller) {
       get0(na.action, envir = caller, mode = "function") else na.action
     if (!is.function(fn))
       abort_arg("na.action", "a function such as na.omit or na.exclude (or its name)", na.action)
-    na.action <- fn
+    # na.fail's own error does not say where: the check below does
+    na.action <- if (identical(fn, stats::na.fail)) NULL else fn
   }
   mf <- frame(weights = value$weights, offset = value$offset, subset = value$subset,
               na.action = if (is.null(na.action)) stats::na.pass else na.action)
@@ -159,7 +166,15 @@ moe_model_frame <- function(formula, data, exprs, na.action, caller) {
                    if (length(bad) > 1L) "are" else "is", rownames(mf)[bad[1L]]), call. = FALSE)
     }
   } else if (nrow(mf) == 0L) {
-    stop("`na.action` removed every row of `data`: each has a missing value.", call. = FALSE)
+    # where the missing values are: the data's variables, or the weights or
+    # offset
+    all_rows <- frame(weights = value$weights, offset = value$offset, subset = value$subset,
+                      na.action = stats::na.pass)
+    where <- names(all_rows)[vapply(all_rows, anyNA, logical(1))]
+    where <- ifelse(where %in% c("(weights)", "(offset)"), sprintf("`%s`", gsub("[()]", "", where)),
+                    sprintf("\"%s\"", where))
+    stop(sprintf("`na.action` removed every row of `data`: each has a missing value (in %s).",
+                 paste(where, collapse = ", ")), call. = FALSE)
   }
   mf
 }

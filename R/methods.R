@@ -1,6 +1,6 @@
 # Methods of the fit object (class "moe_fit", R/fit.R) that make it behave
 # like an lm/nls fit: print, summary, coef, fitted, residuals, logLik (and so
-# AIC/BIC), nobs, deviance, sigma, df.residual, formula, model.frame (update()
+# AIC/BIC), nobs, deviance, sigma, df.residual, simulate, formula, model.frame (update()
 # works through the stored call). vcov, confint and anova are in
 # R/inference.R, predict in R/predict.R, plot and autoplot in R/plot.R, the
 # broom verbs in R/tidy.R, the choice of k in R/select.R.
@@ -240,6 +240,13 @@ print.summary.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L),
 #' * `confint()`: Wald intervals \eqn{\hat\theta_j \pm t_{n-P}\,
 #'   \mathrm{se}_j}{theta_j +- qt(., n - P) se_j}, as
 #'   [stats::confint.default()] but with the t quantile.
+#' * `simulate()`: `nsim` response vectors drawn from the fitted model with
+#'   Gaussian errors, \eqn{f_{\hat G}(X_i) + \hat\sigma \epsilon_i /
+#'   \sqrt{w_i}}{f_Ghat(X_i) + sigma e_i / sqrt(w_i)} (\eqn{w_i = 1}{w_i = 1}
+#'   without weights), as [stats::simulate()] draws them for an `lm` fit: a
+#'   data frame with one column per draw (`NA` at rows of weight 0 and at rows
+#'   that `na.exclude` dropped) and the attribute `seed`. Refitting each
+#'   column gives a parametric bootstrap.
 #' * `formula()`, `model.frame()`: for fits from [moe()]; [stats::update()]
 #'   works for both kinds of fit through the stored call.
 #'
@@ -274,7 +281,8 @@ print.summary.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L),
 #' @returns `coef()`: a `moe_params` object or a named numeric vector.
 #'   `fitted()`, `residuals()`: numeric vectors of length n. `nobs()`,
 #'   `deviance()`, `sigma()`, `df.residual()`: numbers. `logLik()`: an object
-#'   of class `logLik` with attributes `df` and `nobs`. `vcov()`: a P x P
+#'   of class `logLik` with attributes `df` and `nobs`. `simulate()`: a data
+#'   frame of n rows and `nsim` columns. `vcov()`: a P x P
 #'   matrix named by the free parameters. `confint()`: a matrix with one row
 #'   per parameter and columns for the lower and upper limits. `formula()`: a
 #'   formula. `model.frame()`: a data frame.
@@ -290,6 +298,7 @@ print.summary.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L),
 #' c(n = nobs(fit), SSE = deviance(fit), sigma = sigma(fit))
 #' logLik(fit)
 #' AIC(fit); BIC(fit)
+#' head(simulate(fit, nsim = 2, seed = 1))
 #' sqrt(diag(vcov(fit)))
 #' confint(fit, c("a[1,1]", "a[2,1]"))
 #' # one more expert than the truth: the information is singular
@@ -357,6 +366,46 @@ logLik.moe_fit <- function(object, ...) {
             df = object$npar + 1L, nobs = n, class = "logLik")
 }
 
+#' @rdname moe_fit-methods
+#' @param nsim Number of response vectors to draw, a whole number >= 1.
+#' @param seed `NULL`, or a number for [set.seed()] to draw with (the
+#'   session's random number stream is restored afterwards), as for
+#'   [stats::simulate()].
+#' @export
+simulate.moe_fit <- function(object, nsim = 1, seed = NULL, ...) {
+  check_fit(object)
+  nsim <- check_whole(nsim, "nsim", min = 1, max = 1e6)
+  s <- sigma.moe_fit(object)
+  if (!is.finite(s))
+    stop(paste0("`object` has no residual degrees of freedom (as many free parameters as ",
+                "observations): there is no estimate of the noise to draw from."), call. = FALSE)
+  if (!is.null(seed) && !(is.numeric(seed) && length(seed) == 1L && is.finite(seed)))
+    abort_arg("seed", "NULL or a single number for set.seed()", seed)
+  # the state the draws start from, as stats::simulate() records it
+  if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
+  if (is.null(seed)) {
+    state <- get(".Random.seed", envir = globalenv())
+  } else {
+    saved <- get(".Random.seed", envir = globalenv())
+    on.exit(assign(".Random.seed", saved, envir = globalenv()))
+    set.seed(seed)
+    state <- structure(seed, kind = as.list(RNGkind()))
+  }
+  # the noise's standard deviation per row: sigma / sqrt(w); a row of weight
+  # 0 says nothing about its variance
+  w <- object$weights
+  sd_row <- if (is.null(w)) rep(s, length(object$y)) else ifelse(w > 0, s / sqrt(w), NA_real_)
+  sd_row <- stats::napredict(object$na.action, sd_row)
+  mu <- fitted.moe_fit(object)
+  n <- length(mu)
+  draws <- matrix(mu + sd_row * stats::rnorm(n * nsim), n, nsim)
+  out <- as.data.frame(draws)
+  names(out) <- paste0("sim_", seq_len(nsim))
+  if (!is.null(names(mu))) row.names(out) <- names(mu)
+  attr(out, "seed") <- state
+  out
+}
+
 # ---- formula, model frame -----------------------------------------------------
 
 #' @rdname moe_fit-methods
@@ -383,7 +432,9 @@ model.frame.moe_fit <- function(formula, ...) {
   m <- match(c("formula", "data", "subset", "na.action"), names(fcall), 0L)
   fcall <- fcall[c(1L, m)]
   fcall$drop.unused.levels <- TRUE
-  if (is.null(fcall$na.action)) fcall$na.action <- quote(stats::na.pass)
+  # a call without na.action took the session's, whose rows the fit records
+  if (is.null(fcall$na.action))
+    fcall$na.action <- if (is.null(fit$na.action)) quote(stats::na.pass) else quote(stats::na.omit)
   fcall[[1L]] <- quote(stats::model.frame)
   fcall$xlev <- fit$xlevels
   fcall$formula <- fit$terms
@@ -395,5 +446,5 @@ model.frame.moe_fit <- function(formula, ...) {
 # The generics the methods above register against, so that registration does
 # not depend on stats being attached.
 #' @importFrom stats anova coef confint deviance df.residual fitted formula logLik
-#' @importFrom stats model.frame nobs predict residuals sigma vcov
+#' @importFrom stats model.frame nobs predict residuals sigma simulate vcov
 NULL

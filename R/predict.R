@@ -45,8 +45,9 @@
 #'   the new observations, one number per row of `newdata` (a fit from
 #'   [moe()] evaluates its offsets on `newdata`).
 #' @param ... Not used; any argument here is an error.
-#' @returns For `type = "response"` a numeric vector with one value per row,
-#'   or with `interval` a matrix with columns `fit`, `lwr`, `upr`; with
+#' @returns For `type = "response"` a numeric vector with one value per row
+#'   (named by the rows of `newdata` for a fit from [moe()], as
+#'   [stats::predict.lm()] names them), or with `interval` a matrix with columns `fit`, `lwr`, `upr`; with
 #'   `se.fit = TRUE` a list with `fit` (that vector or matrix), `se.fit`,
 #'   `df` and `residual.scale`, as [stats::predict.lm()]. Otherwise a matrix
 #'   with one row per row of inputs and one column per expert (`expert1`,
@@ -101,8 +102,11 @@ predict.moe_fit <- function(object, newdata, type = c("response", "gates", "expe
   comp <- model_components(object$coefficients, x, arg = if (new) "newdata" else "x")
   if (type != "response") return(switch(type, gates = comp$gates, experts = comp$experts))
   fit <- comp$f + if (is.null(off)) 0 else off
+  # as for lm(), named by the rows of newdata
+  names(fit) <- rownames(x)
   if (interval == "none" && !se.fit) return(fit)
   se <- prediction_se(object, x)
+  names(se) <- rownames(x)
   df <- object$df.residual
   out <- fit
   if (interval != "none") {

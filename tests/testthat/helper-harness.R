@@ -493,6 +493,7 @@ harness_rows <- function() {
       label = "a character column")
   bad("moe_fit", "x", quote(moe_fit(matrix(x, ncol = 2), y, k = 2, nstart = 1)),
       label = "100 x 2 for 200 responses")
+  bad("moe_fit", "x", quote(moe_fit(numeric(0), numeric(0), k = 1, nstart = 1)), label = "no rows")
   bads("moe_fit", "y", mf, c("chr", "na", "nan", "inf", "null", "lst", "fn", "mat", "lgl"))
   bad("moe_fit", "y", quote(moe_fit(x, c(y[-1], NA), k = 2, nstart = 1)))
   bad("moe_fit", "y", quote(moe_fit(x, y[-1], k = 2, nstart = 1)), label = "one response short")
@@ -615,7 +616,11 @@ harness_rows <- function() {
       label = "a variable in neither data nor the environment")
   bads("moe", "data", mo, c("chr", "one", "lst"))
   bad("moe", "data", quote(moe(y ~ x1, data = dat[0, ], k = 2, nstart = 1)), label = "no rows")
-  bad("moe", "data", quote(moe(y ~ x1, data = dat_na, k = 2, nstart = 1)), label = "a missing value")
+  bad("moe", "data", quote(moe(y ~ x1, data = dat_na, k = 2, nstart = 1, na.action = na.fail)),
+      label = "a missing value, with na.fail")
+  good("moe", "data", quote(moe(y ~ x1, data = dat_na, k = 2, nstart = 1)),
+       function(r, e) r$nobs == 199L && identical(as.integer(r$na.action), 3L),
+       label = "a missing value, dropped by the session's na.action (na.omit)")
   bads("moe", "k", mo, c("chr", "na", "zero", "frac", "null", "vec2"))
   bad("moe", "k", quote(moe(y ~ x1, data = dat, nstart = 1)), label = "k missing")
   bad("moe", "...", set(mo, bogus = 1), expect = "bogus")
@@ -820,6 +825,16 @@ harness_rows <- function() {
   good("sigma.moe_fit", "...", quote(sigma(fit, bogus = 1)),
        function(r, e) near(r, sqrt(sum(residuals(e$fit)^2) / (200 - 8))))
   good("nobs.moe_fit", "...", quote(nobs(fit, bogus = 1)), function(r, e) r == 200)
+  good("simulate.moe_fit", "nsim", quote(simulate(fit, nsim = 3, seed = 1)),
+       function(r, e) identical(dim(r), c(200L, 3L)) && all(is.finite(as.matrix(r))))
+  bads("simulate.moe_fit", "nsim", quote(simulate(fit, seed = 1)), K$whole)
+  good("simulate.moe_fit", "seed", quote(simulate(fit, seed = NULL)), function(r, e) nrow(r) == 200L)
+  bads("simulate.moe_fit", "seed", quote(simulate(fit)),
+       c("chr", "na", "nan", "inf", "lst", "vec2", "mat", "lgl", "fn"))
+  good("simulate.moe_fit", "...", quote(simulate(fit, seed = 1, bogus = 1)), function(r, e) {
+    set.seed(1)
+    near(r$sim_1, fitted(e$fit) + sqrt(sum(residuals(e$fit)^2) / (200 - 8)) * rnorm(200))
+  }, label = "ignored, as by the stats methods")
   good("deviance.moe_fit", "...", quote(deviance(fit, bogus = 1)),
        function(r, e) near(r, sum(residuals(e$fit)^2)))
   good("df.residual.moe_fit", "...", quote(df.residual(fit, bogus = 1)), function(r, e) r == 192)

@@ -26,9 +26,25 @@ test_that("the formula interface checks its formula and missing values", {
                   y = c(1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3))
   expect_error(moe(~ x1, data = d, k = 1), "`formula`")
   expect_error(moe("y ~ x1", data = d, k = 1), "`formula`")
-  expect_error(moe(y ~ x1, data = d, k = 1), "missing values.*row 3")
   fit <- quietly(moe(y ~ x1, data = d, k = 1, na.action = stats::na.omit, nstart = 1))
   expect_identical(fit$nobs, 11L)
+  # as for lm(), the default is the session's na.action: na.omit here
+  set.seed(1)
+  by_option <- quietly(moe(y ~ x1, data = d, k = 1, nstart = 1))
+  set.seed(1)
+  omitted <- quietly(moe(y ~ x1, data = d[-3, ], k = 1, nstart = 1))
+  expect_identical(by_option$theta, omitted$theta)
+  expect_identical(as.integer(by_option$na.action), 3L)
+  expect_identical(names(fitted(by_option)), rownames(d)[-3])
+  expect_identical(dim(model.frame(by_option)), c(11L, 2L))
+  old <- options(na.action = "na.exclude")
+  on.exit(options(old), add = TRUE)
+  expect_length(fitted(quietly(moe(y ~ x1, data = d, k = 1, nstart = 1))), 12L)
+  # unset or na.fail: an error that names the row
+  for (opt in list(NULL, "na.fail", stats::na.fail)) {
+    options(na.action = opt)
+    expect_error(moe(y ~ x1, data = d, k = 1), "missing values.*row 3")
+  }
 })
 
 test_that("moe() names the argument at fault instead of passing on model.frame()'s errors", {
@@ -40,7 +56,10 @@ test_that("moe() names the argument at fault instead of passing on model.frame()
   expect_error(moe(y ~ x1, data = list(1), k = 1), "`data` must be a data frame")
   expect_error(moe(y ~ x1, data = d[0, ], k = 1), "`data` must have at least one row")
   expect_error(moe(y ~ x1, data = d, k = 1, weights = 1), "`weights` must be NULL or one number per row")
-  expect_error(moe(y ~ x1, data = d, k = 1, weights = rep(NA_real_, 100)), "`weights` must be numbers, not NA")
+  expect_error(moe(y ~ x1, data = d, k = 1, weights = rep(NA_real_, 100)),
+               "`na.action` removed every row of `data`: each has a missing value \\(in `weights`\\)")
+  expect_error(moe(y ~ x1, data = d, k = 1, weights = rep(NA_real_, 100), na.action = "na.fail"),
+               "`weights` must be numbers, not NA")
   expect_error(moe(y ~ x1, data = d, k = 1, offset = "a"), "`offset` must be NULL or one number per row")
   expect_error(moe(y ~ x1, data = d, k = 1, weights = zz), "`weights` could not be evaluated in `data`")
   expect_error(moe(y ~ x1, data = d, k = 1, subset = x1 > 5), "`subset` must select at least one row")

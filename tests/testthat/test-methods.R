@@ -97,6 +97,51 @@ test_that("na.exclude pads fitted values and residuals like lm", {
                ignore_attr = TRUE)
 })
 
+test_that("simulate draws the fitted values plus Gaussian noise of sd sigma / sqrt(w), as for lm", {
+  set.seed(5)
+  x <- runif(150, -1, 1)
+  y <- pmax(x, 0) + rnorm(150, sd = 0.1)
+  w <- rep(c(1, 4, 0), 50)
+  fit <- quiet(moe_fit(x, y, 1, weights = w, nstart = 2))
+  s <- sigma(fit)
+  # the draws are fitted + sd * z, z the generator's normals from the seed,
+  # column after column; the session's stream is left as it was
+  set.seed(99)
+  before <- .Random.seed
+  sim <- simulate(fit, nsim = 3, seed = 11)
+  expect_identical(.Random.seed, before)
+  set.seed(11)
+  z <- matrix(rnorm(150 * 3), 150, 3)
+  sd_row <- ifelse(w > 0, s / sqrt(w), NA)
+  expect_equal(unname(as.matrix(sim)), fitted(fit) + sd_row * z, ignore_attr = TRUE)
+  expect_identical(names(sim), c("sim_1", "sim_2", "sim_3"))
+  expect_identical(attr(sim, "seed")[1], 11)
+  expect_true(all(is.na(sim[w == 0, ])))
+  expect_identical(simulate(fit, nsim = 3, seed = 11), sim)
+  # without a seed: the state the draws started from, which replays them
+  set.seed(3)
+  a <- simulate(fit, nsim = 2)
+  assign(".Random.seed", attr(a, "seed"), envir = globalenv())
+  expect_identical(unname(as.matrix(a)), unname(as.matrix(simulate(fit, nsim = 2))))
+  # many draws: the spread per row is sigma / sqrt(w), the mean the fit
+  big <- as.matrix(simulate(fit, nsim = 4000, seed = 1))
+  expect_equal(apply(big[w == 1, ], 1, sd), rep(s, 50), tolerance = 0.06)
+  expect_equal(apply(big[w == 4, ], 1, sd), rep(s / 2, 50), tolerance = 0.06)
+  expect_equal(rowMeans(big[w > 0, ]), fitted(fit)[w > 0], tolerance = 0.01, ignore_attr = TRUE)
+  # rows that na.exclude dropped are NA, with the data's row names
+  d <- dat1[1:120, ]
+  d$y[c(3, 50)] <- NA
+  fe <- quiet(moe(y ~ x1, data = d, k = 2, start = relu_truth, nstart = 1, na.action = na.exclude))
+  se <- simulate(fe, seed = 2)
+  expect_identical(dim(se), c(120L, 1L))
+  expect_identical(which(is.na(se$sim_1)), c(3L, 50L))
+  expect_identical(row.names(se), rownames(d))
+  expect_error(simulate(fit, nsim = 0), "`nsim` must be a whole number")
+  expect_error(simulate(fit, seed = "a"), "`seed` must be NULL or a single number")
+  exact <- quiet(moe_fit(c(0.1, 0.5, 0.9, 1.3), c(1, 2, 0, 3), 1, expert = "linear", nstart = 1))
+  expect_error(simulate(exact), "`object` has no residual degrees of freedom")
+})
+
 test_that("formula, model.frame and update work like lm/nls", {
   expect_identical(deparse(formula(fit_f)), "y ~ x1")
   expect_error(formula(fit_x), "has no formula")

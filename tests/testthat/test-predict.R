@@ -39,8 +39,15 @@ test_that("predict on new inputs of a moe_fit(x, y) fit", {
 
 test_that("predict on a new data frame of a moe() fit, columns in any order", {
   new <- data.frame(x2 = c(0.5, -0.3, 0), x1 = c(0.1, 0.9, -1))
-  f <- moe_mean(coef(fit_2), cbind(new$x1, new$x2))
+  # named by the rows of newdata, as lm's predictions are
+  f <- stats::setNames(moe_mean(coef(fit_2), cbind(new$x1, new$x2)), c("1", "2", "3"))
+  expect_identical(names(predict(lm(y ~ x1 + x2, data = dat2), new)), names(f))
   expect_equal(predict(fit_2, new), f)
+  named <- new
+  rownames(named) <- c("a", "b", "c")
+  expect_identical(names(predict(fit_2, named)), c("a", "b", "c"))
+  expect_identical(rownames(predict(fit_2, named, interval = "confidence")), c("a", "b", "c"))
+  expect_identical(names(predict(fit_2, named, se.fit = TRUE)$se.fit), c("a", "b", "c"))
   expect_equal(predict(fit_2, new[c("x1", "x2")]), f)
   expect_equal(predict(fit_2, as.list(new)), f)
   expect_equal(predict(fit_2, new, type = "gates"), moe_gates(coef(fit_2), cbind(new$x1, new$x2)))
@@ -58,7 +65,7 @@ test_that("predict handles transformed inputs and factors through the terms", {
   d$y <- sin(log(d$u) * 3) + 0.5 * (d$g == "q") + rnorm(200, sd = 0.05)
   fit <- quietly(moe(y ~ log(u) + g, data = d, k = 2, expert = "linear", nstart = 2))
   new <- data.frame(g = c("q", "q"), u = c(1, 1.5))
-  expect_equal(predict(fit, new), moe_mean(coef(fit), cbind(log(new$u), 1)))
+  expect_equal(unname(predict(fit, new)), moe_mean(coef(fit), cbind(log(new$u), 1)))
   expect_error(predict(fit, data.frame(g = "r", u = 1)), "`newdata` does not match.*new level")
 })
 
