@@ -151,7 +151,8 @@ print.moe_voronoi <- function(x, digits = max(3L, getOption("digits") - 3L), ...
 #'   expert and input dimension as `fit`.
 #' @param x Inputs at which the experts are compared: an n x d matrix (or a
 #'   vector when d = 1) drawn from the input law mu, or `NULL` for the default
-#'   sample (see Details).
+#'   sample: 10,000 points drawn uniformly on \eqn{[-1, 1]^d} from a fixed
+#'   seed (the session's random number generator is left as it was).
 #' @returns A numeric vector with one error per true expert (`expert1`, ...),
 #'   with attributes `cell` (the cell of every fitted atom), `empty` (logical,
 #'   per true expert) and `distances` (the k x k* matrix of all distances).
@@ -212,7 +213,10 @@ expert_error_compute <- function(fitp, truth, x) {
 #' small while the experts of the cell differ from the true one (see
 #' [expert_error()]), which is what happens to over-specified atoms with a
 #' non-zero gating slope under the sigmoid gate. An empty cell contributes 0,
-#' so its error is the norm of the true gated expert.
+#' so its error is the norm of the true gated expert. The gated outputs are
+#' functions, so `fit` and `truth` may have different gates (for a
+#' misspecified gate); the cells are then formed on the expert parameters
+#' \eqn{(a, b)}{(a, b)} alone, as in [expert_error()].
 #'
 #' @inheritParams expert_error
 #' @returns A numeric vector, one error per true atom, with attribute `cell`
@@ -232,7 +236,7 @@ expert_error_compute <- function(fitp, truth, x) {
 #' cell_error(split, truth)
 #' @export
 cell_error <- function(fit, truth, x = NULL) {
-  li <- loss_inputs(fit, truth, x, same_gate = TRUE)
+  li <- loss_inputs(fit, truth, x, same_gate = FALSE)
   cell_error_compute(li$fitp, truth, li$x)
 }
 

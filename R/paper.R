@@ -190,8 +190,9 @@ paper_figure1 <- function(reps = 40L, file = "figure1.png", design = "same_data"
                         any(!is.finite(eps) | eps <= 0)))
     abort_arg("eps", "NULL or a vector of numbers > 0 (target losses)", eps)
   check_paper_fixed(names(list(...)))
-  if (!is.null(file) && (!is.character(file) || length(file) != 1L || is.na(file)))
+  if (!is.null(file) && (!is.character(file) || length(file) != 1L || is.na(file) || !nzchar(file)))
     abort_arg("file", "NULL or a file name", file)
+  if (!is.null(file)) check_writable_dir(file, "file")
   width <- if (is.null(width)) 5 * length(expert) else check_number(width, "width", min = 1)
   height <- check_number(height, "height", min = 1)
   res <- check_number(res, "res", min = 30)
@@ -215,6 +216,19 @@ paper_figure1 <- function(reps = 40L, file = "figure1.png", design = "same_data"
   cat("\n", figure1_reading_guide(loss), sep = "")
   if (!is.null(file)) cat(sprintf("\nFigure written to %s\n", normalizePath(file, mustWork = FALSE)))
   invisible(st)
+}
+
+# The directory of a file to be written must exist and be writable: checked
+# before a long computation, not after it.
+check_writable_dir <- function(file, arg) {
+  dir <- dirname(path.expand(file))
+  if (!dir.exists(dir))
+    stop(sprintf("`%s` must be in an existing directory; \"%s\" does not exist.", arg, dir),
+         call. = FALSE)
+  if (file.access(dir, 2L) != 0L)
+    stop(sprintf("`%s` must be in a directory you can write to; \"%s\" is not writable.", arg, dir),
+         call. = FALSE)
+  invisible(file)
 }
 
 #' A progress handler that writes lines to a log

@@ -28,11 +28,17 @@ check_study_loss_names <- function(study, losses, arg = "losses") {
 }
 
 # One loss of the study, by default the Voronoi loss, else the first loss
-# recorded.
+# recorded; by default only a loss with a value to show (the Voronoi loss of
+# a study whose gates are all misspecified is NA throughout).
 check_study_loss <- function(study, loss) {
   if (is.null(loss)) {
     avail <- study_loss_columns(study)
-    loss <- if ("voronoi" %in% avail) "voronoi" else avail[1L]
+    shown <- avail[vapply(avail, function(l) {
+      v <- study$results[[l]]
+      any(is.finite(v) & v > 0)
+    }, logical(1))]
+    pick <- if (length(shown)) shown else avail
+    loss <- if ("voronoi" %in% pick) "voronoi" else pick[1L]
   }
   if (!is.character(loss) || length(loss) != 1L) abort_arg("loss", "the name of one loss of the study", loss)
   check_study_loss_names(study, loss, "loss")
@@ -209,8 +215,8 @@ rate_table <- function(study, losses = NULL, stat = c("mean", "median"), level =
   check_study(study)
   losses <- if (is.null(losses)) study_loss_columns(study) else check_study_loss_names(study, losses)
   stat <- check_stat(stat)
-  level <- check_number(level, "level", min = 0, max = 1)
-  if (level <= 0 || level >= 1) abort_arg("level", "a number in (0, 1)", level)
+  if (!is.numeric(level) || length(level) != 1L || !is.finite(level) || level <= 0 || level >= 1)
+    abort_arg("level", "a number in (0, 1)", level)
   B <- check_whole(B, "B", min = 0)
   seed <- check_whole(seed, "seed", min = -.Machine$integer.max, max = .Machine$integer.max)
   s <- study$setup
@@ -321,6 +327,12 @@ print.moe_rate_table <- function(x, digits = 3L, ...) {
   show$slope[is.na(df$slope)] <- "NA"
   show$intercept[is.na(df$intercept)] <- "NA"
   print(show, row.names = FALSE, right = FALSE)
+  # why a slope or a CI is missing, when one is
+  if (any(is.na(df$slope)))
+    cat("slope NA: fewer than 2 sample sizes with a finite, positive loss (a single n, or a loss\n",
+        "  that the fits of that gate do not have).\n", sep = "")
+  if (isTRUE(B > 0) && any(!is.na(df$slope) & is.na(df$lower)))
+    cat("CI missing: the bootstrap resamples the replicates of each n and needs at least 2 of them.\n")
   cat("theory: the slope the theory predicts (up to log factors), a prediction, not a measurement;\n",
       "  \"none stated\": the papers give no rate for this case.\n",
       "  Source: ", theory_source, ".\n",

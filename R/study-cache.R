@@ -128,6 +128,8 @@ cache_read_manifest <- function(manifest, cache_dir) {
   if (inherits(theirs, "error") || !is.list(theirs)) {
     warning(sprintf("`cache_dir` \"%s\": study.rds is unreadable and is written again.", cache_dir),
             call. = FALSE)
+    # removed, so that it is written again (and not read and reported twice)
+    unlink(manifest)
     return(NULL)
   }
   theirs

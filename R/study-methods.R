@@ -23,8 +23,10 @@ print.moe_study <- function(x, ...) {
               s$k, s$truth$k, s$truth$gating, s$d))
   cat(sprintf("  gates: %s; experts: %s\n", paste(s$gating, collapse = ", "),
               paste(s$expert, collapse = ", ")))
-  cat(sprintf("  n: %d sizes in [%d, %d]; %d replicates; sd = %s; init = %s; seed = %d\n",
-              length(s$n), min(s$n), max(s$n), s$reps, format(s$sd), s$init, s$settings$seed))
+  cat(sprintf("  n: %s; %d replicate%s; sd = %s; init = %s; seed = %d\n",
+              if (length(s$n) == 1L) sprintf("one size, %d", s$n)
+              else sprintf("%d sizes in [%d, %d]", length(s$n), min(s$n), max(s$n)),
+              s$reps, if (s$reps == 1L) "" else "s", format(s$sd), s$init, s$settings$seed))
   if (!is.na(x$regime)) cat(sprintf("  regime of the truth: %s\n", x$regime))
   sp <- s$surplus[!is.na(s$surplus)]
   if (length(sp))

@@ -75,7 +75,11 @@ plot.moe_study <- function(x, loss = NULL, stat = c("mean", "median"), ...) {
       mg <- m[m$gating == g, , drop = FALSE]
       if (!nrow(mg)) next
       col <- study_gate_colours[[g]]
-      graphics::arrows(mg$n, mg$lo, mg$n, mg$hi, angle = 90, code = 3, length = 0.03, col = col)
+      # a bar of no length (one replicate) is not drawn
+      bar <- is.finite(mg$lo) & is.finite(mg$hi) & mg$hi > mg$lo
+      if (any(bar))
+        graphics::arrows(mg$n[bar], mg$lo[bar], mg$n[bar], mg$hi[bar], angle = 90, code = 3,
+                         length = 0.03, col = col)
       graphics::points(mg$n, mg$y, pch = ifelse(mg$open, 21, 19), col = col,
                        bg = ifelse(mg$open, "white", col))
       rt <- pd$rates[pd$rates$gating == g & pd$rates$expert == e, , drop = FALSE]
@@ -121,6 +125,10 @@ study_plot_data <- function(x, loss, stat) {
   cells <- study_means(x, loss)
   cells$y <- cells[[stat]]
   m <- cells[is.finite(cells$y) & cells$y > 0, , drop = FALSE]
+  if (!nrow(m))
+    stop(sprintf(paste0("`loss` \"%s\" has no finite, positive %s in this study to plot on log ",
+                        "axes (for a misspecified gate the Voronoi loss is NA); choose another, ",
+                        "e.g. loss = \"l2\"."), loss, stat), call. = FALSE)
   m[c("lo", "hi")] <- error_bars(m, stat)
   m$open <- m$flagged > flag_share * m$fits
   list(loss = loss, stat = stat, points = m, cells = cells,

@@ -120,7 +120,9 @@ study_task_compute <- function(task, setup, gatings, keep = FALSE) {
       row$loss_error <- if (length(loss_errors)) paste(loss_errors, collapse = "; ") else NA_character_
     row$seed <- seed_text
     cols[[g]] <- row
-    if (keep) fits[[g]] <- list(fit = fit, start = if (length(start) > 1L) start
+    # a global search's starts stay a list named by representation, also
+    # when one representation applies
+    if (keep) fits[[g]] <- list(fit = fit, start = if (init == "global") start
                                                   else if (length(start)) start[[1L]])
   }
   if (length(lb)) {

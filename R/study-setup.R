@@ -115,6 +115,10 @@ study_setup <- function(truth, n, reps, k, gating, expert, sd, x_law, init, loss
                    nstart = nstart,
                    control = study_key_control(control),
                    eval_n = eval_n)
+  # a user's law is also known by what it draws: a law from a factory
+  # (function(n, d) runif(n * d, -s, s) for some captured s) has the same
+  # code for every s
+  if (!is.null(x_law)) settings$x_law_sample <- cache_digest(x_eval)
   setup <- list(truth = truth, truths = truths, misspecified = misspecified, regime = regime,
                 n = n, reps = reps, k = k, d = d, gating = gating, expert = expert, degree = degree,
                 sd = sd, x_law = x_law_fun, init = init, losses = loss_spec, split = split,

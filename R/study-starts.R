@@ -32,24 +32,34 @@ truth_with_expert <- function(truth, expert, degree) {
 }
 
 # The truth in the parameterisation of gate g, or NULL when no model with
-# that gate equals it. A two-expert softmax model with logits (z, 0) is the
-# two-expert sigmoid model with gates sigma(z) and sigma(-z); no other pair of
-# gates shares a model.
+# that gate equals it. Since sigma(z) + sigma(-z) = 1, three families
+# coincide:
+# - two experts: softmax logits (z, 0), sigmoid gates with logits (z, -z),
+#   and normalized sigmoid gates with logits (z, -z) all give the gates
+#   sigma(z) and sigma(-z);
+# - one expert: the softmax and normalized sigmoid gates are identically 1.
+# No other pair of gates shares a model.
 truth_for_gate <- function(truth, g) {
   if (identical(truth$gating, g)) return(truth)
-  if (truth$k != 2L) return(NULL)
+  d <- truth$d
   make <- function(beta0, beta1)
     moe_params(beta0 = beta0, beta1 = beta1, a = if (truth$expert == "constant") NULL else truth$a,
                b = truth$b, gating = g, expert = truth$expert, degree = truth$degree)
-  if (truth$gating == "softmax" && g == "sigmoid")
-    return(make(c(truth$beta0[1L], -truth$beta0[1L]), rbind(truth$beta1[1L, ], -truth$beta1[1L, ])))
-  if (truth$gating == "sigmoid" && g == "softmax") {
+  normalised <- c("softmax", "normalized_sigmoid")
+  if (truth$k == 1L)
+    return(if (truth$gating %in% normalised && g %in% normalised) make(0, matrix(0, 1L, d)))
+  if (truth$k != 2L) return(NULL)
+  # the logit z of the first gate, when the pair of gates is (sigma(z), sigma(-z))
+  z0 <- truth$beta0[1L]
+  z1 <- truth$beta1[1L, ]
+  if (truth$gating != "softmax") {
     tol <- 1e-12 * max(1, abs(truth$beta0), abs(truth$beta1))
-    if (abs(truth$beta0[1L] + truth$beta0[2L]) <= tol &&
-        all(abs(truth$beta1[1L, ] + truth$beta1[2L, ]) <= tol))
-      return(make(c(truth$beta0[1L], 0), rbind(truth$beta1[1L, ], 0)))
+    opposite <- abs(truth$beta0[1L] + truth$beta0[2L]) <= tol &&
+      all(abs(truth$beta1[1L, ] + truth$beta1[2L, ]) <= tol)
+    if (!opposite) return(NULL)
   }
-  NULL
+  if (g == "softmax") make(c(z0, 0), rbind(z1, 0, deparse.level = 0))
+  else make(c(z0, -z0), rbind(z1, -z1, deparse.level = 0))
 }
 
 # Whether every split true atom has gating slope zero in this gate's

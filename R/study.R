@@ -26,8 +26,12 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' `beta0 = c(beta0[1], -beta0[1])`, `beta1 = rbind(beta1[1, ], -beta1[1, ])`
 #' and the same experts; conversely a two-expert sigmoid truth with
 #' `beta0[2] == -beta0[1]` and `beta1[2, ] == -beta1[1, ]` is a softmax
-#' truth. In every other case no parameter of the other gate gives the true
-#' regression function: that gate is still fitted, but it is misspecified.
+#' truth. Since \eqn{\sigma(z) + \sigma(-z) = 1}{sigma(z) + sigma(-z) = 1},
+#' the normalized sigmoid gate with those opposite logits is the same model
+#' again, and with one expert the softmax and normalized sigmoid gates are
+#' both identically 1. In every other case no parameter of the other gate
+#' gives the true regression function: that gate is still fitted, but it is
+#' misspecified.
 #' The study says so in a message, in the column `misspecified` and when
 #' printed; its Voronoi loss is `NA` (the parameters are not comparable), its
 #' expert error uses cells on the expert parameters alone, and it starts from
@@ -236,8 +240,10 @@ study_builtin_losses <- c("voronoi", "expert_error", "l2")
 #' Running the same call again reads the finished tasks and computes only the
 #' missing ones, so an interrupted or crashed study loses at most the tasks in
 #' flight. Every file carries a key: a digest of the design (every setting
-#' that decides a number; functions such as `x_law` and custom losses by
-#' their code, not by the values they capture) and the task's id and seed. A
+#' that decides a number; functions such as custom losses by their code, not
+#' by the values they capture, and `x_law` by its code and by its draws of the
+#' evaluation sample, so a law from a function factory is told apart by what
+#' it captured) and the task's id and seed. A
 #' call with another design pointing at the same directory is an error naming
 #' `cache_dir`, never a mix of results, also when `study.rds` was deleted; a
 #' task file that cannot be read or does not have this task's key or columns

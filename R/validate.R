@@ -279,8 +279,11 @@ check_y <- function(y, n) {
 check_dots_empty <- function(...) {
   if (...length()) {
     nm <- names(list(...))
-    what <- if (is.null(nm) || !nzchar(nm[1L])) "an unnamed argument" else sprintf("`%s`", nm[1L])
-    stop(sprintf("Unknown argument %s: check the spelling of the arguments.", what), call. = FALSE)
+    if (is.null(nm) || !nzchar(nm[1L]))
+      stop(sprintf(paste0("%d value%s given beyond the arguments the function takes; name the ",
+                          "arguments (see its help page)."), ...length(),
+                   if (...length() > 1L) "s" else ""), call. = FALSE)
+    stop(sprintf("Unknown argument `%s`: check the spelling of the arguments.", nm[1L]), call. = FALSE)
   }
 }
 

@@ -248,6 +248,30 @@ test_that("cell_error matches a plain-R computation, including an empty cell", {
   expect_equal(as.vector(e[2]), sqrt(mean(g2^2)))
 })
 
+test_that("cell_error compares gated outputs across gates, with cells on the experts", {
+  # the same model under the softmax and the sigmoid gate: no error at all
+  soft <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1.5, -1), b = c(0.3, 0.2),
+                     gating = "softmax", expert = "relu")
+  sig <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(3, -3), a = c(1.5, -1), b = c(0.3, 0.2),
+                    gating = "sigmoid", expert = "relu")
+  x <- seq(-1, 1, length.out = 201)
+  expect_equal(as.vector(cell_error(sig, soft, x)), c(0, 0), tolerance = 1e-14)
+  # any other fit: the plain-R error with cells by the nearest (a, b)
+  set.seed(13)
+  fitp <- moe_params(beta0 = rnorm(3), beta1 = rnorm(3), a = c(1.4, -0.9, 1.6), b = rnorm(3, sd = 0.2),
+                     gating = "sigmoid", expert = "relu")
+  cell <- apply(cbind(fitp$a, fitp$b), 1, function(r) which.min(colSums((t(cbind(soft$a, soft$b)) - r)^2)))
+  gh <- moe_gates(fitp, x) * moe_experts(fitp, x)
+  ght <- moe_gates(soft, x) * moe_experts(soft, x)
+  ref <- vapply(1:2, function(j) {
+    s <- if (any(cell == j)) rowSums(gh[, cell == j, drop = FALSE]) else 0
+    sqrt(mean((s - ght[, j])^2))
+  }, numeric(1))
+  e <- cell_error(fitp, soft, x)
+  expect_identical(attr(e, "cell"), as.integer(cell))
+  expect_equal(as.vector(e), ref, tolerance = 1e-12)
+})
+
 test_that("cell_error is invariant to permuting the fitted atoms", {
   set.seed(12)
   truth <- moe_params(beta0 = c(0.3, 0), beta1 = c(2, 0), a = c(1, -1), b = c(0.1, 0.4),
@@ -266,7 +290,9 @@ test_that("cell_error rejects mismatched models with clear errors", {
                       gating = "softmax", expert = "relu")
   sig <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(3, -3), a = c(1.5, -1), b = c(0.3, 0.2),
                     gating = "sigmoid", expert = "relu")
-  expect_error(cell_error(sig, truth), "`fit` has a sigmoid gate but `truth` has a softmax gate")
+  lin <- moe_params(beta0 = c(0.5, -0.5), beta1 = c(3, -3), a = c(1.5, -1), b = c(0.3, 0.2),
+                    gating = "sigmoid", expert = "linear")
+  expect_error(cell_error(lin, truth), "`fit` has .*linear.* but `truth` has .*relu")
   expect_error(cell_error(sig, "truth"), "`truth` must be a `moe_params` object")
   expect_error(cell_error(1, truth), "`fit` must be a `moe_fit` or a `moe_params` object")
   expect_error(cell_error(truth, truth, x = matrix(0, 3, 2)), "`x` must have d = 1 column")

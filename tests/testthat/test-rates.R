@@ -28,6 +28,8 @@ test_that("rate_table and sample_size reject bad arguments with errors that name
   expect_error(rate_table(1), "`study` must be a `moe_study` object")
   expect_error(rate_table(st, losses = "mse"), "`losses` must name losses the study recorded")
   expect_error(rate_table(st, level = 1), "`level` must be a number in \\(0, 1\\)")
+  expect_error(rate_table(st, level = 95), "`level` must be a number in \\(0, 1\\), not 95")
+  expect_error(rate_table(st, level = "a"), "`level` must be a number in \\(0, 1\\)")
   expect_error(rate_table(st, B = -1), "`B` must be a whole number >= 0")
   expect_error(sample_size(st, eps = 0), "`eps` must be a vector of numbers > 0")
   expect_error(sample_size(st, eps = 0.1, loss = "mse"), "`loss` must name losses")

@@ -60,6 +60,21 @@ test_that("an interrupted study resumes from its cache and equals an uninterrupt
   expect_error(tiny_study(cache_dir = dir), "differs in `x_law`")
 })
 
+test_that("an input law from a function factory is told apart by what it draws", {
+  dir <- local_cache()
+  local_sequential()
+  unif_law <- function(s) function(n, d) matrix(stats::runif(n * d, -s, s), n, d)
+  a <- tiny_study(cache_dir = dir, x_law = unif_law(1))
+  # the same code with another captured value: another study, not the cache's
+  expect_error(tiny_study(cache_dir = dir, x_law = unif_law(3)), "differs in .*`x_law_sample`")
+  # the same law again: read back
+  again <- tiny_study(cache_dir = dir, x_law = unif_law(1))
+  expect_identical(again$computed, 0L)
+  expect_identical(no_time(again), no_time(a))
+  # the default law adds nothing to the key
+  expect_null(tiny_study()$settings$x_law_sample)
+})
+
 test_that("a cache whose study.rds was deleted is refused for a different design", {
   # before task files carried the design's key, the old results came back
   # silently: the seeds of the tasks do not depend on sd
@@ -79,6 +94,16 @@ test_that("a cache whose study.rds was deleted is refused for a different design
   expect_true(file.exists(file.path(dir, "study.rds")))
   # a manifest of another design is refused whatever the task files say
   expect_error(noisy_study(0.5, cache_dir = dir), "differs in `sd`")
+  # an unreadable manifest is written again, and said so once
+  writeLines("garbage", file.path(dir, "study.rds"))
+  said <- character(0)
+  c2 <- withCallingHandlers(tiny_study(cache_dir = dir), warning = function(w) {
+    said <<- c(said, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  expect_identical(length(grep("study.rds is unreadable and is written again", said)), 1L)
+  expect_identical(no_time(c2), no_time(a))
+  expect_type(readRDS(file.path(dir, "study.rds")), "list")
 })
 
 test_that("the design key sees every setting, and functions by their code", {

@@ -120,3 +120,29 @@ test_that("`stat` of the plot is checked, with an error that names it", {
   expect_error(plot(st, stat = "mode"), "`stat` must be one of \"mean\", \"median\", not \"mode\"")
   expect_error(plot(st, stat = TRUE), "`stat` must be one of")
 })
+
+test_that("one replicate draws no bars and no warnings; a loss with nothing to show is named", {
+  st <- convergence_study(soft_truth(), n = c(150, 300), reps = 1, k = 3, sd = 0.1, seed = 2,
+                          expert = "relu", losses = c("voronoi", "l2"))
+  ops <- expect_warning(recorded_ops(function() plot(st, loss = "l2")), NA)
+  expect_length(ops_named(ops, "C_arrows"), 0L)
+  expect_gt(length(ops_named(ops, "C_plotXY")), 0L)
+  out <- capture.output(print(rate_table(st, losses = "l2")))
+  expect_true(any(grepl("^CI missing: the bootstrap resamples the replicates", out)))
+  one_n <- convergence_study(soft_truth(), n = 300, reps = 2, k = 3, sd = 0.1, seed = 2,
+                             expert = "relu", losses = "l2")
+  out <- capture.output(print(rate_table(one_n)))
+  expect_true(any(grepl("^slope NA: fewer than 2 sample sizes", out)))
+  # every gate misspecified: no Voronoi loss anywhere; the default plot shows
+  # a loss that has values, and asking for the Voronoi loss says why not
+  sig <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 1), a = c(1.5, -1), b = c(0.3, 0.2),
+                    gating = "sigmoid", expert = "relu")
+  mis <- suppressMessages(convergence_study(sig, n = c(150, 300), reps = 2, k = 3, sd = 0.1, seed = 3,
+                                            gating = "softmax", nstart = 1, losses = c("voronoi", "l2")))
+  expect_true(all(is.na(mis$results$voronoi)))
+  ops <- recorded_ops(function() plot(mis))
+  expect_true(any(grepl("l2 loss", op_text(ops, "C_title"))))
+  pdf(NULL)
+  on.exit(dev.off(), add = TRUE)
+  expect_error(plot(mis, loss = "voronoi"), "`loss` \"voronoi\" has no finite, positive mean")
+})

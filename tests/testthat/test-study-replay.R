@@ -39,4 +39,13 @@ test_that("a cell of a global search replays with all its starts", {
     for (s in cell$start)
       expect_true(all(abs(sigmoe:::params_theta(s)) <= st$setup$bounds$half))
   }
+  # one representation applies (GELU experts under the sigmoid gate: only
+  # "dead"): still a list named by it
+  gelu <- convergence_study(soft_truth("gelu"), n = c(150, 300), reps = 1, k = 3, sd = 0.1,
+                            seed = 11, init = "global", nstart = 1)
+  cell <- study_replay(gelu, gating = "sigmoid", n = 150, rep = 1)
+  expect_identical(gelu$setup$surplus[["sigmoid"]], "dead")
+  expect_false(inherits(cell$start, "moe_params"))
+  expect_identical(names(cell$start), "dead")
+  expect_s3_class(cell$start$dead, "moe_params")
 })

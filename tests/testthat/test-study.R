@@ -23,6 +23,7 @@ test_that("a study with fewer experts than the truth states no rate", {
                           expert = "relu", losses = c("voronoi", "l2"))
   expect_identical(st$regime, "under_specified")
   expect_output(print(st), "regime of the truth: under_specified")
+  expect_output(print(st), "n: 2 sizes in \\[100, 200\\]; 1 replicate; sd")
   tab <- rate_table(st, B = 0)
   expect_true(all(is.na(tab$theory_slope)))
   expect_true(all(tab$theory == "none (k < k*: under-specified)"))
@@ -48,6 +49,38 @@ test_that("the truth is converted between gates where the models coincide", {
   back <- sigmoe:::truth_for_gate(sig, "softmax")
   expect_equal(back$beta0, soft$beta0)
   expect_equal(back$beta1, soft$beta1)
+  # sigma(z) + sigma(-z) = 1: the normalized sigmoid gate with opposite
+  # logits is the same model, and with one expert the softmax and normalized
+  # sigmoid gates are both 1
+  x2 <- cbind(x, rev(x))
+  soft2 <- moe_params(beta0 = c(0.5, 0), beta1 = rbind(c(3, -1), 0), a = rbind(c(1, 0.5), c(-1, 1)),
+                      b = c(0.2, 0.1), gating = "softmax", expert = "gelu")
+  for (tr in list(soft, soft2)) {
+    xx <- if (tr$d == 1L) x else x2
+    nsig <- sigmoe:::truth_for_gate(tr, "normalized_sigmoid")
+    expect_identical(nsig$gating, "normalized_sigmoid")
+    expect_equal(moe_mean(nsig, xx), moe_mean(tr, xx), tolerance = 1e-14)
+    sig2 <- sigmoe:::truth_for_gate(tr, "sigmoid")
+    expect_equal(moe_mean(sigmoe:::truth_for_gate(sig2, "normalized_sigmoid"), xx), moe_mean(tr, xx),
+                 tolerance = 1e-14)
+    expect_equal(moe_mean(sigmoe:::truth_for_gate(nsig, "softmax"), xx), moe_mean(tr, xx),
+                 tolerance = 1e-14)
+    expect_equal(moe_mean(sigmoe:::truth_for_gate(nsig, "sigmoid"), xx), moe_mean(tr, xx),
+                 tolerance = 1e-14)
+  }
+  lopsided <- moe_params(beta0 = c(0.5, 0.2), beta1 = c(3, -3), a = c(1, -1), b = c(0.2, 0.1),
+                         gating = "normalized_sigmoid", expert = "relu")
+  expect_null(sigmoe:::truth_for_gate(lopsided, "softmax"))
+  expect_null(sigmoe:::truth_for_gate(lopsided, "sigmoid"))
+  one <- moe_params(beta0 = 0, beta1 = 0, a = 1.5, b = 0.3, gating = "softmax", expert = "relu")
+  one_ns <- sigmoe:::truth_for_gate(one, "normalized_sigmoid")
+  expect_equal(moe_mean(one_ns, x), moe_mean(one, x))
+  expect_null(sigmoe:::truth_for_gate(one, "sigmoid"))
+  expect_null(sigmoe:::truth_for_gate(moe_params(1, 2, 1.5, 0.3, expert = "relu"), "softmax"))
+  st <- convergence_study(soft, n = c(200, 300), reps = 1, k = 3, sd = 0.1, seed = 1,
+                          gating = c("softmax", "normalized_sigmoid"), losses = c("voronoi", "l2"))
+  expect_false(any(st$misspecified))
+  expect_true(all(is.finite(as.data.frame(st)$voronoi)))
   # no identity for three experts: the other gate is misspecified, and said so
   three <- moe_params(beta0 = c(0.5, -0.5, 0), beta1 = c(3, -3, 0), a = c(1, -1, 0.5),
                       b = c(0.2, 0.1, 0), gating = "softmax", expert = "relu")

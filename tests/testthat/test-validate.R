@@ -155,7 +155,8 @@ test_that("check_params and check_dots_empty name what is wrong", {
   expect_null(sigmoe:::check_dots_empty())
   expect_error(sigmoe:::check_dots_empty(sedd = 1),
                "Unknown argument `sedd`: check the spelling of the arguments.", fixed = TRUE)
-  expect_error(sigmoe:::check_dots_empty(1), "Unknown argument an unnamed argument")
+  expect_error(sigmoe:::check_dots_empty(1), "1 value given beyond the arguments the function takes")
+  expect_error(sigmoe:::check_dots_empty(1, 2), "2 values given beyond")
 })
 
 test_that("is_whole_vec is is_whole elementwise", {
