@@ -199,9 +199,10 @@ autoplot.moe_study <- function(object, loss = NULL, stat = c("mean", "median"), 
   m$flag <- factor(ifelse(m$open, flag_labels[2L], flag_labels[1L]), levels = flag_labels)
   notes <- vapply(object$setup$expert, function(e)
     sprintf("%s: %s", e, panel_note(pd$cells[pd$cells$expert == e, , drop = FALSE])), character(1))
-  caption <- paste(c(sprintf(paste("points: %s over replicates; %s; red dash-dotted:",
-                                   "least-squares lines of log(%s loss) on log(n)"),
-                             pd$stat, pd$bars, pd$stat), notes), collapse = "\n")
+  # short lines, aligned left: a caption wider than the plot is cut off
+  caption <- paste(c(sprintf("points: %s over replicates; %s", pd$stat, pd$bars),
+                     sprintf("red dash-dotted: least-squares lines of log(%s loss) on log(n)", pd$stat),
+                     notes), collapse = "\n")
   p <- ggplot2::ggplot(m, ggplot2::aes(x = .data$n, y = .data$y, colour = .data$gating)) +
     ggplot2::geom_errorbar(ggplot2::aes(ymin = .data$lo, ymax = .data$hi), width = 0.03) +
     ggplot2::geom_point(ggplot2::aes(shape = .data$flag), fill = "white") +
@@ -210,19 +211,21 @@ autoplot.moe_study <- function(object, loss = NULL, stat = c("mean", "median"), 
     ggplot2::scale_shape_manual(values = stats::setNames(c(19, 21), flag_labels), drop = FALSE) +
     ggplot2::facet_wrap(~expert) +
     ggplot2::labs(x = "n", y = pd$ylab, colour = "gate",
-                  shape = "fits at maxit,\nbound or failed", caption = caption)
+                  shape = "fits at maxit,\nbound or failed", caption = caption) +
+    ggplot2::theme(plot.caption = ggplot2::element_text(hjust = 0))
   if (!is.null(lines) && nrow(lines)) {
     p <- p + ggplot2::geom_line(data = facet(lines),
                                 ggplot2::aes(x = .data$n, y = .data$y, group = .data$gating),
                                 colour = "red", linetype = "dotdash", linewidth = 0.8,
                                 inherit.aes = FALSE)
-    # slopes written in each panel, top right, in the colour of their gate
+    # slopes written in each panel, top right above the bars, in the colour
+    # of their gate
     top <- max(m$hi)
     labels <- facet(data.frame(expert = rt$expert, gating = rt$gating,
                                label = sprintf("%s: slope %.2f", rt$gating, rt$slope)))
     labels$rank <- stats::ave(seq_len(nrow(labels)), labels$expert, FUN = seq_along)
     labels$n <- max(object$setup$n)
-    labels$y <- top * 1.6^(2 - labels$rank)
+    labels$y <- top * 1.8^(3 - labels$rank)
     p <- p + ggplot2::geom_text(data = labels,
                                 ggplot2::aes(x = .data$n, y = .data$y, label = .data$label,
                                              colour = .data$gating),

@@ -110,6 +110,9 @@ test_that("autoplot labels the statistic, the bars and the counts", {
   p <- ggplot2::autoplot(st)
   expect_identical(p$labels$y, "mean voronoi loss over replicates")
   expect_match(p$labels$caption, "2 SE")
+  # short lines, aligned left, so that none is cut off
+  expect_true(all(nchar(strsplit(p$labels$caption, "\n")[[1]]) <= 90L))
+  expect_identical(p$theme$plot.caption$hjust, 0)
   expect_error(ggplot2::autoplot(st, stat = "mode"), "`stat` must be one of")
 })
 
