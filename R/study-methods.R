@@ -1,6 +1,36 @@
 # The face of a study object: its results as a data frame, and a print that
 # states the design (truth, gates, starts, box) before the rates.
 
+#' Print, summarise and tabulate a convergence study
+#'
+#' `print()` states the design of a study (the truth, the gates and experts,
+#' the sample sizes and replicates, the starts and the box), how its fits were
+#' computed (and which gates are misspecified for the truth), then its rate
+#' table with a bootstrap of 200 resamples (see [rate_table()]). `summary()`
+#' is [rate_table()], with its arguments. `as.data.frame()` gives the results,
+#' one row per fit, with the columns listed in the section on the losses
+#' recorded of [convergence_study()].
+#'
+#' @param x,object A `moe_study` object from [convergence_study()] or
+#'   [paper_study()].
+#' @param row.names `NULL`, or one distinct name per row of the results.
+#' @param optional Not used (an argument of the generic).
+#' @param ... For `summary()`: arguments of [rate_table()] (`losses`,
+#'   `stat`, `level`, `B`, `seed`), by name. Otherwise not used.
+#' @returns `print()`: `x`, invisibly. `summary()`: a `moe_rate_table`.
+#'   `as.data.frame()`: a data frame.
+#' @seealso [convergence_study()], [rate_table()], [plot.moe_study()].
+#' @examples
+#' truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1, -1),
+#'                     b = c(0.2, 0.1), gating = "softmax", expert = "relu")
+#' st <- convergence_study(truth, n = c(200, 400), reps = 2, k = 3, sd = 0.1, seed = 1)
+#' st
+#' summary(st, losses = "l2", B = 100)
+#' head(as.data.frame(st))
+#' @name moe_study-methods
+NULL
+
+#' @rdname moe_study-methods
 #' @export
 as.data.frame.moe_study <- function(x, row.names = NULL, optional = FALSE, ...) {
   check_study(x, "x")
@@ -16,6 +46,7 @@ as.data.frame.moe_study <- function(x, row.names = NULL, optional = FALSE, ...) 
   out
 }
 
+#' @rdname moe_study-methods
 #' @export
 print.moe_study <- function(x, ...) {
   s <- x$setup
@@ -46,6 +77,7 @@ print.moe_study <- function(x, ...) {
   invisible(x)
 }
 
+#' @rdname moe_study-methods
 #' @export
 summary.moe_study <- function(object, ...) {
   # `...` goes to rate_table(): a name it does not take is an error naming
