@@ -64,7 +64,12 @@ information_inverse <- function(object, tol = sqrt(.Machine$double.eps)) {
               estimable = stats::setNames(logical(P), names(object$theta)), rcond = 0,
               at_bound = stats::setNames(at_bound, names(object$theta)))
   if (!length(free)) return(out)
-  sub <- information_inverse_free(A[free, free, drop = FALSE], tol)
+  # inputs far from 0 make J'J of the intercepts and slopes nearly collinear
+  # in the data's coordinates: the rank is decided, and the inverse taken,
+  # in the centred coordinates the fit worked in (theta_c = C theta)
+  C <- centring_map(object)
+  Cinv <- if (!is.null(C)) solve(C[free, free, drop = FALSE])
+  sub <- information_inverse_free(A[free, free, drop = FALSE], tol, Cinv)
   out$inverse[free, free] <- sub$inverse
   out$estimable[free] <- sub$estimable
   out[c("rank", "singular", "rcond")] <- sub[c("rank", "singular", "rcond")]
@@ -74,7 +79,9 @@ information_inverse <- function(object, tol = sqrt(.Machine$double.eps)) {
 # The same for a matrix of free parameters. A column at the rounding level of
 # the largest (an expert switched off on every row) is treated as exactly zero
 # rather than scaled up into noise.
-information_inverse_free <- function(A, tol) {
+information_inverse_free <- function(A, tol, Cinv = NULL) {
+  # in coordinates theta_c with theta = Cinv theta_c: J_c = J Cinv
+  if (!is.null(Cinv)) A <- crossprod(Cinv, A %*% Cinv)
   P <- ncol(A)
   dg <- diag(A)
   dead <- !(dg > .Machine$double.eps^2 * max(dg, 0))
@@ -89,12 +96,35 @@ information_inverse_free <- function(A, tol) {
   V <- e$vectors
   Vk <- V[, keep, drop = FALSE]
   inverse <- (Vk %*% (t(Vk) / lam[keep])) / outer(s, s)
-  # theta_j is estimable when its coordinate vector lies in the identified
+  # theta_j is estimable when its coordinate vector (row j of Cinv in the
+  # other coordinates), in the scaled space, lies in the identified
   # eigenspace, i.e. has no component in the dropped one
-  drop_norm <- sqrt(rowSums(V[, !keep, drop = FALSE]^2))
+  U <- if (is.null(Cinv)) diag(P) else t(Cinv)
+  U <- U / s
+  U <- sweep(U, 2L, sqrt(colSums(U^2)), "/")
+  drop_norm <- sqrt(colSums(crossprod(V[, !keep, drop = FALSE], U)^2))
   estimable <- drop_norm < 1e-4
+  if (!is.null(Cinv)) inverse <- Cinv %*% inverse %*% t(Cinv)
   list(inverse = inverse, rank = sum(keep), singular = sum(keep) < P,
        estimable = estimable, rcond = if (lam[1L] > 0) max(lam[P], 0) / lam[1L] else 0)
+}
+
+# The linear map C from a fit's theta to the theta of its centred inputs
+# (x - centre): beta0_i + beta1_i'centre and b_i + a_i'centre; NULL when the
+# fit did not centre.
+centring_map <- function(object) {
+  cen <- unclass(object$scaling)$center
+  if (is.null(cen) || all(cen == 0)) return(NULL)
+  lay <- params_layout(object$coefficients)
+  P <- length(lay$name)
+  C <- diag(P)
+  for (r in seq_len(P)) {
+    slope <- switch(lay$block[r], beta0 = "beta1", b = "a", NULL)
+    if (is.null(slope)) next
+    cols <- which(lay$block == slope & lay$expert == lay$expert[r])
+    C[r, cols] <- cen[lay$column[cols]]
+  }
+  C
 }
 
 #' @rdname moe_fit-methods

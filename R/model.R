@@ -75,7 +75,8 @@ model_block_rows <- function(n, npar) {
 #' @export
 moe_mean <- function(params, x) {
   check_params(params, "params")
-  check_model_finite(model_eval(params, check_x_dim(x, params$d)), "x")
+  f <- check_model_finite(model_eval(params, check_x_dim(x, params$d)), "x")
+  f
 }
 
 #' @rdname moe_mean

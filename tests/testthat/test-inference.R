@@ -147,3 +147,43 @@ test_that("anova takes fits of the same data only, and says which argument is wr
   # passed as values, the fits are named by their place
   expect_error(do.call(anova, list(step1, fewer)), "`\\.\\.1` was fitted to n = 300")
 })
+
+test_that("standard errors do not depend on where x lies: the rank is taken in centred coordinates", {
+  truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2), expert = "relu")
+  set.seed(21)
+  d <- moe_simulate(truth, n = 1000, sd = 0.05)
+  f0 <- quietly(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0))
+  shifted <- truth
+  shifted$beta0 <- truth$beta0 - 1000 * truth$beta1[, 1]
+  shifted$b <- truth$b - 1000 * truth$a[, 1]
+  f1 <- quietly(moe_fit(d$x1 + 1000, d$y, 2, start = shifted, nstart = 0))
+  expect_true(any(f1$scaling$center != 0))
+  expect_equal(fitted(f1), fitted(f0), tolerance = 1e-4)
+  # no singular information, and the slopes' errors and the prediction
+  # errors those of the unshifted fit
+  v1 <- expect_warning(vcov(f1), NA)
+  v0 <- vcov(f0)
+  slopes <- c("beta1[1,1]", "a[1,1]", "beta1[2,1]", "a[2,1]")
+  expect_equal(sqrt(diag(v1))[slopes], sqrt(diag(v0))[slopes], tolerance = 0.02)
+  p0 <- predict(f0, c(-0.5, 0, 0.5), se.fit = TRUE)$se.fit
+  p1 <- predict(f1, c(-0.5, 0, 0.5) + 1000, se.fit = TRUE)$se.fit
+  expect_equal(p1, p0, tolerance = 0.02)
+  # by hand: the information of the centred inputs, inverted there (in the
+  # data's coordinates it is singular to working precision), mapped back by
+  # beta0 = beta0_c - beta1 cen, b = b_c - a cen
+  cen <- f1$scaling$center[[1]]
+  pc <- coef(f1)
+  pc$beta0 <- pc$beta0 + pc$beta1[, 1] * cen
+  pc$b <- pc$b + pc$a[, 1] * cen
+  Jc <- moe_jacobian(pc, d$x1 + 1000 - cen)
+  Cinv <- diag(8)
+  Cinv[1, 2] <- Cinv[5, 6] <- Cinv[4, 3] <- Cinv[8, 7] <- -cen
+  ref <- sigma(f1)^2 * Cinv %*% solve(crossprod(Jc)) %*% t(Cinv)
+  expect_equal(unname(v1), ref, tolerance = 1e-6)
+})
+
+test_that("moe_mean() returns its value visibly, as moe_gates() does", {
+  truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2), expert = "relu")
+  expect_true(withVisible(moe_mean(truth, c(-0.5, 0.5)))$visible)
+  expect_true(withVisible(moe_gates(truth, c(-0.5, 0.5)))$visible)
+})
