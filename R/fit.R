@@ -329,7 +329,7 @@ fit_warn <- function(fit) {
                                          "an expert far steeper than the data; bound them with ",
                                          "`lower`/`upper` or use fewer experts."),
                                   length(dg$runaway), if (length(dg$runaway) == 1L) "" else "s",
-                                  paste(utils::head(dg$runaway, 4L), collapse = ", ")))
+                                  name_list(dg$runaway, max = 4L)))
   invisible(out)
 }
 

@@ -9,7 +9,7 @@
 #' @param data A data frame holding the variables of `formula`.
 #' @param k Number of experts.
 #' @param ... Further arguments to [moe_fit()]: `gating`, `expert`, `degree`, `lower`, `upper`,
-#'   `start`, `nstart`, `control`. Any other name is an error.
+#'   `start`, `nstart`, `control`, `output_weight`. Any other name is an error.
 #' @param weights Optional observation weights, evaluated in `data` like the
 #'   variables of the formula (see [moe_fit()] for how they enter).
 #' @param offset Optional known values added to the regression function,

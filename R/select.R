@@ -35,8 +35,9 @@
 #' @param k The numbers of experts to compare: distinct whole numbers >= 1.
 #' @param criterion `"BIC"` (the default) or `"AIC"`.
 #' @param ... Further arguments to [moe()], the same for every k: `gating`,
-#'   `expert`, `degree`, `nstart`, `control`, `lower`, `upper`, `weights`,
-#'   `offset`, `subset`, `na.action`. `start` is rarely useful here, since a
+#'   `expert`, `degree`, `nstart`, `control`, `lower`, `upper`,
+#'   `output_weight`, `weights`, `offset`, `subset`, `na.action`. `start` is
+#'   rarely useful here, since a
 #'   start has a given k.
 #' @returns An object of class `moe_selection`: a list with `fits` (the
 #'   fits, a list named by k), `table` (a data frame with one row per k and

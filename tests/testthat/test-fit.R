@@ -527,6 +527,10 @@ test_that("with output weights an expert's slope is c a: a huge weight runs off 
   expect_identical(sigmoe:::runaway_parameters(steep), character(0))
   steep$coefficients$c[1] <- -1.01 * limit / 2
   expect_identical(sigmoe:::runaway_parameters(steep), c("a[1,1]", "c[1]"))
+  # a long list is cut, and says how long it was
+  steep$diagnostics$runaway <- sprintf("a[%d,1]", 1:6)
+  expect_warning(sigmoe:::fit_warn(steep), "6 parameters ran off \\(a\\[1,1\\], a\\[2,1\\], a\\[3,1\\], a\\[4,1\\], \\.\\.\\. \\(6 in all\\)\\)",
+                 class = "sigmoe_runaway")
 })
 
 test_that("a fit no better than the mean says when the experts cannot take the response's sign", {
