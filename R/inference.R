@@ -158,8 +158,7 @@ confint.moe_fit <- function(object, parm, level = 0.95, ...) {
   } else {
     abort_arg("parm", sprintf("parameter names or indices between 1 and %d", length(theta)), parm)
   }
-  level <- check_number(level, "level", min = 0, max = 1)
-  if (level <= 0 || level >= 1) abort_arg("level", "a number strictly between 0 and 1", level)
+  level <- check_level(level, "level")
   info <- information_inverse(object, ...)
   if (info$singular) warn_singular(info, object$npar)
   if (any(info$at_bound[parm])) warn_at_bound(object)

@@ -81,8 +81,7 @@ predict.moe_fit <- function(object, newdata, type = c("response", "gates", "expe
   if (type != "response" && (interval != "none" || se.fit))
     stop(sprintf("`%s` is only for `type = \"response\"` (the regression function), not \"%s\".",
                  if (interval != "none") "interval" else "se.fit", type), call. = FALSE)
-  level <- check_number(level, "level", min = 0, max = 1)
-  if (level <= 0 || level >= 1) abort_arg("level", "a number strictly between 0 and 1", level)
+  level <- check_level(level, "level")
   # checked whatever `interval` is, so that a bad value is never silently
   # ignored; its length is checked against the rows once they are known
   pw <- pred.weights

@@ -188,8 +188,7 @@ augment_columns <- function(out, fit, res, gates, band) {
 
 # A confidence level, strictly between 0 and 1.
 check_level <- function(level, arg) {
-  level <- check_number(level, arg, min = 0, max = 1)
-  if (level <= 0 || level >= 1) abort_arg(arg, "a number strictly between 0 and 1", level)
+  level <- check_level(level, arg)
   level
 }
 

@@ -323,3 +323,11 @@ check_colours <- function(col, arg = "col") {
                  describe_value(col[!ok][1L])), call. = FALSE)
   col
 }
+
+# A confidence level: one number strictly between 0 and 1, with the same
+# message for 1.5 as for 1.
+check_level <- function(level, arg = "level") {
+  if (!is.numeric(level) || length(level) != 1L || !is.finite(level) || level <= 0 || level >= 1)
+    abort_arg(arg, "a number strictly between 0 and 1", level)
+  as.double(level)
+}

@@ -167,7 +167,7 @@ test_that("the verbs check their arguments", {
   expect_error(generics::tidy(fit_x, conf.lvl = 0.9), "Unknown argument `conf.lvl`")
   expect_error(generics::glance(fit_x, extra = 1), "Unknown argument `extra`")
   expect_error(generics::augment(fit_x, interval = "band"), "`interval` must be one of")
-  expect_error(generics::augment(fit_x, conf.level = "high"), "`conf.level` must be a single finite number")
+  expect_error(generics::augment(fit_x, conf.level = "high"), "`conf.level` must be a number strictly between 0 and 1")
   expect_error(generics::augment(fit_f, data = dat1[1:10, ]),
                "`data` must have one row per observation of the fit \\(300\\), not 10")
   expect_error(generics::augment(fit_f, data = as.matrix(dat1)), "`data` must be NULL or a data frame")

@@ -222,3 +222,11 @@ test_that("check_digits and check_colours name the argument", {
   expect_error(sigmoe:::check_colours("notacolour"), "`col` must be .*\"notacolour\" is not a colour")
   expect_error(sigmoe:::check_colours(list("red")), "`col` must be .*not a list of length 1")
 })
+
+test_that("a confidence level gets one message whatever is wrong with it", {
+  for (v in list(1.5, 1, 0, -2, NA, "a", c(0.5, 0.9)))
+    expect_error(sigmoe:::check_level(v), "`level` must be a number strictly between 0 and 1")
+  expect_identical(sigmoe:::check_level(0.9), 0.9)
+  fit <- quietly(moe_fit(c(-1, -0.5, 0, 0.5, 1, 0.2), c(0, 0, 0.1, 0.5, 1, 0.3), 1, expert = "linear", nstart = 1))
+  expect_error(confint(fit, level = 95), "`level` must be a number strictly between 0 and 1")
+})
