@@ -386,8 +386,8 @@ simulate.moe_fit <- function(object, nsim = 1, seed = NULL, ...) {
   if (is.null(seed)) {
     state <- get(".Random.seed", envir = globalenv())
   } else {
-    saved <- get(".Random.seed", envir = globalenv())
-    on.exit(assign(".Random.seed", saved, envir = globalenv()))
+    saved <- rng_save()
+    on.exit(rng_restore(saved))
     set.seed(seed)
     state <- structure(seed, kind = as.list(RNGkind()))
   }

@@ -215,8 +215,7 @@ rate_table <- function(study, losses = NULL, stat = c("mean", "median"), level =
   check_study(study)
   losses <- if (is.null(losses)) study_loss_columns(study) else check_study_loss_names(study, losses)
   stat <- check_stat(stat)
-  if (!is.numeric(level) || length(level) != 1L || !is.finite(level) || level <= 0 || level >= 1)
-    abort_arg("level", "a number in (0, 1)", level)
+  level <- check_level(level, "level", "a number in (0, 1)")
   B <- check_whole(B, "B", min = 0)
   seed <- check_whole(seed, "seed", min = -.Machine$integer.max, max = .Machine$integer.max)
   s <- study$setup

@@ -325,9 +325,9 @@ check_colours <- function(col, arg = "col") {
 }
 
 # A confidence level: one number strictly between 0 and 1, with the same
-# message for 1.5 as for 1.
-check_level <- function(level, arg = "level") {
+# message for 1.5 as for 1 (`expected` says it).
+check_level <- function(level, arg = "level", expected = "a number strictly between 0 and 1") {
   if (!is.numeric(level) || length(level) != 1L || !is.finite(level) || level <= 0 || level >= 1)
-    abort_arg(arg, "a number strictly between 0 and 1", level)
+    abort_arg(arg, expected, level)
   as.double(level)
 }
