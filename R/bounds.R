@@ -88,8 +88,8 @@ box_theta_build <- function(lower, upper, template) {
   fixed <- setdiff(seq_along(flat_lo), lay$index)
   outside <- fixed[flat_lo[fixed] > 0 | flat_up[fixed] < 0]
   if (length(outside)) {
-    why <- if (template$gating == "softmax" && grepl(sprintf("^beta[01]\\[%d", k), names_all[outside[1L]]))
-      sprintf("the softmax reference expert %d has beta0 and beta1 fixed at 0", k)
+    why <- if (gate_reference(template$gating, k) && grepl(sprintf("^beta[01]\\[%d", k), names_all[outside[1L]]))
+      sprintf("the %s has beta0 and beta1 fixed at 0", reference_name(template$gating, k))
     else "the constant expert's slopes `a` are fixed at 0"
     stop(sprintf("The box given by `lower` and `upper` must contain 0 for %s (%s), but it is [%s, %s].",
                  names_all[outside[1L]], why, format(flat_lo[outside[1L]]), format(flat_up[outside[1L]])),

@@ -432,9 +432,9 @@ check_starts <- function(start, template, box = NULL) {
     if (!shaped || !all(is.finite(theta)))
       stop(sprintf("%s must have finite parameters of the model's shape (k = %d, d = %d).",
                    what, tp$k, tp$d), call. = FALSE)
-    if (tp$gating == "softmax" && (p$beta0[p$k] != 0 || any(p$beta1[p$k, ] != 0)))
-      stop(sprintf("%s: the softmax reference expert k must have beta0 and beta1 equal to 0.", what),
-           call. = FALSE)
+    if (gate_reference(tp$gating, tp$k) && (p$beta0[p$k] != 0 || any(p$beta1[p$k, ] != 0)))
+      stop(sprintf("%s: the %s must have beta0 and beta1 equal to 0.", what,
+                   reference_name(tp$gating)), call. = FALSE)
     if (!is.null(box)) {
       out <- which(box_outside(theta, box))
       if (length(out))

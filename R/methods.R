@@ -80,7 +80,7 @@ print.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat("\nFitted mixing measure:\n")
   print(fit_params_table(x), digits = digits)
   cat("mean gate: the average of each expert's gate over the fitted data\n")
-  if (x$gating == "softmax") cat("(expert ", x$k, " is the softmax reference)\n", sep = "")
+  reference_note(x$gating, x$k)
   invisible(x)
 }
 

@@ -58,7 +58,8 @@ model_block_rows <- function(n, npar) {
 #'
 #' The columns of the Jacobian follow the order of the free parameters, expert
 #' by expert: `beta0[i]`, `beta1[i,1..d]` (absent for the softmax reference
-#' expert k), `a[i,1..d]` (absent for the constant expert), `b[i]`. The
+#' expert k and for the one expert of a normalized sigmoid gate),
+#' `a[i,1..d]` (absent for the constant expert), `b[i]`. The
 #' column names give this order and the attribute `"coef"` repeats them.
 #' The fit ([moe_fit()]) never forms this n x P matrix; it accumulates
 #' \eqn{J^\top J} over blocks of rows instead.

@@ -37,6 +37,8 @@ as_param_matrix <- function(v, k, arg) {
 #' * `"softmax"`: \eqn{g_i = e^{z_i} / \sum_j e^{z_j}}. Expert k is the
 #'   reference: `beta0[k]` and `beta1[k, ]` must be 0 and stay fixed in a fit.
 #' * `"normalized_sigmoid"`: \eqn{g_i = \sigma(z_i) / \sum_j \sigma(z_j)}.
+#'   With one expert this gate is identically 1, so that expert is a
+#'   reference too: `beta0` and `beta1` must be 0 and are not fitted.
 #'
 #' Experts, with \eqn{t = a^\top x + b}: `"linear"` t, `"relu"` max(t, 0),
 #' `"gelu"` \eqn{t \Phi(t)}, `"sigmoid"` \eqn{1/(1+e^{-t})}, `"tanh"`,
@@ -112,9 +114,9 @@ moe_params <- function(beta0, beta1, a = NULL, b, gating = "sigmoid",
     c <- as.double(c)
     if (!all(is.finite(c))) stop("`c` must contain only finite values.", call. = FALSE)
   }
-  if (gating == "softmax" && (beta0[k] != 0 || any(beta1[k, ] != 0)))
-    stop(sprintf(paste0("For the softmax gate expert k = %d is the reference: `beta0[%d]` and ",
-                        "`beta1[%d, ]` must be 0, not %s and (%s)."), k, k, k,
+  if (gate_reference(gating, k) && (beta0[k] != 0 || any(beta1[k, ] != 0)))
+    stop(sprintf("%s: `beta0[%d]` and `beta1[%d, ]` must be 0, not %s and (%s).",
+                 reference_why(gating, k), k, k,
                  format(beta0[k]), paste(format(beta1[k, ]), collapse = ", ")), call. = FALSE)
   if (is.null(colnames(beta1))) colnames(beta1) <- if (!is.null(colnames(a))) colnames(a) else paste0("x", seq_len(d))
   colnames(a) <- colnames(beta1)
@@ -131,8 +133,35 @@ print.moe_params <- function(x, digits = max(3L, getOption("digits") - 3L), ...)
               expert_label(x$expert, x$degree),
               if (x$k == 1L) "" else "s", sub("_", " ", x$gating), x$d))
   print(params_table(x), digits = digits)
-  if (x$gating == "softmax") cat("(expert ", x$k, " is the softmax reference)\n", sep = "")
+  reference_note(x$gating, x$k)
   invisible(x)
+}
+
+# Whether expert k of a k-expert gate is a reference, whose gate parameters
+# are held at 0 and are not part of theta: the softmax gate's last expert
+# (its logits are defined up to a common shift), and the one expert of a
+# normalized sigmoid gate, which is identically 1 whatever its logit.
+gate_reference <- function(gating, k) {
+  gating == "softmax" | (gating == "normalized_sigmoid" & k == 1L)
+}
+
+# The reference expert as named in messages, with its number k when given.
+reference_name <- function(gating, k = NULL) {
+  if (gating == "softmax") paste(c("softmax reference expert", k), collapse = " ")
+  else "one expert of a normalized sigmoid gate (identically 1)"
+}
+
+# Why expert k's gate parameters are held at 0, as said in messages.
+reference_why <- function(gating, k) {
+  if (gating == "softmax") sprintf("For the softmax gate expert k = %d is the reference", k)
+  else "With one expert the normalized sigmoid gate is identically 1"
+}
+
+# The line printed under a mixing measure with a reference expert.
+reference_note <- function(gating, k) {
+  if (!gate_reference(gating, k)) return(invisible())
+  cat(if (gating == "softmax") sprintf("(expert %d is the softmax reference)\n", k)
+      else "(one expert: the normalized sigmoid gate is identically 1)\n")
 }
 
 # The expert type as printed: "relu", "polynomial (degree 3)".
@@ -168,7 +197,7 @@ params_spec <- function(p) {
 
 # The layout of the free parameter vector theta, the order src/moe.h, the
 # solver and the Jacobian's columns share: expert by expert, beta0[i],
-# beta1[i, 1..d] (absent for the softmax reference expert k), a[i, 1..d]
+# beta1[i, 1..d] (absent for a reference expert k, gate_reference()), a[i, 1..d]
 # (absent for the constant expert), b[i]. Names, packing, unpacking and the
 # count of theta all derive from it. One element per position of theta: its
 # block ("beta0", "beta1", "a", "b"), expert i, column j (NA for beta0 and b),
@@ -217,7 +246,7 @@ theta_layout_build <- function(k, d, gating, expert, outw) {
   i <- rep(seq_len(k), each = length(block))
   block <- rep(block, times = k)
   column <- rep(column, times = k)
-  keep <- !(gating == "softmax" & i == k & block %in% c("beta0", "beta1"))
+  keep <- !(gate_reference(gating, k) & i == k & block %in% c("beta0", "beta1"))
   i <- i[keep]; block <- block[keep]; column <- column[keep]
   name <- ifelse(is.na(column), sprintf("%s[%d]", block, i), sprintf("%s[%d,%d]", block, i, column))
   P <- length(i)
@@ -252,7 +281,7 @@ params_theta <- function(p) {
 }
 
 # The mixing measure with free parameters theta and the structure of
-# `template`; the parameters theta leaves out (the softmax reference's gate,
+# `template`; the parameters theta leaves out (a reference expert's gate,
 # the constant expert's slopes) are 0.
 theta_params <- function(theta, template) {
   # filled in as a plain list (`$<-` without a look for methods), then

@@ -30,7 +30,7 @@ data_starts <- function(x, y, template, nstart, control, weights = NULL, from = 
     m <- sum(center * w)
     beta1 <- outer(gate$slope, w)
     beta0 <- gate$intercept - gate$slope * m
-    if (template$gating == "softmax") {
+    if (gate_reference(template$gating, k)) {
       beta0 <- beta0 - beta0[k]
       beta1 <- sweep(beta1, 2L, beta1[k, ])
     }

@@ -195,8 +195,9 @@ params_problem <- function(p) {
     if (!all(is.finite(p[[nm]]))) return(sprintf("its `%s` has a value that is not finite", nm))
   if (p$expert == "constant" && any(p$a != 0))
     return("its `a` is not zero, but the constant expert ignores x")
-  if (p$gating == "softmax" && (p$beta0[k] != 0 || any(p$beta1[k, ] != 0)))
-    return(sprintf("`beta0[%d]` and `beta1[%d, ]` of the softmax reference expert must be 0", k, k))
+  if (gate_reference(p$gating, k) && (p$beta0[k] != 0 || any(p$beta1[k, ] != 0)))
+    return(sprintf("`beta0[%d]` and `beta1[%d, ]` of the %s must be 0", k, k,
+                   reference_name(p$gating)))
   NULL
 }
 

@@ -61,8 +61,8 @@ typedef struct {
 
 /* ---- the layout of theta: the only place in C that knows it ----
  * The free parameters are stored expert by expert; for expert i:
- *   beta0_i, beta1_i[1..d]   unless the gate is softmax and i == k - 1 (the
- *                            reference, held at 0)
+ *   beta0_i, beta1_i[1..d]   unless i == k - 1 is the reference, held at 0
+ *                            (softmax, or normalized sigmoid with k == 1)
  *   a_i[1..d]                unless the expert is constant
  *   b_i
  *   c_i                      the output weight, only when outw
@@ -73,10 +73,13 @@ static inline int moe_theta_expert_len(const moe_spec *s)
 {
     return (s->expert == MOE_EXPERT_CONSTANT ? 1 : s->d + 1) + (s->outw ? 1 : 0);
 }
-/* 1 if expert i has free gate parameters */
+/* 1 if expert i has free gate parameters: not the reference, which is the
+ * softmax gate's last expert and the one expert of a normalized sigmoid gate
+ * (identically 1); R's gate_reference() */
 static inline int moe_theta_gated(const moe_spec *s, int i)
 {
-    return !(s->gating == MOE_GATE_SOFTMAX && i == s->k - 1);
+    int ref = s->gating == MOE_GATE_SOFTMAX || (s->gating == MOE_GATE_NSIGMOID && s->k == 1);
+    return !(ref && i == s->k - 1);
 }
 /* Position of beta0_i (beta1_i[j] follows at + 1 + j); only when gated. */
 static inline int moe_theta_gate(const moe_spec *s, int i)
@@ -121,8 +124,8 @@ void moe_expert_eval(int expert, int degree, const double *t, R_xlen_t len,
 /* ---- model.c ---- */
 /* theta unpacked into the layout the kernels use: beta0 (k), B1 (k x d),
  * A (k x d), both column-major, b (k) and, when c is not NULL, the output
- * weights c (k; 1 without them). The softmax reference row and the constant
- * expert's slopes are 0. */
+ * weights c (k; 1 without them). The reference expert's gate row and the
+ * constant expert's slopes are 0. */
 void moe_spec_unpack(const moe_spec *s, const double *theta,
                      double *beta0, double *B1, double *A, double *b, double *c);
 /* Rows per block so that one block of the Jacobian stays small (cache sized). */

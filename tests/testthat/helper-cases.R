@@ -14,12 +14,12 @@ case_label <- function(gating, cs, d) {
 }
 
 # Random raw parameters (a list, for the plain-R references) of a k-expert
-# model; the softmax reference row is zero and the constant expert has no
+# model; the reference expert's gate row is zero and the constant expert has no
 # slopes.
 random_raw <- function(k, d, gating, expert, beta1_sd = 1.5, b_sd = 0.5) {
   raw <- list(beta0 = rnorm(k), beta1 = matrix(rnorm(k * d, sd = beta1_sd), k, d),
               a = matrix(rnorm(k * d), k, d), b = rnorm(k, sd = b_sd))
-  if (gating == "softmax") {
+  if (ref_reference(gating, k)) {
     raw$beta0[k] <- 0
     raw$beta1[k, ] <- 0
   }
@@ -35,7 +35,7 @@ as_params <- function(raw, gating, cs) {
 random_params <- function(k, d, gating, expert, scale = 1) {
   beta0 <- rnorm(k, 0, scale)
   beta1 <- matrix(rnorm(k * d, 0, scale), k, d)
-  if (gating == "softmax") {
+  if (ref_reference(gating, k)) {
     beta0[k] <- 0
     beta1[k, ] <- 0
   }

@@ -66,15 +66,22 @@ ref_mean <- function(raw, x, gating, expert, degree = NULL) {
   rowSums(g * h)
 }
 
+# Whether expert k of a k-expert gate is the reference, whose gate
+# parameters are 0 and not in theta: the softmax gate's last expert, and the
+# one expert of a normalized sigmoid gate (whose gate is identically 1).
+ref_reference <- function(gating, k) {
+  gating == "softmax" || (gating == "normalized_sigmoid" && k == 1)
+}
+
 # theta -> raw parameters in the order of the contract: expert by expert,
-# beta0[i], beta1[i, ] (not for the softmax reference), a[i, ] (not for the
+# beta0[i], beta1[i, ] (not for the reference expert), a[i, ] (not for the
 # constant expert), b[i].
 ref_unpack <- function(theta, k, d, gating, expert) {
   theta <- unname(theta)
   raw <- list(beta0 = numeric(k), beta1 = matrix(0, k, d), a = matrix(0, k, d), b = numeric(k))
   pos <- 0
   for (i in seq_len(k)) {
-    if (!(gating == "softmax" && i == k)) {
+    if (!(ref_reference(gating, k) && i == k)) {
       raw$beta0[i] <- theta[pos + 1]
       raw$beta1[i, ] <- theta[pos + 1 + seq_len(d)]
       pos <- pos + 1 + d

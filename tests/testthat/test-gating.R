@@ -40,10 +40,13 @@ test_that("d = 1 inputs may be a vector or a one-column data frame", {
 test_that("one expert: softmax and normalized sigmoid gates are 1, the sigmoid gate is sigma(z)", {
   x <- c(-1, 0.3, 1)
   for (gating in c("softmax", "normalized_sigmoid")) {
-    b0 <- if (gating == "softmax") 0 else 1.5
-    b1 <- if (gating == "softmax") 0 else -2
-    p <- moe_params(beta0 = b0, beta1 = b1, a = 1, b = 0, gating = gating)
+    p <- moe_params(beta0 = 0, beta1 = 0, a = 1, b = 0, gating = gating)
     expect_equal(unname(moe_gates(p, x)), matrix(1, 3, 1))
+    # whatever the logit: so its gate parameters are not parameters of the
+    # model, and a mixing measure must hold them at 0
+    expect_equal(c_gates(gating, matrix(c(-30, -2, 0, 1.5, 30), ncol = 1)), matrix(1, 5, 1))
+    expect_error(moe_params(beta0 = 1.5, beta1 = -2, a = 1, b = 0, gating = gating),
+                 "`beta0\\[1\\]` and `beta1\\[1, \\]` must be 0")
   }
   p <- moe_params(beta0 = 1.5, beta1 = -2, a = 1, b = 0)
   expect_equal(unname(moe_gates(p, x)), matrix(1 / (1 + exp(-(1.5 - 2 * x))), 3, 1),

@@ -187,3 +187,38 @@ test_that("moe_mean() returns its value visibly, as moe_gates() does", {
   expect_true(withVisible(moe_mean(truth, c(-0.5, 0.5)))$visible)
   expect_true(withVisible(moe_gates(truth, c(-0.5, 0.5)))$visible)
 })
+
+test_that("one expert under a normalized sigmoid gate has no gate parameters: lm's fit, sigma, AIC and vcov", {
+  # the gate sigma(z) / sigma(z) is identically 1, so a linear expert is lm()
+  # and the model has the 2 parameters of lm(), not 4
+  ref <- lm(dist ~ speed, cars)
+  fit <- quiet(moe(dist ~ speed, cars, k = 1, gating = "normalized_sigmoid", expert = "linear"))
+  expect_identical(names(fit$theta), c("a[1,1]", "b[1]"))
+  expect_equal(unname(fit$theta), unname(rev(coef(ref))), tolerance = 1e-6)
+  expect_identical(fit$df.residual, df.residual(ref))
+  expect_equal(sigma(fit), sigma(ref), tolerance = 1e-8)
+  expect_equal(AIC(fit), AIC(ref), tolerance = 1e-8)
+  expect_equal(BIC(fit), BIC(ref), tolerance = 1e-8)
+  expect_equal(attr(logLik(fit), "df"), attr(logLik(ref), "df"))
+  expect_no_warning(v <- vcov(fit))
+  expect_equal(unname(v), unname(vcov(ref)[2:1, 2:1]), tolerance = 1e-6)
+  # the softmax gate with one expert is the same model with the same count
+  soft <- quiet(moe(dist ~ speed, cars, k = 1, gating = "softmax", expert = "linear"))
+  expect_equal(AIC(fit), AIC(soft), tolerance = 1e-8)
+  # the gate parameters are 0 in the fitted mixing measure, and a nonzero one
+  # is refused by name, in a mixing measure and in a start
+  p <- coef(fit)
+  expect_identical(c(p$beta0, p$beta1), c(0, 0))
+  expect_output(print(fit), "identically 1")
+  expect_error(moe_params(beta0 = 0.3, beta1 = 0, a = 1, b = 0, gating = "normalized_sigmoid",
+                          expert = "linear"), "normalized sigmoid gate is identically 1.*beta0\\[1\\]")
+  bad <- unclass(p)
+  bad$beta1[1, 1] <- 2
+  class(bad) <- class(p)
+  expect_error(moe_fit(cars$speed, cars$dist, k = 1, gating = "normalized_sigmoid", expert = "linear",
+                       start = bad, nstart = 0), "start.*normalized sigmoid gate")
+  # and in a model selection, k = 1 is charged its 2 parameters
+  sel <- quiet(moe_select(dist ~ speed, cars, k = 1:2, gating = "normalized_sigmoid",
+                          expert = "linear", nstart = 2))
+  expect_identical(sel$table$npar[sel$table$k == 1], 2L)
+})

@@ -183,7 +183,9 @@ test_that("n_free_params counts the free parameters of every structure", {
   for (gating in c("sigmoid", "softmax", "normalized_sigmoid")) {
     for (expert in c("linear", "relu", "constant")) {
       for (k in 1:3) for (d in c(1L, 3L)) {
-        gated <- if (gating == "softmax") k - 1 else k
+        # the softmax reference, and the one expert of a normalized sigmoid
+        # gate (identically 1), have no gate parameters
+        gated <- if (gating == "softmax" || gating == "normalized_sigmoid" && k == 1) k - 1 else k
         expected <- gated * (1 + d) + k * (if (expert == "constant") 1 else d + 1)
         expect_equal(sigmoe:::n_free_params(k, d, gating, expert), expected)
         expect_length(sigmoe:::param_names(k, d, gating, expert), expected)

@@ -114,7 +114,7 @@ test_that("the C losses equal the R losses for every gate and expert", {
     draw <- function(k) {
       b0 <- stats::rnorm(k)
       b1 <- matrix(stats::rnorm(2 * k, sd = 2), k)
-      if (g == "softmax") { b0[k] <- 0; b1[k, ] <- 0 }
+      if (ref_reference(g, k)) { b0[k] <- 0; b1[k, ] <- 0 }
       moe_params(beta0 = b0, beta1 = b1, a = if (e == "constant") NULL else matrix(stats::rnorm(2 * k), k),
                  b = stats::rnorm(k), gating = g, expert = e, degree = deg)
     }

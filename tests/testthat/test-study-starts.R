@@ -135,3 +135,33 @@ test_that("bad `surplus` values are rejected with errors that name it", {
   expect_error(run(surplus = "dead", init = "multistart"),
                "`surplus` is only used with init = \"near_truth\"")
 })
+
+test_that("a start with fewer atoms than the truth keeps the heaviest atoms; one normalized sigmoid atom has logit 0", {
+  x <- matrix(seq(-1, 1, length.out = 101))
+  for (g in c("sigmoid", "normalized_sigmoid", "softmax")) {
+    truth <- rep_truth(g, "relu", 3)
+    w <- if (g == "softmax") exp(truth$beta0) else plogis(truth$beta0)
+    keep <- which.max(w)
+    st <- sigmoe:::surplus_start(truth, 1L, NULL)
+    expect_identical(unname(c(st$a, st$b)), unname(c(truth$a[keep, 1], truth$b[keep])), label = g)
+    # one atom under the softmax or normalized sigmoid gate: the gate is 1 and
+    # the mixing measure holds its logit at 0; under the sigmoid gate the
+    # atom keeps its own gate
+    one <- g != "sigmoid"
+    expect_equal(unname(c(st$beta0, st$beta1)),
+                 if (one) c(0, 0) else unname(c(truth$beta0[keep], truth$beta1[keep, 1])),
+                 tolerance = 1e-12, label = g)
+    gate <- if (one) 1 else plogis(truth$beta0[keep] + truth$beta1[keep, 1] * x)
+    expect_equal(moe_mean(st, x), gate * pmax(truth$a[keep, 1] * x + truth$b[keep], 0),
+                 tolerance = 1e-14, ignore_attr = TRUE, label = g)
+  }
+  # and such a study runs from near-truth starts and from the global search
+  truth <- rep_truth("normalized_sigmoid", "relu", 3)
+  for (init in c("near_truth", "global")) {
+    st <- convergence_study(truth, n = c(100, 200), reps = 1, k = 1, gating = "normalized_sigmoid",
+                            init = init, nstart = 1, sd = 0.1, seed = 3, progress = FALSE)
+    d <- as.data.frame(st)
+    expect_identical(nrow(d), 2L)
+    expect_true(all(is.finite(d$l2)), label = init)
+  }
+})
