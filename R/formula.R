@@ -53,8 +53,13 @@ moe <- function(formula, data, k, ..., weights, offset, subset, na.action) {
                         na.action = if (missing(na.action)) getOption("na.action") else na.action,
                         caller = parent.frame())
   mt <- attr(mf, "terms")
-  y <- stats::model.response(mf, "numeric")
+  y <- stats::model.response(mf)
   if (is.null(y)) stop("`formula` must have a response on its left-hand side.", call. = FALSE)
+  # a factor would otherwise reach the fit as its integer codes
+  if (is.factor(y) || is.character(y))
+    stop(sprintf("The response of `formula` must be numeric, not %s: the model is a regression.",
+                 describe_value(y)), call. = FALSE)
+  y <- stats::model.response(mf, "numeric")
   X <- formula_design(mt, mf)
   w <- stats::model.weights(mf)
   off <- stats::model.offset(mf)

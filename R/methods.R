@@ -44,8 +44,9 @@
 #'   `Std. Error`, `t value`, `Pr(>|t|)`, one row per free parameter), `sigma`,
 #'   `df` (residual degrees of freedom), `sse`, `nobs`, `npar`, `logLik`,
 #'   `rank` (of the information), `singular`, `estimable` (logical, per
-#'   parameter), `convergence` and `starts` (`n`, `user`, `data`,
-#'   `converged`, `best_sse` (the SSE of the fit), `n_best`: how many of the
+#'   parameter), `convergence` and `starts` (`n`, `user`, `data`, `moves`
+#'   (a table of the default search's moves by kind: `"swap"`, `"cross"`,
+#'   `"jump"`), `converged`, `best_sse` (the SSE of the fit), `n_best`: how many of the
 #'   `n_compared` starts that competed for the minimum reached the best SSE
 #'   within `tol` relative, `control$agree_tol`; a search that screens its
 #'   starts on a subsample compares them there).
@@ -146,7 +147,10 @@ summary.moe_fit <- function(object, ...) {
     convergence = object$convergence[c("code", "message", "converged", "iterations",
                                        "evaluations")],
     starts = list(n = nrow(st), user = sum(st$source == "user"),
-                  data = sum(st$source == "data"), converged = sum(st$converged),
+                  data = sum(st$source == "data"),
+                  # the search's moves ("swap", "cross", "jump"), by kind
+                  moves = table(st$source[!st$source %in% c("user", "data")]),
+                  converged = sum(st$converged),
                   best_sse = object$sse, n_best = agree$n_best, n_compared = agree$n,
                   tol = agree$tol)
   ), class = "summary.moe_fit")
@@ -190,9 +194,13 @@ print.summary.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L),
               as.integer(cv$code), cv$message, as.integer(cv$iterations),
               if (cv$iterations == 1L) "" else "s", as.integer(cv$evaluations)))
   s <- x$starts
-  cat(sprintf(paste0("Starts: %d (%d user, %d data-driven), %d converged; best SSE %s, ",
+  moves <- if (length(s$moves))
+    sprintf(", %d from search moves (%s)", sum(s$moves),
+            paste(as.vector(s$moves), names(s$moves), collapse = ", "))
+  else ""
+  cat(sprintf(paste0("Starts: %d (%d user, %d data-driven%s), %d converged; best SSE %s, ",
                      "reached by %d of %d (within %s relative)\n"),
-              s$n, s$user, s$data, s$converged, format(s$best_sse, digits = digits),
+              s$n, s$user, s$data, moves, s$converged, format(s$best_sse, digits = digits),
               s$n_best, s$n_compared, format(s$tol)))
   at_bound <- if (is.null(x$at_bound)) logical(length(x$estimable)) else x$at_bound
   if (x$singular) {

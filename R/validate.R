@@ -10,6 +10,9 @@ describe_value <- function(x) {
     return(sprintf("a data frame with %d column%s", ncol(x), if (ncol(x) == 1L) "" else "s"))
   if (is.matrix(x)) return(sprintf("%s matrix %d x %d", article(typeof(x)), nrow(x), ncol(x)))
   if (is.list(x)) return(sprintf("a list of length %d", length(x)))
+  if (is.factor(x))
+    return(sprintf("a factor of length %d with %d level%s", length(x), nlevels(x),
+                   if (nlevels(x) == 1L) "" else "s"))
   if (length(x) == 1L) {
     if (is.na(x)) return(if (is.character(x)) "NA (character)" else format(x))
     if (is.character(x)) return(sprintf("\"%s\"", x))

@@ -83,3 +83,14 @@ test_that("weights from tapply() (a one-dimensional array) are accepted", {
   fit <- quietly(moe(y ~ x, data = d, k = 1, expert = "linear", weights = w, nstart = 1))
   expect_equal(fit$weights, as.vector(w))
 })
+
+test_that("a factor or character response is refused as such, not fitted by its codes", {
+  d <- data.frame(x = seq(-1, 1, length.out = 40), g = factor(rep(c("a", "b"), 20)))
+  d$s <- as.character(d$g)
+  expect_error(moe(g ~ x, d, k = 1, expert = "linear"),
+               "response of `formula` must be numeric, not a factor of length 40 with 2 levels")
+  expect_no_warning(try(moe(g ~ x, d, k = 1, expert = "linear"), silent = TRUE))
+  expect_error(moe(s ~ x, d, k = 1, expert = "linear"), "must be numeric, not a character vector")
+  expect_error(moe_fit(d$x, d$g, k = 1, expert = "linear"),
+               "`y` must be a numeric vector, not a factor of length 40 with 2 levels")
+})

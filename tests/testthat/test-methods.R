@@ -74,6 +74,23 @@ test_that("summary has the coefficient table, residual SE and the starts", {
   expect_output(print(s), "Convergence: code")
 })
 
+test_that("summary counts the default search's moves by kind, beside the user and data-driven starts", {
+  set.seed(5)
+  x <- runif(120, -1, 1)
+  y <- ifelse(x > 0, 1 + 2 * x, -x) + rnorm(120, sd = 0.1)
+  fit <- suppressWarnings(moe_fit(x, y, 2, expert = "linear"))
+  src <- fit$starts$source
+  s <- summary(fit)
+  moves <- table(src[!src %in% c("user", "data")])
+  expect_gt(sum(moves), 0)
+  expect_identical(s$starts$user + s$starts$data + sum(s$starts$moves), nrow(fit$starts))
+  expect_identical(as.vector(s$starts$moves), as.vector(moves))
+  expect_identical(names(s$starts$moves), names(moves))
+  said <- paste(sprintf("%d %s", as.vector(moves), names(moves)), collapse = ", ")
+  expect_output(print(s), sprintf("Starts: %d \\(0 user, %d data-driven, %d from search moves \\(%s\\)\\)",
+                                  nrow(fit$starts), sum(src == "data"), sum(moves), said))
+})
+
 test_that("print shows the call, the model, SSE, sigma, convergence and the atoms", {
   expect_output(print(fit_f), "moe\\(formula = y ~ x1")
   expect_output(print(fit_x), "2 relu experts, sigmoid gate, d = 1 input, n = 300")
