@@ -186,7 +186,10 @@ study_fit_counts <- function(study) {
 #' @param B Number of bootstrap resamples, a whole number >= 0 (0: no
 #'   interval).
 #' @param seed Seed of the bootstrap (the session's generator is left as it
-#'   was).
+#'   was). Each row resamples from its own stream, derived from `seed` and
+#'   the row's gate, expert and loss, so a row's interval is the same
+#'   whichever other rows a call asks for, and the mean and the median use the
+#'   same resamples.
 #' @returns A data frame of class `moe_rate_table` with one row per gate x
 #'   expert x loss: `gating`, `expert`, `loss`, `stat`, `slope`, `lower`,
 #'   `upper`, `intercept`, `n_min`, `n_max`, `sizes` (number of sample sizes
@@ -222,24 +225,34 @@ rate_table <- function(study, losses = NULL, stat = c("mean", "median"), level =
   r <- study$results
   cells <- study_fit_counts(study)
   rows <- list()
-  with_rng(seed, {
-    for (g in s$gating) for (e in s$expert) for (l in losses) {
-      sub <- r[r$gating == g & r$expert == e, , drop = FALSE]
-      fitl <- rate_fit(sub$n, sub[[l]], B, level, stat)
-      th <- theory_rate(l, g, e, s$k, s$truth$k, s$misspecified[[g]], s$init, s$split)
-      cnt <- cells[cells$gating == g & cells$expert == e, , drop = FALSE]
-      rows[[length(rows) + 1L]] <- data.frame(
-        gating = g, expert = e, loss = l, stat = stat, slope = fitl$slope, lower = fitl$lower,
-        upper = fitl$upper, intercept = fitl$intercept, n_min = fitl$n_min, n_max = fitl$n_max,
-        sizes = fitl$sizes, reps = fitl$reps, theory_slope = th$slope, theory = th$label,
-        fits = sum(cnt$fits), failed = sum(cnt$failed), at_maxit = sum(cnt$at_maxit),
-        at_bound = sum(cnt$at_bound), stringsAsFactors = FALSE)
-    }
-  })
+  for (g in s$gating) for (e in s$expert) for (l in losses) {
+    sub <- r[r$gating == g & r$expert == e, , drop = FALSE]
+    # each row's resamples come from its own stream, so that its interval
+    # does not depend on the other rows asked for, nor on the statistic
+    fitl <- with_rng(cell_seed(seed, g, e, l), rate_fit(sub$n, sub[[l]], B, level, stat))
+    th <- theory_rate(l, g, e, s$k, s$truth$k, s$misspecified[[g]], s$init, s$split)
+    cnt <- cells[cells$gating == g & cells$expert == e, , drop = FALSE]
+    rows[[length(rows) + 1L]] <- data.frame(
+      gating = g, expert = e, loss = l, stat = stat, slope = fitl$slope, lower = fitl$lower,
+      upper = fitl$upper, intercept = fitl$intercept, n_min = fitl$n_min, n_max = fitl$n_max,
+      sizes = fitl$sizes, reps = fitl$reps, theory_slope = th$slope, theory = th$label,
+      fits = sum(cnt$fits), failed = sum(cnt$failed), at_maxit = sum(cnt$at_maxit),
+      at_bound = sum(cnt$at_bound), stringsAsFactors = FALSE)
+  }
   out <- do.call(rbind, rows)
   rownames(out) <- NULL
   structure(out, class = c("moe_rate_table", "data.frame"), level = level, B = B, stat = stat,
             cells = cells)
+}
+
+# The seed of the bootstrap of one row of a rate table: `seed` combined with
+# a hash of the row's gate, expert and loss (a polynomial hash of the
+# characters modulo the prime 2^31 - 1, exact in doubles).
+cell_seed <- function(seed, ...) {
+  m <- 2147483647
+  h <- 0
+  for (v in utf8ToInt(paste(..., sep = "\r"))) h <- (h * 31 + v) %% m
+  as.integer((seed %% m + h) %% m)
 }
 
 # The median of every row of a matrix, by one sort of all its entries rather

@@ -135,25 +135,53 @@ test_that("the bootstrap of the median slope recomputes medians of resampled rep
   r <- st$results
   B <- 300
   rt <- rate_table(st, losses = "voronoi", stat = "median", B = B, level = 0.9, seed = 7)
-  # the first row (sigmoid, relu) draws first: the same resamples, by hand
+  rt_mean <- rate_table(st, losses = "voronoi", B = B, level = 0.9, seed = 7)
+  # the first row (sigmoid, relu) draws from its own stream: the same
+  # resamples, by hand, for the median and the mean
   sub <- r[r$gating == "sigmoid" & r$expert == "relu" & !is.na(r$voronoi), ]
   sizes <- sort(unique(sub$n))
-  slopes <- sigmoe:::with_rng(7, {
-    meds <- sapply(sizes, function(m) {
+  slopes <- sigmoe:::with_rng(sigmoe:::cell_seed(7, "sigmoid", "relu", "voronoi"), {
+    stats <- lapply(sizes, function(m) {
       g <- sub$voronoi[sub$n == m]
       idx <- matrix(sample.int(length(g), length(g) * B, replace = TRUE), nrow = B)
-      apply(idx, 1, function(i) median(g[i]))
+      cbind(median = apply(idx, 1, function(i) median(g[i])), mean = apply(idx, 1, function(i) mean(g[i])))
     })
-    apply(log(meds), 1, function(y) coef(lm(y ~ log(sizes)))[[2]])
+    sapply(c("median", "mean"), function(s) {
+      v <- sapply(stats, function(m) m[, s])
+      apply(log(v), 1, function(y) coef(lm(y ~ log(sizes)))[[2]])
+    })
   })
   expect_equal(c(rt$lower[1], rt$upper[1]),
-               unname(quantile(slopes, c(0.05, 0.95), type = 7)))
+               unname(quantile(slopes[, "median"], c(0.05, 0.95), type = 7)))
+  expect_equal(c(rt_mean$lower[1], rt_mean$upper[1]),
+               unname(quantile(slopes[, "mean"], c(0.05, 0.95), type = 7)))
   expect_true(rt$lower[1] < rt$slope[1] && rt$slope[1] < rt$upper[1])
   # medians of rows, one sort for the whole matrix, against median(), odd and even
   for (k in c(5L, 6L)) {
     m <- matrix(rnorm(40 * k), 40, k)
     expect_equal(sigmoe:::row_medians(m), apply(m, 1, median))
   }
+})
+
+test_that("a row's interval is the same whichever other rows are asked for", {
+  st <- outcome_study()
+  full <- rate_table(st, B = 200, seed = 3)
+  losses <- unique(full$loss)
+  expect_gt(length(losses), 1L)
+  for (l in losses) {
+    one <- rate_table(st, losses = l, B = 200, seed = 3)
+    both <- rate_table(st, losses = rev(losses), B = 200, seed = 3)
+    ref <- full[full$loss == l, ]
+    expect_identical(one$lower, ref$lower, label = l)
+    expect_identical(one$upper, ref$upper, label = l)
+    expect_identical(both$lower[both$loss == l], ref$lower, label = l)
+  }
+  # another seed gives other resamples; the session's stream is left alone
+  set.seed(11)
+  before <- .Random.seed
+  other <- rate_table(st, B = 200, seed = 4)
+  expect_identical(.Random.seed, before)
+  expect_false(identical(other$lower, full$lower))
 })
 
 test_that("fits at maxit, at a bound and failed are counted per gate x expert and per n", {
