@@ -14,8 +14,11 @@
  *   The subproblem is solved by the eigen-decomposition of the scaled matrix
  *   D^-1 A D^-1 = V W V' (LAPACK dsyev, once per iteration): with q =
  *   V' D^-1 g, ||D p(lambda)||^2 = sum_i q_i^2 / (w_i + lambda)^2, so every
- *   trial lambda costs O(P), and lambda is found by Hebden's safeguarded
- *   Newton iteration on 1 / Delta - 1 / ||D p(lambda)||;
+ *   trial lambda costs O(P). lambda is found by lmpar's rules (its bracket,
+ *   its start from the previous lambda, its Newton steps on 1 / Delta -
+ *   1 / ||D p(lambda)|| and its stopping tests): which lambda of the 10% band
+ *   a step takes decides the path, so with these rules the trial points are
+ *   MINPACK's, up to rounding, from the same point in the same coordinates;
  * - the ratio of the actual to the predicted reduction, both relative to
  *   the SSE, sets Delta: at most 0.25, Delta shrinks (by a factor between 0.1
  *   and 0.5 from a quadratic fit of the reduction along p); at least 0.75, or
@@ -67,32 +70,53 @@ static double scaled_norm(const double *q, const double *w, double lambda, doubl
     return sqrt(s);
 }
 
-/* lambda for the step bound delta (see the top of the file), starting the
- * Newton iteration from the previous lambda when it lies in the bracket. */
+/* lambda for the step bound delta (see the top of the file), by the rules of
+ * MINPACK's lmpar in the eigen-basis of the scaled matrix: the root lies in
+ * [parl, paru], parl the Newton step from 0 when the matrix has full rank
+ * (0 otherwise) and paru = ||q|| / delta; the iteration starts from the
+ * previous lambda moved into that bracket (||q|| / ||D p(0)|| when it is 0),
+ * takes Newton steps on 1 / delta - 1 / ||D p(lambda)||, each at least the
+ * bracket's lower end, and ends when ||D p|| is within 10% of delta, when
+ * ||D p|| stops rising towards delta from below without a lower bound, or
+ * after 10 trials. */
 static double trust_lambda(const double *q, const double *w, double wnull, int P, double delta,
                            double previous)
 {
     int unbounded;
     double n0 = scaled_norm(q, w, 0.0, wnull, P, &unbounded);
-    if (!unbounded && n0 <= 1.1 * delta) return 0.0;
-    /* ||D p(lambda)|| <= ||q|| / lambda, so the root is below ||q|| / delta */
-    double lo = 0.0, hi = enorm(q, P) / delta;
-    double lambda = previous > lo && previous < hi ? previous : 1e-3 * hi;
-    for (int it = 0; it < 100; it++) {
+    /* with no Gauss-Newton step of finite length, ||D p|| falls from
+     * infinity as lambda rises from 0 */
+    double fp = unbounded ? R_PosInf : n0 - delta;
+    if (fp <= 0.1 * delta) return 0.0;
+    double parl = 0.0;
+    if (!unbounded && w[0] > wnull) {
+        double s3 = 0.0;
+        for (int i = 0; i < P; i++) s3 += q[i] * q[i] / (w[i] * w[i] * w[i]);
+        parl = s3 > 0.0 ? fp / delta * n0 * n0 / s3 : 0.0;
+    }
+    double gnorm = enorm(q, P), paru = gnorm / delta;
+    if (paru == 0.0) paru = DBL_MIN / (delta < 0.1 ? delta : 0.1);
+    double lambda = previous > parl ? previous : parl;
+    if (lambda > paru) lambda = paru;
+    if (lambda == 0.0 && n0 > 0.0) lambda = gnorm / n0;
+    for (int it = 1; it <= 10; it++) {
+        if (lambda == 0.0) lambda = 1e-3 * paru > DBL_MIN ? 1e-3 * paru : DBL_MIN;
         double s = 0.0, ds = 0.0;
         for (int i = 0; i < P; i++) {
             double t = q[i] / (w[i] + lambda);
             s += t * t;
             ds += t * t / (w[i] + lambda);
         }
-        double nrm = sqrt(s);
-        if (fabs(nrm - delta) <= 0.1 * delta) break;
-        if (nrm > delta) lo = lambda; else hi = lambda;
-        /* Newton on phi(lambda) = 1/delta - 1/||D p||: phi' = -ds / nrm^3 */
-        double next = lambda + (nrm - delta) / delta * s / ds;
-        if (!(next > lo && next < hi)) next = lo > 0.0 ? sqrt(lo * hi) : 1e-3 * hi;
-        if (next == lambda) break;
-        lambda = next;
+        double previous_fp = fp;
+        fp = sqrt(s) - delta;
+        if (fabs(fp) <= 0.1 * delta || (parl == 0.0 && fp <= previous_fp && previous_fp < 0.0) ||
+            it == 10 || !(ds > 0.0))
+            break;
+        /* Newton on 1 / delta - 1 / ||D p(lambda)|| */
+        double parc = fp / delta * s / ds;
+        if (fp > 0.0 && lambda > parl) parl = lambda;
+        if (fp < 0.0 && lambda < paru) paru = lambda;
+        lambda = lambda + parc > parl ? lambda + parc : parl;
     }
     return lambda;
 }

@@ -61,6 +61,39 @@ test_that("the trust-region steps reach the unique minimum of a well-posed fit",
   expect_equal(unname(tr$theta), mp$par, tolerance = 1e-6)
 })
 
+test_that("the trust-region steps are MINPACK's: the same trial points as nls.lm on a hard fit", {
+  skip_if_not_installed("minpack.lm")
+  # bench/fit.R's small-n problem (ReLU experts, a surplus expert, kinks and
+  # a saturating gate), solved in the data's own coordinates by the solver
+  # itself, and by nls.lm with sigmoe's residuals and Jacobian: every trial
+  # step (accepted or rejected) has the same SSE, in the same order
+  truth <- moe_params(beta0 = c(0, 0), beta1 = c(6, -6), a = c(1, -1), b = c(0.2, 0.2))
+  start <- moe_params(beta0 = c(-0.4, -0.9, 0.3), beta1 = c(5, 7.5, -5), a = c(0.8, 1.3, -0.8),
+                      b = c(0.1, 0.3, 0.3))
+  at <- function(th) sigmoe:::theta_params(th, start)
+  theta0 <- unname(sigmoe:::params_theta(start))
+  ctl <- sigmoe:::lsq_control_vector(moe_control(trust = TRUE, maxit = 12, trace = TRUE, gtol = 0,
+                                                 ftol = sqrt(.Machine$double.eps),
+                                                 xtol = sqrt(.Machine$double.eps)))
+  set.seed(1)
+  x <- matrix(runif(1000, -1, 1))
+  y <- drop(moe_mean(truth, x)) + rnorm(1000, sd = 0.05)
+  out <- capture.output(r <- sigmoe:::lsq_search(sigmoe:::params_spec(start), theta0, x, y, ctl))
+  ours <- as.numeric(sub(".*sse ([^ ]+) .*", "\\1", grep("sse ", out, value = TRUE)))
+  sse <- numeric(0)
+  mp <- suppressWarnings(minpack.lm::nls.lm(theta0, fn = function(th) {
+    res <- y - drop(moe_mean(at(th), x))
+    sse <<- c(sse, sum(res^2))
+    res
+  }, jac = function(th) -moe_jacobian(at(th), x), control = minpack.lm::nls.lm.control(maxiter = 12)))
+  # nls.lm evaluates the start twice, then one point per trial step; its
+  # iteration cap counts one more than the accepted steps, so it stops first
+  trials <- sse[-(1:2)]
+  expect_gte(length(trials), 15L)
+  expect_true(any(grepl("rejected", out[seq_along(trials)])))
+  expect_equal(ours[seq_along(trials)], trials, tolerance = 1e-9)
+})
+
 test_that("the trust-region steps end the crawl of a saturating gate at a local minimum", {
   pb <- crawl_problem()
   plain <- quietly(moe_fit(pb$x, pb$y, k = 3, start = pb$start, nstart = 0,
@@ -78,11 +111,16 @@ test_that("the trust-region steps end the crawl of a saturating gate at a local 
 
 test_that("the trust-region steps follow MINPACK's stopping rules", {
   pb <- crawl_problem()
-  # ftol: the last accepted step reduced the SSE by at most ftol relative
-  tr <- trust_fit(pb$x, pb$y, 3, pb$start, ftol = 1e-6, xtol = 0, gtol = 0)
+  # ftol: the last trial step, accepted or not, changed the SSE by at most
+  # ftol relative (MINPACK tests every trial; a rejected one leaves theta)
+  out <- capture.output(tr <- trust_fit(pb$x, pb$y, 3, pb$start, ftol = 1e-6, xtol = 0, gtol = 0,
+                                        trace = TRUE))
   expect_identical(tr$convergence$code, 1L)
   trace <- tr$convergence$trace
-  expect_lte(1 - trace[length(trace)] / trace[length(trace) - 1L], 1e-6)
+  trials <- as.numeric(sub(".*sse ([^ ]+) .*", "\\1", grep("sse ", out, value = TRUE)))
+  last <- trials[length(trials)]
+  before <- if (grepl("rejected", out[length(out)])) trace[length(trace)] else trace[length(trace) - 1L]
+  expect_lte(abs(1 - last / before), 1e-6)
   # maxit counts accepted steps
   short <- trust_fit(pb$x, pb$y, 3, pb$start, maxit = 3)
   expect_identical(short$convergence$code, -1L)
