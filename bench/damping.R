@@ -7,13 +7,14 @@
 #          mode 1, whose scale is the running maximum of the column norms)
 #   ident  D = I (Levenberg)
 # and, beside them, the package's trust-region steps (moe_control(trust =
-# TRUE): MINPACK's scale and Moré's step bound, src/trust.c).
+# TRUE): MINPACK's scale, Moré's step bound and lmpar's rules for lambda,
+# src/trust.c), with sigmoe's tolerances and with nls.lm's (trust_mp).
 # On the small-n problem of bench/fit.R (sigmoid gate, ReLU experts, d = 1,
 # k* = 2, k = 3, n = 1e3, the same fixed start, maxit = 1000) over seeds 1 to
 # 212 (fixed before the run), each choice is compared with nls.lm from the
-# same start: where each ends (SSE below nls.lm's, Wilcoxon's pseudo-median of
-# the relative SSE difference with its 95% CI, paired counts against `diag`)
-# and in how many iterations. nls.lm (MINPACK, default tolerances,
+# same start: where each ends (SSE below nls.lm's, the median relative SSE
+# difference with its distribution-free 95% CI, paired counts against `diag`,
+# the same minimum as nls.lm's) and in how many iterations. nls.lm (MINPACK, default tolerances,
 # maxiter = 1000) gets the residuals and Jacobian of sigmoe's own model
 # functions (moe_mean(), moe_jacobian()), so the comparison is of the steps
 # alone. nls.lm is also run with forward-difference derivatives, to see how
@@ -39,6 +40,10 @@ if (length(args) >= 3L && args[1L] == "--child") {
   start <- moe_params(beta0 = c(-0.4, -0.9, 0.3), beta1 = c(5, 7.5, -5), a = c(0.8, 1.3, -0.8),
                       b = c(0.1, 0.3, 0.3), gating = "sigmoid", expert = "relu")
   with_lm <- "--nls.lm" %in% args
+  # --mptol: MINPACK's stopping tolerances (nls.lm's defaults: ftol = ptol =
+  # sqrt(eps), no gradient test) instead of sigmoe's
+  tol <- if ("--mptol" %in% args) list(ftol = sqrt(.Machine$double.eps), xtol = sqrt(.Machine$double.eps), gtol = 0)
+  ctl <- do.call(moe_control, c(list(maxit = 1000, trust = "--trust" %in% args), tol))
   theta0 <- sigmoe:::params_theta(start)
   at <- function(theta) sigmoe:::theta_params(theta, start)
   rows <- lapply(seeds, function(seed) {
@@ -46,7 +51,7 @@ if (length(args) >= 3L && args[1L] == "--child") {
     d <- moe_simulate(truth, n = 1e3, sd = 0.05)
     x <- matrix(d$x1, ncol = 1L)
     fit <- suppressWarnings(moe_fit(x, d$y, k = 3, start = start, nstart = 0,
-                                    control = moe_control(maxit = 1000, trust = "--trust" %in% args)))
+                                    control = ctl))
     row <- data.frame(seed = seed, it = fit$convergence$iterations, sse = fit$sse,
                       conv = fit$convergence$converged)
     if (with_lm) {
@@ -108,9 +113,9 @@ build <- function(name) {
 }
 libs <- lapply(stats::setNames(names(rules), names(rules)), build)
 # trust: the package's own option, moe_control(trust = TRUE), in the
-# unchanged build
+# unchanged build; trust_mp: the same with nls.lm's stopping tolerances
 runs <- list(diag = c(libs$diag, "--nls.lm"), max = libs$max, ident = libs$ident,
-             trust = c(libs$diag, "--trust"))
+             trust = c(libs$diag, "--trust"), trust_mp = c(libs$diag, "--trust", "--mptol"))
 results <- lapply(stats::setNames(names(runs), names(runs)), function(name) {
   rds <- file.path(work, paste0(name, ".rds"))
   status <- system2(file.path(R.home("bin"), "Rscript"),
@@ -128,7 +133,7 @@ say("machine: %s; %d cores; R %s; sigmoe %s at %s", Sys.info()[["nodename"]], pa
 say("problem: bench/fit.R's small-n fit (sigmoid gate, ReLU experts, d = 1, k* = 2, k = 3, n = 1e3,")
 say("         its fixed start, maxit = 1000), seeds %d to %d; nls.lm: MINPACK, default tolerances", min(seeds), max(seeds))
 say("")
-say("%-6s %-22s %-31s %-15s %s", "steps", "SSE below nls.lm's", "median rel. SSE diff (95% CI)",
+say("%-8s %-22s %-31s %-15s %s", "steps", "SSE below nls.lm's", "median rel. SSE diff (95% CI)",
     "vs diag: lo/hi", "iterations: median, mean; max; <= nls.lm's; at 1000")
 for (name in names(results)) {
   r <- results[[name]]
@@ -136,15 +141,28 @@ for (name in names(results)) {
   rel <- (r$sse - lm$lm_sse) / lm$lm_sse
   below <- sum(r$sse < lm$lm_sse * (1 - 1e-9))
   ci <- stats::binom.test(below, nrow(r))$conf.int
-  w <- suppressWarnings(stats::wilcox.test(rel, conf.int = TRUE))
+  # the median and its distribution-free 95% CI (binomial order statistics)
+  srt <- sort(rel)
+  j <- max(1L, stats::qbinom(0.025, length(srt), 0.5))
+  w <- list(estimate = stats::median(rel), conf.int = c(srt[j], srt[length(srt) + 1L - j]))
   base <- results$diag$sse
-  say("%-6s %3d of %d (%2.0f%%-%2.0f%%)  %+.1e (%+.1e, %+.1e)   %3d / %3d       %5.1f, %5.1f; %4d; %3d; %d",
+  say("%-8s %3d of %d (%2.0f%%-%2.0f%%)  %+.1e (%+.1e, %+.1e)   %3d / %3d       %5.1f, %5.1f; %4d; %3d; %d",
       name, below, nrow(r), 100 * ci[1], 100 * ci[2], w$estimate, w$conf.int[1], w$conf.int[2],
       sum(r$sse < base * (1 - 1e-9)), sum(r$sse > base * (1 + 1e-9)),
       stats::median(r$it), mean(r$it), max(r$it), sum(r$it <= lm$lm_it), sum(r$it >= 1000))
 }
-say("%-6s %-22s %-31s %-15s %5.1f, %5.1f; %4d", "nls.lm", "", "", "",
+say("%-8s %-22s %-31s %-15s %5.1f, %5.1f; %4d", "nls.lm", "", "", "",
     stats::median(lm$lm_it), mean(lm$lm_it), max(lm$lm_it))
+say("")
+say("The same minimum as nls.lm (SSE within 1e-6 relative), and otherwise lower / higher; iterations")
+say("equal to nls.lm's where the minimum is the same:")
+for (name in names(results)) {
+  r <- results[[name]]
+  same <- abs(r$sse / lm$lm_sse - 1) <= 1e-6
+  say("  %-8s same in %3d of %d, lower in %3d, higher in %3d; iterations equal in %3d of those %3d",
+      name, sum(same), nrow(r), sum(!same & r$sse < lm$lm_sse), sum(!same & r$sse > lm$lm_sse),
+      sum(same & r$it == lm$lm_it), sum(same))
+}
 fd <- results$diag
 same <- abs(fd$fd_sse / fd$lm_sse - 1) <= 1e-6
 say("nls.lm with forward-difference derivatives against nls.lm with the analytic Jacobian, from the")

@@ -579,6 +579,9 @@ rule("Small n: sigmoe's steps (plain, accelerated, trust region) against nls.lm,
 # nls.lm.
 c_spec <- sigmoe:::params_spec(start)
 c_ctl <- sigmoe:::lsq_control_vector(moe_control(maxit = 1000))
+# MINPACK's stopping tolerances (nls.lm's defaults: ftol = xtol = sqrt(eps),
+# gtol = 0)
+mp_tol <- sqrt(.Machine$double.eps)
 small_fits <- function(dat) list(
   plain = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
                                               control = moe_control(maxit = 1000))),
@@ -586,6 +589,11 @@ small_fits <- function(dat) list(
                                               control = moe_control(maxit = 1000, accel = TRUE))),
   trust = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
                                               control = moe_control(maxit = 1000, trust = TRUE))),
+  # the trust region with nls.lm's stopping tolerances
+  trust_mp = function() suppressWarnings(moe_fit(dat$xm, dat$y, k = 3, start = start, nstart = 0,
+                                                 control = moe_control(maxit = 1000, trust = TRUE,
+                                                                       ftol = mp_tol, xtol = mp_tol,
+                                                                       gtol = 0))),
   # the solver's one C call, as moe_fit() makes it (this data needs no
   # change of coordinates): the fit without its R work
   c_call = function() sigmoe:::lsq_search(c_spec, unname(theta0), dat$xm, dat$y, c_ctl),
@@ -607,20 +615,22 @@ small <- do.call(rbind, lapply(1:12, function(seed) {
              plain_it = res$plain$convergence$iterations, plain_sse = res$plain$sse,
              accel_it = res$accel$convergence$iterations, accel_sse = res$accel$sse,
              trust_it = res$trust$convergence$iterations, trust_sse = res$trust$sse,
+             trust_mp_it = res$trust_mp$convergence$iterations, trust_mp_sse = res$trust_mp$sse,
              nlslm_it = res$nls.lm$niter, nlslm_sse = sum(res$nls.lm$fvec^2),
              plain_ms = 1e3 * stats::median(times[, "plain"]),
              accel_ms = 1e3 * stats::median(times[, "accel"]),
              trust_ms = 1e3 * stats::median(times[, "trust"]),
+             trust_mp_ms = 1e3 * stats::median(times[, "trust_mp"]),
              c_call_ms = 1e3 * stats::median(times[, "c_call"]),
              nlslm_ms = 1e3 * stats::median(times[, "nls.lm"]))
 }))
 op <- options(width = 200)
 print(format(small, digits = 6), row.names = FALSE)
 options(op)
-for (nm in c("plain", "accel", "trust")) {
+for (nm in c("plain", "accel", "trust", "trust_mp")) {
   lower <- small[[paste0(nm, "_sse")]] <= small$nlslm_sse * (1 + 1e-9)
   fewer <- small[[paste0(nm, "_it")]] <= small$nlslm_it
-  say("%-5s SSE <= nls.lm's in %d of 12, iterations <= nls.lm's in %d of 12, both in %d;",
+  say("%-8s SSE <= nls.lm's in %d of 12, iterations <= nls.lm's in %d of 12, both in %d;",
       nm, sum(lower), sum(fewer), sum(lower & fewer))
   say("      iterations median %d, max %d (nls.lm: median %d, max %d); speed-up over nls.lm: median %.1fx, min %.1fx",
       as.integer(stats::median(small[[paste0(nm, "_it")]])), max(small[[paste0(nm, "_it")]]),
@@ -645,8 +655,7 @@ say("      moe_fit()'s R work around it: median %.2f ms per fit (range %.2f to %
 rule("Small n, 200 more data sets (seeds 13 to 212, untimed): where each solver ends")
 # mptol: the plain steps with MINPACK's stopping tolerances (nls.lm's defaults:
 # ftol = xtol = sqrt(eps), gtol = 0), which separates the stopping rule from
-# the path
-mp_tol <- sqrt(.Machine$double.eps)
+# the path; trust_mp: the trust region with them
 wide <- do.call(rbind, lapply(13:212, function(seed) {
   dat <- simulate_data(1e3, seed)
   fits <- small_fits(dat)
@@ -655,6 +664,7 @@ wide <- do.call(rbind, lapply(13:212, function(seed) {
                                     control = moe_control(maxit = 1000, ftol = mp_tol, xtol = mp_tol, gtol = 0)))
   accel <- fits$accel()
   trust <- fits$trust()
+  trust_mp <- fits$trust_mp()
   lm <- fits$nls.lm()
   data.frame(seed = seed, plain_it = plain$convergence$iterations, plain_sse = plain$sse,
              plain_conv = plain$convergence$converged,
@@ -664,17 +674,20 @@ wide <- do.call(rbind, lapply(13:212, function(seed) {
              accel_conv = accel$convergence$converged,
              trust_it = trust$convergence$iterations, trust_sse = trust$sse,
              trust_conv = trust$convergence$converged,
+             trust_mp_it = trust_mp$convergence$iterations, trust_mp_sse = trust_mp$sse,
+             trust_mp_conv = trust_mp$convergence$converged,
              nlslm_it = lm$niter, nlslm_sse = sum(lm$fvec^2))
 }))
 best <- pmin(wide$plain_sse, wide$accel_sse, wide$trust_sse, wide$nlslm_sse)
-say("%-7s %-30s %-30s %-14s %-28s %s", "solver", "SSE below nls.lm's (95% CI)", "above / within 1e-9",
-    "reaches best", "median rel. SSE diff (95% CI)", "iterations: median, max; <= nls.lm's; not converged")
-for (nm in c("plain", "mptol", "accel", "trust", "nlslm")) {
+say("%-8s %-30s %-20s %-14s %-14s %-28s %s", "solver", "SSE below nls.lm's (95% CI)", "above / within 1e-9",
+    "same as nls.lm", "reaches best", "median rel. SSE diff (95% CI)",
+    "iterations: median, max; <= nls.lm's; not converged")
+for (nm in c("plain", "mptol", "accel", "trust", "trust_mp", "nlslm")) {
   sse <- wide[[paste0(nm, "_sse")]]
   it <- wide[[paste0(nm, "_it")]]
   at_best <- sum(sse <= best * (1 + 1e-6))
   if (nm == "nlslm") {
-    say("%-7s %-30s %-30s %-14s %-28s median %d, max %d", "nls.lm", "", "", sprintf("%d of %d", at_best, nrow(wide)),
+    say("%-8s %-30s %-20s %-14s %-14s %-28s median %d, max %d", "nls.lm", "", "", "", sprintf("%d of %d", at_best, nrow(wide)),
         "", as.integer(stats::median(it)), max(it))
     next
   }
@@ -682,18 +695,24 @@ for (nm in c("plain", "mptol", "accel", "trust", "nlslm")) {
   below <- sum(rel < -1e-9)
   above <- sum(rel > 1e-9)
   ci <- stats::binom.test(below, nrow(wide))$conf.int
-  wt <- suppressWarnings(stats::wilcox.test(rel, conf.int = TRUE, exact = FALSE))
-  say("%-7s %-30s %-30s %-14s %-28s median %d, max %d; %d of %d; %d", nm,
+  # the median and its distribution-free 95% CI (binomial order statistics)
+  srt <- sort(rel)
+  j <- max(1L, stats::qbinom(0.025, length(srt), 0.5))
+  wt <- list(estimate = stats::median(rel), conf.int = c(srt[j], srt[length(srt) + 1L - j]))
+  same <- sum(abs(rel) <= 1e-6)
+  say("%-8s %-30s %-20s %-14s %-14s %-28s median %d, max %d; %d of %d; %d", nm,
       sprintf("%d of %d (%.0f%% to %.0f%%)", below, nrow(wide), 100 * ci[1], 100 * ci[2]),
       sprintf("%d / %d", above, nrow(wide) - below - above),
+      sprintf("%d of %d", same, nrow(wide)),
       sprintf("%d of %d", at_best, nrow(wide)),
       sprintf("%+.1e (%+.1e, %+.1e)", wt$estimate, wt$conf.int[1], wt$conf.int[2]),
       as.integer(stats::median(it)), max(it), sum(it <= wide$nlslm_it), nrow(wide),
       sum(!wide[[paste0(nm, "_conv")]]))
 }
-say("(median rel. SSE diff: Wilcoxon's pseudo-median of (SSE - nls.lm's SSE) / nls.lm's SSE;")
+say("(median rel. SSE diff: the median of (SSE - nls.lm's SSE) / nls.lm's SSE, with its distribution-free CI;")
 say(" mptol: the plain steps stopped by nls.lm's tolerances, ftol = xtol = sqrt(eps), gtol = 0;")
-say(" trust: moe_control(trust = TRUE), More's trust region as in MINPACK;")
+say(" trust: moe_control(trust = TRUE), More's trust region as in MINPACK; trust_mp: with nls.lm's tolerances;")
+say(" same as nls.lm: its SSE within 1e-6 relative;")
 say(" reaches best: the lowest SSE of plain, accel, trust and nls.lm, within 1e-6 relative)")
 
 # ---- targets ------------------------------------------------------------------
