@@ -81,7 +81,12 @@
 #' starts and the box are mapped into those coordinates and the solution is
 #' mapped back exactly, so a fit of `a * x + c` is the fit of `x` after the
 #' change of variables. Data of ordinary size are used as they are. The map
-#' is in `fit$scaling`.
+#' is in `fit$scaling`. The coefficients in the data's coordinates carry
+#' \eqn{\beta_0 - \beta_1 c}{beta0 - beta1 c} for a centre c, whose evaluation
+#' loses about |c| / sd(x) roundings; so the fitted values and residuals of a
+#' centred fit are computed in the fit's coordinates, where they keep the
+#' precision of the SSE, while [predict()][predict.moe_fit] on `newdata`
+#' evaluates the coefficients, as [stats::predict.lm()] does.
 #'
 #' @section The compact parameter set (`lower`, `upper`):
 #' The least-squares theory takes the minimum over a compact parameter set;
@@ -224,7 +229,7 @@ moe_fit <- function(x, y, k, gating = "sigmoid", expert = "relu", degree = NULL,
   starts <- starts_table(parts)
   # the runs on all the data compete; screening runs saw a subsample
   best <- best_run(runs, sc$yscale)
-  fit <- new_moe_fit(best, template, x, y, starts, control, cl, box, sc, weights, offset)
+  fit <- new_moe_fit(best, template, x, y, starts, control, cl, box, sc, weights, offset, dat$x)
   fit$diagnostics <- fit_diagnostics(fit, control)
   fit_warn(fit)
   fit
@@ -448,17 +453,23 @@ check_starts <- function(start, template, box = NULL) {
 }
 
 new_moe_fit <- function(run, template, x, y, starts, control, call, box, scaling, weights,
-                        offset) {
-  theta <- run$theta
-  names(theta) <- params_layout(template)$name
-  theta <- scale_theta(scaling, theta, template, "data")
-  ys2 <- unclass(scaling)$yscale^2
+                        offset, x_fit = NULL) {
+  theta_fit <- run$theta
+  names(theta_fit) <- params_layout(template)$name
+  theta <- scale_theta(scaling, theta_fit, template, "data")
+  sc <- unclass(scaling)
+  ys2 <- sc$yscale^2
   run$sse <- run$sse * ys2
   run$trace <- run$trace * ys2
   run$jtj <- scale_jtj(scaling, run$jtj, theta, template)
   params <- theta_params(theta, template)
-  # theta is params' free vector, so the model is evaluated from it directly
-  fitted <- model_eval_theta(params_spec(template), theta, x, threads = control$threads)
+  # theta is params' free vector, so the model is evaluated from it directly;
+  # when x was centred, in the fit's coordinates (x_fit), where the SSE was
+  # minimised: in the data's, beta0 - beta1 centre cancels and the fitted
+  # values lose |centre| / spread roundings (f = yscale f_fit, exactly)
+  fitted <- if (!is.null(x_fit) && any(sc$center != 0))
+    sc$yscale * model_eval_theta(params_spec(template), theta_fit, x_fit, threads = control$threads)
+  else model_eval_theta(params_spec(template), theta, x, threads = control$threads)
   if (!is.null(offset)) fitted <- fitted + offset
   names(fitted) <- names(y)
   # as nls: observations of weight 0 do not count

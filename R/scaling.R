@@ -5,6 +5,8 @@
 # fit centres and scales x, and scales y, maps the starts and the box into
 # those coordinates, and maps the solution back (exactly for the scales,
 # which are powers of two; to rounding of the size |centre| eps for a centre).
+# The fitted values of a centred fit are computed in its own coordinates, so
+# that they and the residuals keep the precision of the SSE (new_moe_fit()).
 #
 # - An input column is centred at its mean when the mean is more than
 #   `center_ratio` standard deviations from 0 (only then are the intercept and

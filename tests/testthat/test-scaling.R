@@ -34,6 +34,26 @@ test_that("the reproducers: a shifted or huge x gives the fit of x", {
   expect_lt(f1$sse, 0.05 * sum(d$y^2))
 })
 
+test_that("far from 0 the residuals still add up to the deviance: fitted values in the fit's coordinates", {
+  # x centred by the fit: the parameters in the data's coordinates carry
+  # beta0 - beta1 centre, whose evaluation would lose |centre| / spread
+  # roundings (a relative 1e-4 in the SSE at a shift of 1e12)
+  set.seed(3)
+  u <- runif(300, -1, 1)
+  y <- ifelse(u > 0, 2 * u, -u) + rnorm(300, sd = 0.05)
+  w <- runif(300, 0.5, 2)
+  for (shift in c(1e6, 1e10, 1e12)) for (e in c("relu", "linear")) {
+    fit <- quietly(moe_fit(u + shift, y, 2, expert = e, nstart = 3, weights = w, offset = 0.1 * u))
+    expect_true(any(unclass(fit$scaling)$center != 0))
+    expect_equal(sum(w * residuals(fit)^2), deviance(fit), tolerance = 1e-12,
+                 label = sprintf("shift %g, %s", shift, e))
+  }
+  # not centred: the model evaluated from the coefficients, as before
+  fit <- quietly(moe_fit(u, y, 2, nstart = 3))
+  expect_true(all(unclass(fit$scaling)$center == 0))
+  expect_identical(unname(fitted(fit)), unname(drop(moe_mean(coef(fit), u))))
+})
+
 test_that("fits of a * x + c are the fit of x after the change of variables", {
   # a smooth, well identified model (one sigmoid-gated linear expert), so
   # that the minimum is unique and sharp and every fit must find it
