@@ -115,16 +115,7 @@ information_inverse_free <- function(A, tol, Cinv = NULL) {
 centring_map <- function(object) {
   cen <- unclass(object$scaling)$center
   if (is.null(cen) || all(cen == 0)) return(NULL)
-  lay <- params_layout(object$coefficients)
-  P <- length(lay$name)
-  C <- diag(P)
-  for (r in seq_len(P)) {
-    slope <- switch(lay$block[r], beta0 = "beta1", b = "a", NULL)
-    if (is.null(slope)) next
-    cols <- which(lay$block == slope & lay$expert == lay$expert[r])
-    C[r, cols] <- cen[lay$column[cols]]
-  }
-  C
+  centring_matrix(cen, params_layout(object$coefficients))
 }
 
 #' @rdname moe_fit-methods

@@ -87,7 +87,10 @@ scale_data <- function(sc, x, y) {
   if (sc$identity) return(list(x = x, y = y))
   xs <- x
   if (any(sc$center != 0) || any(sc$scale != 1)) {
-    xs <- sweep(sweep(x, 2L, sc$center), 2L, sc$scale, "/")
+    # the columns' centres and scales recycled over the rows (as sweep()
+    # would, without its overhead: the same operations)
+    n <- nrow(x)
+    xs <- (x - rep(sc$center, each = n)) / rep(sc$scale, each = n)
     attributes(xs) <- attributes(x)
   }
   list(x = xs, y = if (sc$yscale != 1) y / sc$yscale else y)
@@ -96,19 +99,23 @@ scale_data <- function(sc, x, y) {
 # theta of the original coordinates -> the fit's (to = "fit"), or back
 # (to = "data"); template gives the model's structure.
 scale_theta <- function(sc, theta, template, to = c("fit", "data")) {
+  sc <- unclass(sc)  # plain `$`, without a look for methods
   if (sc$identity) return(theta)
   to <- match.arg(to)
-  p <- theta_params(theta, template)
-  s <- sc$scale; cen <- sc$center; e <- sc$e
+  p <- unclass(theta_params(theta, template))
+  cen <- sc$center; e <- sc$e
+  # the column scales recycled over the k rows of beta1 and a (as sweep()
+  # would, without its overhead: the same products)
+  s <- rep(sc$scale, each = p$k)
   if (to == "fit") {
     p$beta0 <- p$beta0 + drop(p$beta1 %*% cen)
     p$b <- (p$b + drop(p$a %*% cen)) / e
-    p$beta1 <- sweep(p$beta1, 2L, s, "*")
-    p$a <- sweep(p$a, 2L, s, "*") / e
+    p$beta1 <- p$beta1 * s
+    p$a <- p$a * s / e
     if (isTRUE(sc$outw)) p$c <- p$c / sc$yscale
   } else {
-    p$beta1 <- sweep(p$beta1, 2L, s, "/")
-    p$a <- sweep(p$a, 2L, s, "/") * e
+    p$beta1 <- p$beta1 / s
+    p$a <- p$a / s * e
     p$beta0 <- p$beta0 - drop(p$beta1 %*% cen)
     p$b <- p$b * e - drop(p$a %*% cen)
     if (isTRUE(sc$outw)) p$c <- p$c * sc$yscale
@@ -116,28 +123,47 @@ scale_theta <- function(sc, theta, template, to = c("fit", "data")) {
   stats::setNames(params_theta(p), names(theta))
 }
 
-# The box in the fit's coordinates: only scales act on bounded parameters (a
-# centre is used only when beta0 and b are free), and they are positive.
-scale_box <- function(sc, box, template) {
-  if (sc$identity) return(box)
-  lay <- params_layout(template)
+# The factor by which each free parameter is multiplied on the way to the
+# fit's coordinates, after the centring (scale_theta()): s_j for beta1[, j],
+# s_j / e for a[, j], 1 / e for b, 1 / yscale for c, 1 for beta0.
+scale_factors <- function(sc, lay) {
   f <- rep(1, length(lay$block))
   f[lay$block == "beta1"] <- sc$scale[lay$column[lay$block == "beta1"]]
   f[lay$block == "a"] <- sc$scale[lay$column[lay$block == "a"]] / sc$e
   f[lay$block == "b"] <- 1 / sc$e
   f[lay$block == "c"] <- 1 / sc$yscale
+  f
+}
+
+# The linear map C from theta to the theta of the centred inputs
+# (x - centre): beta0_i + beta1_i'centre and b_i + a_i'centre, the other
+# parameters unchanged.
+centring_matrix <- function(center, lay) {
+  P <- length(lay$name)
+  C <- diag(P)
+  for (r in seq_len(P)) {
+    slope <- switch(lay$block[r], beta0 = "beta1", b = "a", NULL)
+    if (is.null(slope)) next
+    cols <- which(lay$block == slope & lay$expert == lay$expert[r])
+    C[r, cols] <- center[lay$column[cols]]
+  }
+  C
+}
+
+# The box in the fit's coordinates: only scales act on bounded parameters (a
+# centre is used only when beta0 and b are free), and they are positive.
+scale_box <- function(sc, box, template) {
+  if (sc$identity) return(box)
+  f <- scale_factors(sc, params_layout(template))
   list(lower = box$lower * f, upper = box$upper * f)
 }
 
 # J'J in the original coordinates from J'J in the fit's: f = yscale * f_fit
-# and theta_fit = T theta + const, so J = yscale * J_fit T.
+# and theta_fit = T theta with T = diag(scale_factors()) C, the linear map of
+# scale_theta(to = "fit"), so J = yscale * J_fit T.
 scale_jtj <- function(sc, jtj, theta, template) {
   if (sc$identity) return(jtj)
-  P <- length(theta)
-  zero <- scale_theta(sc, numeric(P), template, "fit")
-  Tm <- vapply(seq_len(P), function(j) {
-    u <- numeric(P); u[j] <- 1
-    scale_theta(sc, u, template, "fit") - zero
-  }, numeric(P))
+  lay <- params_layout(template)
+  Tm <- scale_factors(sc, lay) * centring_matrix(sc$center, lay)
   sc$yscale^2 * crossprod(Tm, jtj %*% Tm)
 }

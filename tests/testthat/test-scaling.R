@@ -116,6 +116,14 @@ test_that("the maps between the data's coordinates and the fit's are exact inver
     p <- sigmoe:::theta_params(theta, tpl)
     q <- sigmoe:::theta_params(there, tpl)
     expect_equal(moe_mean(q, dat$x) * sc$yscale, moe_mean(p, x), tolerance = 1e-9)
+    # J'J is mapped by the matrix of the linear map theta -> theta_fit, here
+    # built column by column from the map itself
+    P <- length(theta)
+    Tm <- vapply(seq_len(P), function(j) sigmoe:::scale_theta(sc, replace(numeric(P), j, 1), tpl, "fit"),
+                 numeric(P))
+    A <- crossprod(matrix(rnorm(3 * P * P), 3 * P, P))
+    expect_equal(sigmoe:::scale_jtj(unclass(sc), A, theta, tpl), sc$yscale^2 * t(Tm) %*% A %*% Tm,
+                 tolerance = 1e-13)
   }
 })
 
