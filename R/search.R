@@ -118,7 +118,8 @@ adaptive_search <- function(prob, template, control, weights) {
   # polish the best distinct screening minima on all the data
   keep <- distinct_minima(runs, sub, prob$spec, control$polish)
   final <- run_starts(lapply(runs[keep], `[[`, "theta"), prob)
-  ptab <- runs_table(final, "data", "polish", prob$yscale)
+  # a polished run keeps the source of the minimum it refines
+  ptab <- runs_table(final, src[keep], "polish", prob$yscale)
   list(runs = final, table = list(tab, ptab))
 }
 

@@ -306,7 +306,9 @@ test_that("every bad input of moe_fit is an error naming the argument", {
   expect_error(moe_fit(data.frame(u = x, v = letters[1:2]), y, k = 2), "`x`")
   expect_error(moe_fit(list(x), y, k = 2), "`x`")
   expect_error(moe_fit(x, as.character(y), k = 2), "`y`")
-  expect_error(moe_fit(x, y > 0, k = 2), "`y`")
+  # a logical response is 0 and 1, as lm() and moe() take it
+  expect_identical(quietly(moe_fit(x, y > 0, k = 1, gating = "softmax", expert = "linear", nstart = 1))$y,
+                   as.double(y > 0))
   expect_error(moe_fit(x, matrix(y, 25), k = 2), "`y`")
   expect_error(moe_fit(x, y[-1], k = 2), "`y` must have one value per row of `x`")
   expect_error(moe_fit(x, c(y, 1), k = 2), "`y`")
@@ -578,6 +580,12 @@ test_that("the default search screens on a subsample, polishes on all rows and k
   expect_lte(sum(st$stage == "polish"), ctl$polish)
   # the fit is the best polished run, on all the data
   expect_identical(fit$sse, min(st$sse[st$stage == "polish"]))
+  # a polished run keeps the source of the screened minimum it refines: the
+  # first is the best screened one
+  screen <- st[st$stage == "screen", ]
+  polish <- st[st$stage == "polish", ]
+  expect_identical(polish$source[1L], screen$source[which.min(screen$sse)])
+  expect_true(all(polish$source %in% screen$source))
   # it is at least as good as one local search from the truth
   f1 <- quietly(moe_fit(d$x1, d$y, 2, start = truth, nstart = 0))
   expect_lte(fit$sse, f1$sse * (1 + 1e-6))
