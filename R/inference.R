@@ -8,19 +8,23 @@
 vcov.moe_fit <- function(object, tol = sqrt(.Machine$double.eps), ...) {
   check_fit(object)
   info <- information_inverse(object, tol)
-  if (info$singular) warn_singular(info, object$npar)
+  if (info$singular) warn_singular(info)
   if (any(info$at_bound)) warn_at_bound(object)
   v <- info$inverse * sigma.moe_fit(object)^2
   dimnames(v) <- list(names(object$theta), names(object$theta))
   v
 }
 
-warn_singular <- function(info, npar) {
+# The rank is that of the information of the parameters not at a bound (the
+# others have no Wald inference, warn_at_bound()), as summary() counts it.
+warn_singular <- function(info) {
+  free <- !info$at_bound
   msg <- sprintf(paste0("The information J'J of the fit is singular (numerical rank %d of %d ",
-                        "parameters), usually because the model is over-specified (more ",
+                        "parameters%s), usually because the model is over-specified (more ",
                         "experts than the data support); a pseudo-inverse was used, and the ",
                         "standard errors of the unidentified directions (%s) are not meaningful."),
-                 info$rank, npar, name_list(names(info$estimable)[!info$estimable]))
+                 info$rank, sum(free), if (all(free)) "" else " not at a bound",
+                 name_list(names(info$estimable)[!info$estimable & free]))
   warning(structure(class = c("sigmoe_singular_information", "warning", "condition"),
                     list(message = msg, call = NULL)))
 }
@@ -151,7 +155,7 @@ confint.moe_fit <- function(object, parm, level = 0.95, ...) {
   }
   level <- check_level(level, "level")
   info <- information_inverse(object, ...)
-  if (info$singular) warn_singular(info, object$npar)
+  if (info$singular) warn_singular(info)
   if (any(info$at_bound[parm])) warn_at_bound(object)
   se <- sqrt(pmax(diag(info$inverse), 0)) * sigma.moe_fit(object)
   names(se) <- pnames

@@ -196,3 +196,23 @@ test_that("the last box is kept; another box, or a bad one, is built and checked
   expect_identical(unname(sigmoe:::box_theta(list(beta1 = -5), list(beta1 = 5), tpl3)$upper),
                    rep(c(Inf, 5, Inf, Inf), 3))
 })
+
+test_that("with parameters at a bound, vcov()'s singular warning counts the free parameters, as summary() does", {
+  # the message, from an information of 4 parameters, one at a bound
+  info <- list(rank = 2L, at_bound = c(a = TRUE, b = FALSE, c = FALSE, d = FALSE),
+               estimable = c(a = FALSE, b = TRUE, c = FALSE, d = FALSE))
+  expect_warning(sigmoe:::warn_singular(info),
+                 "numerical rank 2 of 3 parameters not at a bound\\).*directions \\(c, d\\)")
+  info$at_bound[] <- FALSE
+  expect_warning(sigmoe:::warn_singular(info), "rank 2 of 4 parameters\\),.*\\(a, c, d\\)")
+  # a fit with both: the warning and summary() agree
+  set.seed(1)
+  f <- quietly(moe(mpg ~ wt + hp, data = mtcars, k = 2, expert = "linear", weights = cyl,
+                   offset = 0.1 * disp, lower = -5, upper = 5))
+  s <- summary(f)
+  skip_if_not(s$singular && any(f$at_bound), "this fit is not singular with a parameter at a bound")
+  w <- tryCatch(vcov(f), sigmoe_singular_information = function(w) conditionMessage(w))
+  expect_match(w, sprintf("rank %d of %d parameters not at a bound", s$rank, sum(!f$at_bound)))
+  expect_false(any(vapply(names(f$theta)[f$at_bound], function(nm) grepl(nm, sub(".*directions", "", w), fixed = TRUE),
+                          logical(1))))
+})
