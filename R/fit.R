@@ -113,7 +113,8 @@
 #'
 #' @param x Inputs: an n x d numeric matrix (or data frame of numeric
 #'   columns), or a numeric vector when d = 1.
-#' @param y Responses, a numeric vector of length n.
+#' @param y Responses, a numeric vector of length n (a logical one counts as 0 and 1,
+#'   as in [stats::lm()]).
 #' @param k Number of experts, a whole number between 1 and 10000 (and no more
 #'   free parameters than observations).
 #' @inheritParams moe_params

@@ -247,7 +247,9 @@ print.summary.moe_fit <- function(x, digits = max(3L, getOption("digits") - 3L),
 #'   information `fit$jtj`).
 #' * `confint()`: Wald intervals \eqn{\hat\theta_j \pm t_{n-P}\,
 #'   \mathrm{se}_j}{theta_j +- qt(., n - P) se_j}, as
-#'   [stats::confint.default()] but with the t quantile.
+#'   [stats::confint.default()] but with the t quantile, cut at the box of a
+#'   fit with `lower`/`upper` (an interval does not leave the parameter set
+#'   the fit was restricted to). A parameter at a bound has no interval (`NA`).
 #' * `simulate()`: `nsim` response vectors drawn from the fitted model with
 #'   Gaussian errors, \eqn{f_{\hat G}(X_i) + \hat\sigma \epsilon_i /
 #'   \sqrt{w_i}}{f_Ghat(X_i) + sigma e_i / sqrt(w_i)} (\eqn{w_i = 1}{w_i = 1}

@@ -85,8 +85,12 @@ predict.moe_fit <- function(object, newdata, type = c("response", "gates", "expe
   # checked whatever `interval` is, so that a bad value is never silently
   # ignored; its length is checked against the rows once they are known
   pw <- pred.weights
-  if (!is.numeric(pw) || !is.null(dim(pw)) || length(pw) < 1L || any(!is.finite(pw) | pw <= 0))
+  if (!is.numeric(pw) || !is.null(dim(pw)) || length(pw) < 1L)
     abort_arg("pred.weights", "1 or one positive number per row of `newdata`", pw)
+  bad_w <- which(!is.finite(pw) | pw <= 0)
+  if (length(bad_w))
+    stop(sprintf("`pred.weights` must be positive and finite, but element %d is %s.", bad_w[1L],
+                 format(pw[bad_w[1L]])), call. = FALSE)
   new <- !(missing(newdata) || is.null(newdata))
   if (!new && !is.null(offset))
     stop(paste0("`offset` must be NULL when `newdata` is missing: the fitted values carry the ",

@@ -13,6 +13,8 @@ describe_value <- function(x) {
   if (is.factor(x))
     return(sprintf("a factor of length %d with %d level%s", length(x), nlevels(x),
                    if (nlevels(x) == 1L) "" else "s"))
+  # a Date, a POSIXct time, a difftime: named by their class, not their storage
+  if (is.object(x)) return(sprintf("a \"%s\" object of length %d", class(x)[1L], length(x)))
   if (length(x) == 1L) {
     if (is.na(x)) return(if (is.character(x)) "NA (character)" else format(x))
     if (is.character(x)) return(sprintf("\"%s\"", x))
@@ -269,6 +271,8 @@ check_x_dim <- function(x, d, arg = "x") {
 
 check_y <- function(y, n) {
   if (is.matrix(y) && ncol(y) == 1L) y <- drop(y)
+  # as lm() takes it, through model.response(): FALSE and TRUE as 0 and 1
+  if (is.logical(y) && is.null(dim(y))) y <- as.double(y)
   if (!is.numeric(y) || !is.null(dim(y))) abort_arg("y", "a numeric vector", y)
   if (length(y) != n)
     stop(sprintf("`y` must have one value per row of `x` (n = %d), not %d values.", n, length(y)),

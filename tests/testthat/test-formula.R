@@ -94,3 +94,17 @@ test_that("a factor or character response is refused as such, not fitted by its 
   expect_error(moe_fit(d$x, d$g, k = 1, expert = "linear"),
                "`y` must be a numeric vector, not a factor of length 40 with 2 levels")
 })
+
+test_that("a logical response is 0 and 1 in both interfaces, as in lm(); a Date is named as such", {
+  set.seed(13)
+  d <- data.frame(x = runif(80, -1, 1))
+  d$lg <- d$x + rnorm(80, sd = 0.3) > 0
+  # one softmax expert: the model of lm()
+  f1 <- moe(lg ~ x, d, k = 1, gating = "softmax", expert = "linear", nstart = 1)
+  f2 <- moe_fit(d$x, d$lg, k = 1, gating = "softmax", expert = "linear", nstart = 1)
+  ref <- lm(lg ~ x, d)
+  expect_equal(unname(f1$theta), unname(rev(coef(ref))), tolerance = 1e-6)
+  expect_equal(unname(f2$theta), unname(rev(coef(ref))), tolerance = 1e-6)
+  expect_error(moe_fit(1:30, as.Date("2020-01-01") + 1:30, k = 1, expert = "linear"),
+               "`y` must be a numeric vector, not a \"Date\" object of length 30")
+})

@@ -160,3 +160,13 @@ test_that("confidence and prediction intervals cover at their level in a simulat
   expect_gt(mean(cover_c), 0.93); expect_lt(mean(cover_c), 0.97)
   expect_gt(mean(cover_p), 0.93); expect_lt(mean(cover_p), 0.97)
 })
+
+test_that("a pred.weights value that is not positive is named, with its position", {
+  set.seed(12)
+  x <- runif(100, -1, 1)
+  fit <- quietly(moe_fit(x, 2 * x + rnorm(100, sd = 0.1), 1, expert = "linear", nstart = 1))
+  expect_error(predict(fit, c(-0.5, 0.5), interval = "prediction", pred.weights = c(1, -1)),
+               "`pred.weights` must be positive and finite, but element 2 is -1")
+  expect_error(predict(fit, c(-0.5, 0.5), interval = "prediction", pred.weights = c(NA, 1)),
+               "element 1 is NA")
+})
