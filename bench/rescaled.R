@@ -14,10 +14,8 @@
 # Run from the repository root; writes bench/rescaled.out.
 args <- commandArgs(trailingOnly = TRUE)
 if ("--child" %in% args) {
-  lib <- args[which(args == "--child") + 1L]
-  .libPaths(c(lib, .libPaths()))
-  suppressPackageStartupMessages(library(sigmoe))
-  ns <- asNamespace("sigmoe")
+  source("bench/child.R")
+  ns <- child_namespace(args)
   invisible(.Call(ns$C_blas_threads, 1L))
   data(mcycle, package = "MASS")
   cases <- list(

@@ -30,10 +30,8 @@
 args <- commandArgs(trailingOnly = TRUE)
 
 if ("--child" %in% args) {
-  lib <- args[which(args == "--child") + 1L]
-  .libPaths(c(lib, .libPaths()))
-  suppressPackageStartupMessages(library(sigmoe))
-  ns <- asNamespace("sigmoe")
+  source("bench/child.R")
+  ns <- child_namespace(args)
   truth <- moe_params(beta0 = c(0.5, 0), beta1 = c(3, 0), a = c(1.5, -1), b = c(0.3, 0.2),
                       gating = "softmax", expert = "relu")
   make_setup <- function(n, reps, control = moe_control())
