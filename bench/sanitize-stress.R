@@ -94,10 +94,14 @@ call_c <- function(name, ...) {
 
 npar_of <- function(k, d, g, e) {
   if (!is.null(n_free)) return(n_free(k, d, g, e))
-  # the layout of ?moe_params: beta0, beta1 (not for the softmax reference),
-  # a (not for the constant expert), b
-  k * (1 + d + (e != "constant") * d + 1) - (g == "softmax") * (1 + d)
+  # the layout of ?moe_params: beta0, beta1 (not for the reference expert: the
+  # softmax gate's last, the one expert of a normalized sigmoid gate), a (not
+  # for the constant expert), b
+  k * (1 + d + (e != "constant") * d + 1) - reference_gate(g, k) * (1 + d)
 }
+
+# Whether expert k is a reference whose gate parameters are held at 0.
+reference_gate <- function(g, k) g == "softmax" || (g == "normalized_sigmoid" && k == 1L)
 
 # A random mixing measure; `slope` scales the gating slopes, `b0` the
 # intercepts, so that the same constructor gives ordinary and extreme gates.
@@ -106,7 +110,7 @@ rand_params <- function(k, d, g, e, degree = 2L, slope = 2, b0 = 1) {
   beta1 <- matrix(slope * stats::runif(k * d, -1, 1), k, d)
   a <- if (e == "constant") NULL else matrix(stats::rnorm(k * d), k, d)
   b <- stats::rnorm(k, sd = 0.5)
-  if (g == "softmax") {
+  if (reference_gate(g, k)) {
     beta0[k] <- 0
     beta1[k, ] <- 0
   }
