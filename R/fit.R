@@ -462,7 +462,7 @@ new_moe_fit <- function(run, template, x, y, starts, control, call, box, scaling
   ys2 <- sc$yscale^2
   run$sse <- run$sse * ys2
   run$trace <- run$trace * ys2
-  run$jtj <- scale_jtj(sc, run$jtj, theta, template)
+  run$jtj <- scale_jtj(sc, run$jtj, template)
   params <- theta_params(theta, template)
   # theta is params' free vector, so the model is evaluated from it directly;
   # when x was centred, in the fit's coordinates (x_fit), where the SSE was

@@ -161,7 +161,7 @@ scale_box <- function(sc, box, template) {
 # J'J in the original coordinates from J'J in the fit's: f = yscale * f_fit
 # and theta_fit = T theta with T = diag(scale_factors()) C, the linear map of
 # scale_theta(to = "fit"), so J = yscale * J_fit T.
-scale_jtj <- function(sc, jtj, theta, template) {
+scale_jtj <- function(sc, jtj, template) {
   if (sc$identity) return(jtj)
   lay <- params_layout(template)
   Tm <- scale_factors(sc, lay) * centring_matrix(sc$center, lay)

@@ -160,9 +160,9 @@ atom_copies <- function(kt, split) {
 #   scaled: m_j copies with the atom's gate, each carrying a fraction of its
 #           expert (`fractions`, one per atom, adding up to 1 within each
 #           group; default 1 / m_j).
-# The softmax start is re-expressed relative to its last atom, and the one
-# atom of a normalized sigmoid start has its logit set to 0; neither changes
-# the model.
+# The softmax start is re-expressed relative to its last atom, and so is the
+# one atom of a normalized sigmoid start (its logit becomes 0); neither
+# changes the model.
 surplus_start <- function(truth, k, split, surplus = "split", x = NULL, fractions = NULL) {
   kt <- truth$k
   if (k >= kt) {
@@ -196,14 +196,12 @@ surplus_start <- function(truth, k, split, surplus = "split", x = NULL, fraction
     a <- a * frac
     b <- b * frac
   }
-  if (softmax) {
+  # relative to the reference atom (gate_reference()), as data_starts()
+  # re-expresses its starts: the softmax gate's last atom, or the one atom of
+  # a normalized sigmoid gate, whose logit becomes 0
+  if (gate_reference(truth$gating, k)) {
     beta0 <- beta0 - beta0[k]
     beta1 <- sweep(beta1, 2L, beta1[k, ])
-  } else if (gate_reference(truth$gating, k)) {
-    # one expert under the normalized sigmoid gate: its gate is 1 whatever
-    # the logit, which the mixing measure holds at 0
-    beta0[] <- 0
-    beta1[] <- 0
   }
   moe_params(beta0 = beta0, beta1 = beta1, a = if (truth$expert == "constant") NULL else a,
              b = b, gating = truth$gating, expert = truth$expert, degree = truth$degree)

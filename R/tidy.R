@@ -186,11 +186,5 @@ augment_columns <- function(out, fit, res, gates, band) {
   out
 }
 
-# A confidence level, strictly between 0 and 1.
-check_level <- function(level, arg) {
-  level <- check_level(level, arg)
-  level
-}
-
 #' @importFrom generics tidy glance augment
 NULL

@@ -122,7 +122,7 @@ test_that("the maps between the data's coordinates and the fit's are exact inver
     Tm <- vapply(seq_len(P), function(j) sigmoe:::scale_theta(sc, replace(numeric(P), j, 1), tpl, "fit"),
                  numeric(P))
     A <- crossprod(matrix(rnorm(3 * P * P), 3 * P, P))
-    expect_equal(sigmoe:::scale_jtj(unclass(sc), A, theta, tpl), sc$yscale^2 * t(Tm) %*% A %*% Tm,
+    expect_equal(sigmoe:::scale_jtj(unclass(sc), A, tpl), sc$yscale^2 * t(Tm) %*% A %*% Tm,
                  tolerance = 1e-13)
   }
 })
